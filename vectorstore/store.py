@@ -1,0 +1,182 @@
+"""ArticleStore: articles and their chunks in Chroma, replaced atomically.
+
+A short tour::
+
+    store = ArticleStore(make_client(Path("data/chroma")), load_embeddings(DEFAULT_MODEL, models))
+    store.put_article(record, chunk_documents)      # new, or replaces the same article_id
+    store.search(store.embeddings.embed_query("Sora能生成多长的视频?"), k=4)
+    store.remove_article(record.article_id)
+
+Replacing never leaves a moment where questions find nothing: the new version's chunks
+are added first, then the registry switches the article to the new version, then the old
+chunks are deleted. Searches only return chunks whose version the registry lists, so a
+crash midway leaves the previous version answerable and the half-written chunks invisible
+(the next ingest of that article sweeps them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+import chromadb
+from langchain_chroma import Chroma
+from langchain_core.documents import Document
+
+from vectorstore.embeddings import SentenceEmbeddings
+from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
+from vectorstore.schema import ArticleRecord
+
+ADD_BATCH = 32
+_PLACEHOLDER_VECTOR = [0.0]  # registry records are looked up by id, never by similarity
+
+
+class ArticleStore:
+    """Chunks (searchable) plus a registry of articles, both Chroma collections."""
+
+    def __init__(
+        self,
+        client: chromadb.ClientAPI,
+        embeddings: SentenceEmbeddings,
+        collection: str = "articles",
+        *,
+        check_model: bool = True,
+    ) -> None:
+        self.client = client
+        self.embeddings = embeddings
+        self.collection_name = collection
+        self.chunks = Chroma(
+            client=client,
+            collection_name=collection,
+            embedding_function=embeddings,
+            collection_metadata={
+                "hnsw:space": "cosine",
+                "embedding_model": embeddings.name,
+                "embedding_fingerprint": embeddings.fingerprint,
+            },
+        )
+        self.registry = client.get_or_create_collection(f"{collection}__registry")
+        if check_model:
+            self.check_model()
+
+    # -- model bookkeeping -------------------------------------------------------------
+
+    def built_with(self) -> tuple[str | None, str | None]:
+        meta = self.chunks._collection.metadata or {}
+        return meta.get("embedding_model"), meta.get("embedding_fingerprint")
+
+    def check_model(self) -> None:
+        """Refuse to mix vectors of two models in one index."""
+        name, fingerprint = self.built_with()
+        if fingerprint in (None, self.embeddings.fingerprint):
+            return
+        if self.chunks._collection.count() == 0:
+            self._record_model()
+            return
+        raise ModelMismatchError(
+            f"The index was built with embedding model '{name}', but EMBEDDING_MODEL is "
+            f"'{self.embeddings.name}'. Set EMBEDDING_MODEL back to '{name}', or rebuild the "
+            "index with the new model: `articlebot reindex`."
+        )
+
+    def _record_model(self) -> None:
+        meta = dict(self.chunks._collection.metadata or {})
+        meta.pop("hnsw:space", None)  # the distance cannot be modified after creation
+        meta.update(
+            embedding_model=self.embeddings.name, embedding_fingerprint=self.embeddings.fingerprint
+        )
+        self.chunks._collection.modify(metadata=meta)
+
+    # -- registry ----------------------------------------------------------------------
+
+    def articles(self) -> list[ArticleRecord]:
+        got = self.registry.get(include=["metadatas"])
+        records = [ArticleRecord.from_metadata(m) for m in got["metadatas"] or []]
+        return sorted(records, key=lambda r: r.ingested_at)
+
+    def get_article(self, article_id: str) -> ArticleRecord | None:
+        got = self.registry.get(ids=[article_id], include=["metadatas"])
+        metas = got["metadatas"] or []
+        return ArticleRecord.from_metadata(metas[0]) if metas else None
+
+    def find_article(self, *, source_key: str | None = None, title: str | None = None) -> ArticleRecord | None:
+        """The article an ingest would replace: same source first, then same title."""
+        for key, value in (("source_key", source_key), ("title", title)):
+            if value:
+                got = self.registry.get(where={key: value}, include=["metadatas"])
+                if got["metadatas"]:
+                    return ArticleRecord.from_metadata(got["metadatas"][0])
+        return None
+
+    def live_versions(self) -> list[str]:
+        got = self.registry.get(include=["metadatas"])
+        return [m["version"] for m in got["metadatas"] or []]
+
+    def state_token(self) -> str:
+        """Changes whenever any article is added, replaced or removed (by any process)."""
+        got = self.registry.get(include=["metadatas"])
+        pairs = sorted(f"{i}:{m['version']}" for i, m in zip(got["ids"], got["metadatas"] or []))
+        return hashlib.sha1("|".join(pairs).encode()).hexdigest()
+
+    # -- writes ------------------------------------------------------------------------
+
+    def put_article(
+        self,
+        record: ArticleRecord,
+        chunks: Sequence[Document],
+        progress: Callable[[int, int], None] = lambda _done, _total: None,
+    ) -> None:
+        """Store a new version of an article, then make it the live one."""
+        ids = [f"{record.article_id}:{record.version}:{d.metadata['position']}" for d in chunks]
+        total = len(chunks)
+        progress(0, total)
+        for start in range(0, total, ADD_BATCH):
+            batch = list(chunks[start : start + ADD_BATCH])
+            self.chunks.add_documents(batch, ids=ids[start : start + ADD_BATCH])
+            progress(min(start + ADD_BATCH, total), total)
+        self.registry.upsert(
+            ids=[record.article_id],
+            embeddings=[_PLACEHOLDER_VECTOR],
+            metadatas=[record.to_metadata()],
+            documents=[record.title],
+        )
+        self.sweep(record.article_id, keep_version=record.version)
+
+    def sweep(self, article_id: str, keep_version: str | None) -> None:
+        """Delete an article's chunks of every version but `keep_version`."""
+        where: dict = {"article_id": article_id}
+        if keep_version is not None:
+            where = {"$and": [where, {"version": {"$ne": keep_version}}]}
+        self.chunks._collection.delete(where=where)
+
+    def remove_article(self, article_id: str) -> ArticleRecord:
+        record = self.get_article(article_id)
+        if record is None:
+            raise ArticleNotFoundError(
+                f"No article with id '{article_id}'. `articlebot list` shows the ids."
+            )
+        self.registry.delete(ids=[article_id])  # readers stop seeing it at once
+        self.sweep(article_id, keep_version=None)
+        return record
+
+    # -- reads -------------------------------------------------------------------------
+
+    def search(self, query_vector: Sequence[float], k: int) -> list[tuple[Document, float]]:
+        """Live chunks nearest to the query, with cosine similarity (higher is closer)."""
+        versions = self.live_versions()
+        if not versions:
+            return []
+        hits = self.chunks.similarity_search_by_vector_with_relevance_scores(
+            list(query_vector), k=k, filter={"version": {"$in": versions}}
+        )
+        return [(doc, 1.0 - distance) for doc, distance in hits]
+
+    def live_chunks(self) -> list[Document]:
+        versions = self.live_versions()
+        if not versions:
+            return []
+        got = self.chunks.get(where={"version": {"$in": versions}}, include=["documents", "metadatas"])
+        return [
+            Document(page_content=text, metadata=meta, id=chunk_id)
+            for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
+        ]
