@@ -17,6 +17,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path.home() / ".articlebot", alias="ARTICLEBOT_DATA_DIR")
     embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, alias="EMBEDDING_MODEL")
+    models_override: Path | None = Field(default=None, alias="ARTICLEBOT_MODELS_DIR")
     collection: str = Field(default="articles", alias="ARTICLEBOT_COLLECTION")
     seed_default_corpus: bool = Field(default=True, alias="ARTICLEBOT_SEED_CORPUS")
 
@@ -41,4 +42,5 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        """Built embedding checkpoints; shareable between data dirs (tests, benchmarks)."""
+        return self.models_override or self.data_dir / "models"

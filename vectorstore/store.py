@@ -108,6 +108,13 @@ class ArticleStore:
                     return ArticleRecord.from_metadata(got["metadatas"][0])
         return None
 
+    def is_seeded(self) -> bool:
+        """Whether the default corpus was ever ingested (removing it must not bring it back)."""
+        return bool((self.registry.metadata or {}).get("seeded"))
+
+    def mark_seeded(self) -> None:
+        self.registry.modify(metadata={**(self.registry.metadata or {}), "seeded": True})
+
     def live_versions(self) -> list[str]:
         got = self.registry.get(include=["metadatas"])
         return [m["version"] for m in got["metadatas"] or []]
@@ -158,6 +165,23 @@ class ArticleStore:
         self.registry.delete(ids=[article_id])  # readers stop seeing it at once
         self.sweep(article_id, keep_version=None)
         return record
+
+    def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:
+        """Re-embed every stored chunk with the current model, then record the model.
+
+        The model is recorded only after the last batch, so an interrupted reindex still
+        reports a mismatch and can simply be run again.
+        """
+        got = self.chunks.get(include=["documents"])
+        total = len(got["ids"])
+        progress(0, total)
+        for start in range(0, total, ADD_BATCH):
+            ids = got["ids"][start : start + ADD_BATCH]
+            vectors = self.embeddings.embed_documents(got["documents"][start : start + ADD_BATCH])
+            self.chunks._collection.update(ids=ids, embeddings=vectors)
+            progress(min(start + ADD_BATCH, total), total)
+        self._record_model()
+        return total
 
     # -- reads -------------------------------------------------------------------------
 

@@ -1,0 +1,254 @@
+"""The `articlebot` command line: ingest, list, remove, ask, chat, eval, reindex.
+
+Settings are read once here and passed down. Errors a user can cause end as one line on
+standard error and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from bot import evaluation
+from bot.answer import Answer
+from bot.engine import Engine, build_engine
+from bot.settings import Settings
+from ingest.pipeline import IngestResult, Progress
+from vectorstore.errors import ArticlebotError
+
+
+class _Group(click.Group):
+    """Turns user-facing errors into one line and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ArticlebotError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _engine(ctx: click.Context, *, check_model: bool = True) -> Engine:
+    """The engine, built once per command (model preparation reports its progress)."""
+    settings: Settings = ctx.obj
+    return build_engine(settings, progress=_say, check_model=check_model)
+
+
+class _Bar:
+    """A tqdm bar driven by ingest progress callbacks."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: tqdm | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "embedding":
+            if self.bar is None:
+                self.bar = tqdm(total=total, desc=f"{self.label}: embedding", unit="chunk", file=sys.stderr)
+            self.bar.n = done
+            self.bar.refresh()
+        elif stage != "done":
+            _say(f"{self.label}: {stage}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _describe(result: IngestResult) -> str:
+    record = result.record
+    what = {
+        "new": "added",
+        "unchanged": "unchanged, skipped",
+        "replaced": f"replaced version {result.replaced.version if result.replaced else '?'}",
+    }[result.status]
+    return f"{record.article_id}  {record.title}  ({record.chunk_count} chunks, {what})"
+
+
+@click.group(cls=_Group)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """articlebot: answers questions about articles, with citations."""
+    # No model hub is reachable: fail fast instead of retrying downloads.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        ctx.obj = Settings()
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise click.ClickException(
+            f"Bad setting {problem['loc'][0] if problem['loc'] else ''}: {problem['msg']}"
+        ) from None
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--title", help="Title for the article (one source only).")
+@click.pass_context
+def ingest(ctx: click.Context, sources: tuple[str, ...], title: str | None) -> None:
+    """Add or replace articles from files (.txt .md .html .pdf .docx) or http(s) URLs.
+
+    Example usage:
+
+        articlebot ingest notes.md https://example.com/post.html
+    """
+    if title and len(sources) > 1:
+        raise click.UsageError("--title applies to a single source.")
+    engine = _engine(ctx)
+    failed = 0
+    for source in sources:
+        bar = _Bar(source)
+        try:
+            result = engine.ingest(source, title=title, progress=bar)
+        except ArticlebotError as exc:
+            failed += 1
+            click.echo(f"Error: {source}: {exc}", err=True)
+            continue
+        finally:
+            bar.close()
+        click.echo(_describe(result))
+    ctx.exit(1 if failed else 0)
+
+
+@main.command(name="list")
+@click.pass_context
+def list_articles(ctx: click.Context) -> None:
+    """List the articles with their ids."""
+    records = _engine(ctx).articles()
+    if not records:
+        click.echo("No articles yet. Add one with `articlebot ingest PATH_OR_URL`.")
+    for record in records:
+        click.echo(f"{record.article_id}  {record.title}  ({record.chunk_count} chunks, added {record.ingested_at})")
+
+
+@main.command()
+@click.argument("article_id")
+@click.pass_context
+def remove(ctx: click.Context, article_id: str) -> None:
+    """Remove an article (ids from `articlebot list`)."""
+    record = _engine(ctx).remove(article_id)
+    click.echo(f"Removed {record.article_id}  {record.title}")
+
+
+def _render(answer: Answer) -> str:
+    lines = [answer.text]
+    for c in answer.citations:
+        section = f" — {c.section}" if c.section else ""
+        lines.append(f"  [{c.n}] {c.title}{section}\n      “{c.quote}”")
+    return "\n".join(lines)
+
+
+def _ask_lines(engine: Engine, lines: list[str] | object, emit: Callable[[Answer | str], None]) -> None:
+    for line in lines:
+        if line.strip():
+            try:
+                emit(engine.answer(line))
+            except ArticlebotError as exc:
+                emit(str(exc))
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Answer a question; `-` reads one question per line from standard input.
+
+    Example usage:
+
+        articlebot ask "Sora最长能生成多长的视频?"
+        printf 'What is Sora?\\nWho made it?\\n' | articlebot ask --json -
+    """
+    engine = _engine(ctx)
+    if question != "-":
+        answer = engine.answer(question)
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else _render(answer))
+        return
+
+    def emit(item: Answer | str) -> None:
+        if isinstance(item, str):
+            item = {"question": None, "error": item}
+            click.echo(json.dumps(item, ensure_ascii=False) if as_json else f"Error: {item['error']}")
+        else:
+            click.echo(json.dumps(item.to_json(), ensure_ascii=False) if as_json else _render(item))
+        sys.stdout.flush()
+
+    _ask_lines(engine, sys.stdin, emit)
+
+
+@main.command()
+@click.pass_context
+def chat(ctx: click.Context) -> None:
+    """A terminal conversation with the bot (Ctrl-D to leave)."""
+    engine = _engine(ctx)
+    titles = ", ".join(r.title for r in engine.articles()) or "none yet"
+    click.echo(f"Ask about the articles ({titles}). Ctrl-D to leave.")
+    while True:
+        try:
+            question = click.prompt("you", prompt_suffix="> ")
+        except (EOFError, click.Abort):
+            click.echo()
+            return
+        try:
+            click.echo(_render(engine.answer(question)))
+        except ArticlebotError as exc:
+            click.echo(str(exc))
+
+
+@main.command(name="eval")
+@click.argument("qa_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--table", is_flag=True, help="One line per question.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def eval_command(ctx: click.Context, qa_file: Path, table: bool, as_json: bool) -> None:
+    """Score answers on a question set (see ../shared/eval/README.md for the schema).
+
+    Example usage:
+
+        articlebot eval ../shared/eval/dev_qa.jsonl --table
+    """
+    engine = _engine(ctx)
+    questions = evaluation.read_questions(qa_file)
+    engine.answer(questions[0].q)  # warm up: latency is reported for a warm engine
+    graded = list(tqdm(evaluation.run(questions, engine.answer), total=len(questions), file=sys.stderr, desc="eval"))
+    summary = evaluation.Summary.of(graded)
+    if table and not as_json:
+        for g in graded:
+            mark = "ok " if g.right else "BAD"
+            cite = "gold" if g.cites_gold else "    "
+            click.echo(f"{mark} {cite} {g.question.id:6} {g.answer.latency_ms:5.0f}ms  {g.question.q[:40]}  →  {g.answer.text[:80]}")
+    if as_json:
+        click.echo(json.dumps(summary.__dict__ | {"per_question": [
+            {"id": g.question.id, "right": g.right, "cites_gold": g.cites_gold, **g.answer.to_json()}
+            for g in graded] if table else []}, ensure_ascii=False))
+    else:
+        click.echo("\n".join(summary.lines()))
+
+
+@main.command()
+@click.pass_context
+def reindex(ctx: click.Context) -> None:
+    """Re-embed every article with the current EMBEDDING_MODEL."""
+    engine = _engine(ctx, check_model=False)
+    bar = _Bar("reindex")
+    count = engine.store.reindex(progress=lambda done, total: bar("embedding", done, total))
+    bar.close()
+    click.echo(f"Re-embedded {count} chunks with {engine.store.embeddings.name}.")
+
+
+try:  # the Telegram face adds `articlebot serve`
+    from bot.telegram.cli import serve
+
+    main.add_command(serve)
+except ImportError:  # pragma: no cover - only while bot.telegram is absent
+    pass

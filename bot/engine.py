@@ -1,0 +1,163 @@
+"""The answering engine: retrieve → select sentences → cite → or refuse. Telegram-free.
+
+Both faces (the `articlebot` CLI and the Telegram bot) build one Engine at start-up and
+call it; it owns the store, the retriever and the sentence scorer::
+
+    engine = build_engine(Settings())
+    answer = engine.answer("Sora最长能生成多长的视频?")
+    print(answer.text, [c.quote for c in answer.citations])
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from importlib import resources
+
+import numpy as np
+
+from bot.answer import Answer, Citation
+from bot.errors import QuestionError
+from bot.selection import MAX_ANSWER_CHARS, Scored, SentenceScorer, choose
+from bot.settings import Settings
+from ingest.loaders import LoaderLimits, load_bytes, load_source
+from ingest.pipeline import IngestResult, Progress, _no_progress, ingest_loaded
+from vectorstore.client import make_client
+from vectorstore.embeddings import load_embeddings
+from vectorstore.retrieval import HybridRetriever
+from vectorstore.schema import ArticleRecord
+from vectorstore.store import ArticleStore
+
+RETRIEVE_K = 4
+# A best sentence scoring below this is not an answer (calibrated on the dev set).
+REFUSAL_THRESHOLD = 0.86
+DEFAULT_CORPUS = ("ingest", "corpus/sora-raw.txt")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+REFUSALS = {
+    "zh": "抱歉,现有文章中没有提到这个问题的答案。",
+    "en": "Sorry, the articles don't say.",
+}
+
+
+def language_of(text: str) -> str:
+    return "zh" if _CJK.search(text) else "en"
+
+
+class Engine:
+    """Answers questions from the store and manages its articles."""
+
+    def __init__(self, settings: Settings, store: ArticleStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.retriever = HybridRetriever(store)
+        self.scorer = SentenceScorer(store.embeddings)
+        self.limits = LoaderLimits(
+            max_bytes=settings.max_source_bytes,
+            fetch_timeout_s=settings.fetch_timeout_s,
+            allow_private_urls=settings.allow_private_urls,
+        )
+
+    # -- questions ---------------------------------------------------------------------
+
+    def check_question(self, question: str) -> str:
+        question = " ".join(question.split())
+        if not question:
+            raise QuestionError("The question is empty: ask something about the articles.")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"The question is too long ({len(question)} characters); please keep it under "
+                f"{self.settings.max_question_chars}."
+            )
+        return question
+
+    def answer(self, question: str) -> Answer:
+        """A short cited answer, or a refusal when the articles don't contain one."""
+        started = time.perf_counter()
+        question = self.check_question(question)
+        query_vector = np.asarray(self.store.embeddings.embed_query(question), dtype=np.float32)
+        hits = self.retriever.retrieve(question, query_vector.tolist(), k=RETRIEVE_K)
+        scored = self.scorer.score(question, query_vector, hits)
+        chosen = choose(scored) if scored and scored[0].score >= REFUSAL_THRESHOLD else []
+        text, citations = compose(chosen) if chosen else (REFUSALS[language_of(question)], [])
+        return Answer(
+            question=question,
+            text=text,
+            refused=not chosen,
+            citations=citations,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    # -- articles ----------------------------------------------------------------------
+
+    def articles(self) -> list[ArticleRecord]:
+        return self.store.articles()
+
+    def ingest(self, location: str, title: str | None = None, progress: Progress = _no_progress) -> IngestResult:
+        """Ingest a file path or http(s) URL."""
+        progress("fetching", 0, 0)
+        return ingest_loaded(self.store, load_source(location, self.limits), title, progress)
+
+    def ingest_bytes(
+        self, data: bytes, filename: str, title: str | None = None, progress: Progress = _no_progress
+    ) -> IngestResult:
+        """Ingest an uploaded file's contents."""
+        return ingest_loaded(self.store, load_bytes(data, filename, self.limits), title, progress)
+
+    def remove(self, article_id: str) -> ArticleRecord:
+        return self.store.remove_article(article_id)
+
+    def seed_default_corpus(self, progress: Progress = _no_progress) -> IngestResult | None:
+        """Ingest the bundled Sora article into a store that has never been seeded."""
+        if not self.settings.seed_default_corpus or self.store.is_seeded():
+            return None
+        data = resources.files(DEFAULT_CORPUS[0]).joinpath(DEFAULT_CORPUS[1]).read_bytes()
+        result = ingest_loaded(self.store, load_bytes(data, "sora-raw.txt", self.limits), None, progress)
+        self.store.mark_seeded()
+        return result
+
+
+def compose(chosen: list[Scored]) -> tuple[str, list[Citation]]:
+    """Answer text with a marker after each sentence; one citation per cited chunk."""
+    numbers: dict[str, int] = {}
+    quotes: dict[str, list[Scored]] = {}
+    parts = []
+    for item in chosen:
+        chunk_id = item.hit.doc.id
+        n = numbers.setdefault(chunk_id, len(numbers) + 1)
+        quotes.setdefault(chunk_id, []).append(item)
+        parts.append(f"{item.sentence}[{n}]")
+    citations = []
+    for chunk_id, n in numbers.items():
+        items = sorted(quotes[chunk_id], key=lambda s: s.index)
+        meta = items[0].hit.doc.metadata
+        citations.append(
+            Citation(
+                n=n,
+                article_id=meta["article_id"],
+                title=meta["title"],
+                section=meta.get("section", ""),
+                quote="".join(s.sentence for s in items),
+                score=round(max(s.score for s in items), 4),
+            )
+        )
+    return "".join(parts)[: MAX_ANSWER_CHARS + 16], citations
+
+
+def build_engine(
+    settings: Settings,
+    progress: Callable[[str], None] = lambda _m: None,
+    *,
+    check_model: bool = True,
+) -> Engine:
+    """Load the model, open the store, and seed the default article on first use.
+
+    `check_model=False` opens an index built with another model, for `reindex` only.
+    """
+    embeddings = load_embeddings(settings.embedding_model, settings.models_dir, progress)
+    client = make_client(settings.chroma_dir)
+    store = ArticleStore(client, embeddings, settings.collection, check_model=check_model)
+    engine = Engine(settings, store)
+    if check_model:
+        engine.seed_default_corpus()
+    return engine

@@ -1,0 +1,126 @@
+"""Split clean article text into sections, chunks and sentences.
+
+Chunks are what retrieval finds; sentences are what an answer quotes. Both split on
+sentence boundaries (。!?;… and their ASCII forms), so a chunk never ends mid-sentence
+unless one sentence alone is longer than a chunk. Every chunk keeps the heading of its
+section and its character offsets in the cleaned text, so a citation can point to the
+exact passage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from langchain_core.documents import Document
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingest.cleaning import CleanText
+
+# Chosen by measurement on the dev question set (see README, "Chunk size").
+CHUNK_SIZE = 200
+CHUNK_OVERLAP = 40
+
+# Paragraphs, lines, then sentence ends (kept with the sentence), then clause commas.
+SEPARATORS = [
+    "\n\n",
+    "\n",
+    r"(?<=[。!?;…!?;])(?![”’」』)])",
+    r"(?<=[.!?;])\s+",
+    r"(?<=[,,、])",
+    "",
+]
+_HEADING = re.compile(
+    r"^(#{1,6}\s+\S|[一二三四五六七八九十百]+、\S|第[一二三四五六七八九十百\d]+[章节部分篇]|"
+    r"\d{1,2}[.、]\s*\S)"
+)
+MAX_HEADING_CHARS = 60
+_SENTENCE_END = re.compile(r"[。!?;…!?;]+[”’」』)]*|[.!?;]+[\"')]*(?=\s|$)")
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str  # "" before the first heading
+    start: int  # offset of the body in the cleaned text
+    body: str
+
+
+def is_heading(paragraph: str) -> bool:
+    return len(paragraph) <= MAX_HEADING_CHARS and bool(_HEADING.match(paragraph))
+
+
+def sections(text: str) -> list[Section]:
+    """Group paragraphs under the heading that precedes them."""
+    found: list[Section] = []
+    heading, body_start, body_end = "", 0, 0
+    for match in re.finditer(r"[^\n]+", text):
+        paragraph = match.group()
+        if is_heading(paragraph):
+            if body_end > body_start:
+                found.append(Section(heading, body_start, text[body_start:body_end]))
+            heading = paragraph.lstrip("#").strip()
+            body_start = body_end = match.end()
+            continue
+        if body_end == body_start:
+            body_start = match.start()
+        body_end = match.end()
+    if body_end > body_start:
+        found.append(Section(heading, body_start, text[body_start:body_end]))
+    return found
+
+
+def make_splitter(chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter(
+        separators=SEPARATORS,
+        is_separator_regex=True,
+        keep_separator="end",
+        chunk_size=chunk_size,
+        chunk_overlap=overlap,
+        add_start_index=True,
+        strip_whitespace=True,
+    )
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunk_article(
+    clean: CleanText, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP
+) -> list[Document]:
+    """Chunks with title, section, position, offsets in `clean.text` and a content hash."""
+    splitter = make_splitter(chunk_size, overlap)
+    chunks: list[Document] = []
+    for section in sections(clean.text):
+        for piece in splitter.create_documents([section.body]):
+            start = section.start + piece.metadata["start_index"]
+            text = piece.page_content
+            chunks.append(
+                Document(
+                    page_content=text,
+                    metadata={
+                        "title": clean.title,
+                        "section": section.heading,
+                        "position": len(chunks),
+                        "start": start,
+                        "end": start + len(text),
+                        "content_hash": content_hash(text),
+                    },
+                )
+            )
+    return chunks
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage, each with its closing punctuation and quotes."""
+    sentences, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        sentence = text[start : match.end()].strip()
+        if sentence:
+            sentences.append(sentence)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences

