@@ -120,6 +120,14 @@ def ingest(ctx: click.Context, sources: tuple[str, ...], title: str | None) -> N
     ctx.exit(1 if failed else 0)
 
 
+@main.command()
+@click.pass_context
+def prepare(ctx: click.Context) -> None:
+    """Build the embedding model and ingest the default article (run once by set-up)."""
+    engine = _engine(ctx)
+    click.echo(f"Model {engine.store.embeddings.name} ready; {len(engine.articles())} article(s) in the store.")
+
+
 @main.command(name="list")
 @click.pass_context
 def list_articles(ctx: click.Context) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from bot.answer import Answer, Citation
 from bot.errors import QuestionError
-from bot.selection import MAX_ANSWER_CHARS, Scored, SentenceScorer, choose
+from bot.selection import MAX_ANSWER_CHARS, Scored, SentenceScorer, choose, content_terms, shorten
 from bot.settings import Settings
 from ingest.loaders import LoaderLimits, load_bytes, load_source
 from ingest.pipeline import IngestResult, Progress, _no_progress, ingest_loaded
@@ -30,8 +30,9 @@ from vectorstore.schema import ArticleRecord
 from vectorstore.store import ArticleStore
 
 RETRIEVE_K = 4
-# A best sentence scoring below this is not an answer (calibrated on the dev set).
-REFUSAL_THRESHOLD = 0.86
+# A best sentence scoring below this is not an answer (calibrated on the dev set; a
+# Chinese question about a Chinese article scores higher than an English one).
+REFUSAL_THRESHOLD = {"zh": 0.99, "en": 0.83}
 DEFAULT_CORPUS = ("ingest", "corpus/sora-raw.txt")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 REFUSALS = {
@@ -78,8 +79,11 @@ class Engine:
         query_vector = np.asarray(self.store.embeddings.embed_query(question), dtype=np.float32)
         hits = self.retriever.retrieve(question, query_vector.tolist(), k=RETRIEVE_K)
         scored = self.scorer.score(question, query_vector, hits)
-        chosen = choose(scored) if scored and scored[0].score >= REFUSAL_THRESHOLD else []
-        text, citations = compose(chosen) if chosen else (REFUSALS[language_of(question)], [])
+        language = language_of(question)
+        chosen = choose(scored) if scored and scored[0].score >= REFUSAL_THRESHOLD[language] else []
+        text, citations = (
+            compose(chosen, content_terms(question)) if chosen else (REFUSALS[language], [])
+        )
         return Answer(
             question=question,
             text=text,
@@ -117,19 +121,22 @@ class Engine:
         return result
 
 
-def compose(chosen: list[Scored]) -> tuple[str, list[Citation]]:
-    """Answer text with a marker after each sentence; one citation per cited chunk."""
+def compose(chosen: list[Scored], terms: set[str]) -> tuple[str, list[Citation]]:
+    """Answer text with a marker after each sentence; one citation per cited chunk.
+
+    The quote is the cited sentences exactly as stored, so it can always be found in
+    the article, even when a long sentence is shortened in the answer.
+    """
     numbers: dict[str, int] = {}
     quotes: dict[str, list[Scored]] = {}
-    parts = []
     for item in chosen:
-        chunk_id = item.hit.doc.id
-        n = numbers.setdefault(chunk_id, len(numbers) + 1)
-        quotes.setdefault(chunk_id, []).append(item)
-        parts.append(f"{item.sentence}[{n}]")
+        numbers.setdefault(item.hit.doc.id, len(numbers) + 1)
+        quotes.setdefault(item.hit.doc.id, []).append(item)
+    budget = (MAX_ANSWER_CHARS - 4 * len(chosen)) // len(chosen)
+    text = "".join(f"{shorten(s.sentence, terms, budget)}[{numbers[s.hit.doc.id]}]" for s in chosen)
     citations = []
     for chunk_id, n in numbers.items():
-        items = sorted(quotes[chunk_id], key=lambda s: s.index)
+        items = quotes[chunk_id]
         meta = items[0].hit.doc.metadata
         citations.append(
             Citation(
@@ -141,7 +148,7 @@ def compose(chosen: list[Scored]) -> tuple[str, list[Citation]]:
                 score=round(max(s.score for s in items), 4),
             )
         )
-    return "".join(parts)[: MAX_ANSWER_CHARS + 16], citations
+    return text, citations
 
 
 def build_engine(
@@ -159,5 +166,9 @@ def build_engine(
     store = ArticleStore(client, embeddings, settings.collection, check_model=check_model)
     engine = Engine(settings, store)
     if check_model:
-        engine.seed_default_corpus()
+        engine.seed_default_corpus(
+            lambda stage, done, total: progress(f"default article: {stage} {done}/{total}")
+            if stage == "embedding" and done == total
+            else None
+        )
     return engine

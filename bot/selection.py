@@ -14,17 +14,20 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from jieba import posseg
 
 from ingest.chunking import split_sentences
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.retrieval import Hit, tokenize
 
 MAX_ANSWER_CHARS = 300
-# Weights and thresholds, calibrated on the dev question set (`articlebot eval`).
-LEXICAL_WEIGHT = 0.15
-RANK_WEIGHT = 0.02
+# Weights, calibrated on the dev question set (`articlebot eval`).
+LEXICAL_WEIGHT = 0.15  # share of the question's words found in the sentence
+RANK_WEIGHT = 0.02  # the chunk's retrieval rank
+TYPE_WEIGHT = 0.06  # the sentence holds the kind of thing asked for (a person, a date, a number)
 RUNNER_UP_MARGIN = 0.015
 _CACHE_SIZE = 20_000
 # Question words that say nothing about the answer's content.
@@ -34,7 +37,72 @@ _STOPWORDS = frozenset(
     "what which who whom whose when where why how is are was were do does did the a an of "
     "to in on for by with and or as be can could many much it its this that".split()
 )
-_LATIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*")
+# Names, acronyms, numbers: a question naming one is about something the answer must mention.
+_ENTITY = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*")
+_ANSWER_TYPES = {
+    "day": re.compile(r"哪一天|哪天|几号|几月几日|what day|what date|which day|on what date", re.I),
+    "date": re.compile(r"什么时候|何时|哪一年|哪年|日期|\bwhen\b|what year|which year", re.I),
+    "number": re.compile(r"多少|几[个位家年月天次倍秒种]|多长|多久|多大规模|how many|how much|how long|how old", re.I),
+    "person": re.compile(
+        r"谁|哪位|哪些人|什么人|\bwho(m|se)?\b|"
+        r"\bwhich\s+(\w+\s+){0,2}(person|people|members?|researchers?|founders?|scientists?|executives?)\b",
+        re.I,
+    ),
+}
+_FITS = {
+    "day": re.compile(r"\d{1,2}\s*[日号]|[一二三四五六七八九十]+[日号]|\b\d{1,2}(st|nd|rd|th)?\b"),
+    "date": re.compile(r"\d{1,4}\s*[年月日号]|[一二三四五六七八九十]+月|\b(1[89]|20)\d\d\b"),
+    "number": re.compile(r"\d|[一二两三四五六七八九十百千万亿]+[个位家年月天次倍秒种万亿]"),
+}
+_PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
+_WORK_TITLE = re.compile(r"《[^》]*》")
+
+
+def content_terms(question: str) -> set[str]:
+    return {t for t in tokenize(question) if t not in _STOPWORDS}
+
+
+def entity_terms(question: str) -> set[str]:
+    """Latin-script names, acronyms and numbers in the question, lower-cased.
+
+    An English question's first word is capitalised by grammar, not because it names
+    something, so it is skipped.
+    """
+    found = _ENTITY.findall(question)
+    if found and question.lstrip().startswith(found[0]) and found[0].isalpha() and found[0][1:].islower():
+        found = found[1:]
+    return {t.lower().rstrip(".") for t in found if any(c.isupper() or c.isdigit() for c in t)}
+
+
+def answer_type(question: str) -> str | None:
+    """The kind of thing a question asks for, when a sentence can be checked for it."""
+    for kind, pattern in _ANSWER_TYPES.items():
+        if pattern.search(question):
+            return kind
+    return None
+
+
+@lru_cache(maxsize=20_000)
+def has_person_name(sentence: str) -> bool:
+    """jieba tags person names; titles of works (《沙丘》) are not people, so they are left out."""
+    plain = _WORK_TITLE.sub("", sentence)
+    return any(flag in _PERSON_TAGS and len(word) > 1 for word, flag in posseg.cut(plain))
+
+
+def fits_type(kind: str | None, sentence: str) -> bool:
+    if kind is None:
+        return True
+    if kind == "person":
+        return has_person_name(sentence)
+    return bool(_FITS[kind].search(sentence))
+
+
+def lexical_overlap(terms: set[str], sentence: str) -> float:
+    """Share of the question's content terms found in the sentence."""
+    if not terms:
+        return 0.0
+    lowered = sentence.lower()
+    return sum(term in lowered for term in terms) / len(terms)
 
 
 @dataclass(frozen=True)
@@ -46,19 +114,8 @@ class Scored:
     index: int  # position of the sentence inside its chunk
     dense: float
     lexical: float
+    fits: bool  # holds the kind of thing asked for
     score: float
-
-
-def content_terms(question: str) -> set[str]:
-    return {t for t in tokenize(question) if t not in _STOPWORDS}
-
-
-def lexical_overlap(terms: set[str], sentence: str) -> float:
-    """Share of the question's content terms found in the sentence (characters for CJK)."""
-    if not terms:
-        return 0.0
-    lowered = sentence.lower()
-    return sum(term in lowered for term in terms) / len(terms)
 
 
 class SentenceScorer:
@@ -82,11 +139,15 @@ class SentenceScorer:
             return np.stack([self._cache[s] for s in sentences])
 
     def score(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
-        """All sentences of the hits, best first."""
+        """Sentences of the hits that could answer (they mention the question's names and
+        numbers, and hold a date or number when one is asked for), best first."""
         terms = content_terms(question)
+        entities = entity_terms(question)
+        kind = answer_type(question)
         spans = [
             (hit, i, sentence)
             for hit in hits
+            if _mentions(entities, hit)
             for i, sentence in enumerate(split_sentences(hit.doc.page_content))
         ]
         if not spans:
@@ -94,23 +155,58 @@ class SentenceScorer:
         dense = self._vectors([s for _, _, s in spans]) @ query_vector
         scored = []
         for (hit, i, sentence), similarity in zip(spans, dense):
+            fits = fits_type(kind, sentence)
+            if not fits and kind in ("day", "date", "number"):
+                continue
             lexical = lexical_overlap(terms, sentence)
-            rank_prior = RANK_WEIGHT * hit.fused * 60  # 1/(60+rank) scaled to ~RANK_WEIGHT
-            total = float(similarity) + LEXICAL_WEIGHT * lexical + rank_prior
-            scored.append(Scored(sentence, hit, i, float(similarity), lexical, total))
+            total = (
+                float(similarity)
+                + LEXICAL_WEIGHT * lexical
+                + RANK_WEIGHT * hit.fused * 60  # 1/(60+rank), scaled to at most RANK_WEIGHT
+                + TYPE_WEIGHT * (fits and kind is not None)
+            )
+            scored.append(Scored(sentence, hit, i, float(similarity), lexical, fits, total))
         return sorted(scored, key=lambda s: s.score, reverse=True)
 
 
+def _mentions(entities: set[str], hit: Hit) -> bool:
+    """Whether a chunk (with its title and section) mentions every name the question does."""
+    meta = hit.doc.metadata
+    text = f"{meta.get('title', '')} {meta.get('section', '')} {hit.doc.page_content}".lower()
+    return all(entity in text for entity in entities)
+
+
 def choose(scored: list[Scored]) -> list[Scored]:
-    """The best sentence, plus a runner-up that scores nearly as well, within the length cap."""
+    """The best sentence, joined by its neighbour when that scores nearly as well (the
+    answer spans two sentences) and both fit the length cap."""
     if not scored:
         return []
     best = scored[0]
-    chosen = [best]
     for other in scored[1:3]:
-        if other.sentence == best.sentence or best.score - other.score > RUNNER_UP_MARGIN:
-            continue
-        if len(best.sentence) + len(other.sentence) + 8 <= MAX_ANSWER_CHARS:
-            chosen.append(other)
-        break
-    return chosen
+        neighbours = other.hit is best.hit and abs(other.index - best.index) == 1
+        if (
+            neighbours
+            and best.score - other.score <= RUNNER_UP_MARGIN
+            and len(best.sentence) + len(other.sentence) + 6 <= MAX_ANSWER_CHARS
+        ):
+            return sorted([best, other], key=lambda s: s.index)
+    return [best]
+
+
+def shorten(sentence: str, terms: set[str], limit: int) -> str:
+    """A sentence over `limit` characters cut to its clauses that share most words with
+    the question, marked with an ellipsis."""
+    if len(sentence) <= limit:
+        return sentence
+    clauses = re.findall(r"[^,，;；:：]+[,，;；:：]?", sentence)
+    best, best_overlap = clauses[0][: limit - 1], -1.0
+    for start in range(len(clauses)):
+        window = ""
+        for clause in clauses[start:]:
+            if len(window) + len(clause) > limit - 1:
+                break
+            window += clause
+        overlap = lexical_overlap(terms, window)
+        if window and overlap > best_overlap:
+            best, best_overlap = window, overlap
+    return best.rstrip(",，;；:：") + "…"

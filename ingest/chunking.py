@@ -26,9 +26,9 @@ CHUNK_OVERLAP = 40
 SEPARATORS = [
     "\n\n",
     "\n",
-    r"(?<=[。!?;…!?;])(?![”’」』)])",
+    r"(?<=[。\uff01\uff1f\uff1b…!?;])(?![”’」』\uff09)])",
     r"(?<=[.!?;])\s+",
-    r"(?<=[,,、])",
+    r"(?<=[,\uff0c、])",
     "",
 ]
 _HEADING = re.compile(
@@ -36,7 +36,10 @@ _HEADING = re.compile(
     r"\d{1,2}[.、]\s*\S)"
 )
 MAX_HEADING_CHARS = 60
-_SENTENCE_END = re.compile(r"[。!?;…!?;]+[”’」』)]*|[.!?;]+[\"')]*(?=\s|$)")
+# Full-width 。！？；… end a sentence wherever they are; ASCII .!?; only before a space.
+_SENTENCE_END = re.compile(
+    r"[。\uff01\uff1f\uff1b…]+[”’」』\uff09)]*|[!?;]+[”’」』\uff09)]*(?=[^\x00-\x7f])|[.!?;]+[\"')]*(?=\s|$)"
+)
 
 
 @dataclass(frozen=True)

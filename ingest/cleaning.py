@@ -17,10 +17,10 @@ from ingest.errors import EmptyArticleError
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _SPACES = re.compile(r"[ \t\u00a0\u3000\u2002-\u200a]+")
-_SENTENCE_PUNCT = re.compile(r"[。!?!?,,;;]|[.](\s|$)")
+_SENTENCE_PUNCT = re.compile(r"[。\uff01\uff1f\uff0c\uff1b!?,;]|[.](\s|$)")
 # A line starting the trailing block of a web page: copyright notice, navigation, tip jar.
 _TRAILER = re.compile(
-    r"^(声明[::]|版权声明|免责声明|本文来源|原文链接|转载请|上一篇|下一篇|相关推荐|相关阅读|"
+    r"^(声明[:\uff1a]|版权声明|免责声明|本文来源|原文链接|转载请|上一篇|下一篇|相关推荐|相关阅读|"
     r"给TA打赏|copyright\b|©|all rights reserved)",
     re.IGNORECASE,
 )

@@ -67,3 +67,9 @@ def test_sections_recognise_markdown_and_chinese_numbering():
 )
 def test_split_sentences(text, expected):
     assert split_sentences(text) == expected
+
+
+def test_split_sentences_full_width_punctuation():
+    assert split_sentences("生命数耗完即算为踢爆。重生者无敌！是吗？是；（注）") == [
+        "生命数耗完即算为踢爆。", "重生者无敌！", "是吗？", "是；", "（注）"
+    ]

@@ -77,16 +77,29 @@ class HybridRetriever:
                 self._bm25_token = token
             return self._bm25
 
+    @staticmethod
+    def _vocabulary_coverage(bm25: BM25Retriever | None, question: str) -> float:
+        """Share of the question's words that occur in the articles at all.
+
+        BM25 ranks by shared words; an English question about a Chinese article shares
+        almost none, and its BM25 ranking is noise that would drown the dense ranking.
+        """
+        words = tokenize(question)
+        if bm25 is None or not words:
+            return 0.0
+        return sum(w in bm25.vectorizer.idf for w in words) / len(words)
+
     def retrieve(self, question: str, query_vector: list[float], k: int) -> list[Hit]:
         """The `k` best live chunks for a question, best first."""
         hits: dict[str, Hit] = {}
         for rank, (doc, similarity) in enumerate(self.store.search(query_vector, self.fetch_k)):
             hits[doc.id] = Hit(doc=doc, dense=similarity, fused=1.0 / (RRF_K + rank + 1))
         bm25 = self._bm25_index()
-        if bm25 is not None and tokenize(question):
+        weight = self.bm25_weight * self._vocabulary_coverage(bm25, question)
+        if weight > 0:
             for rank, found in enumerate(bm25.invoke(question)):
                 chunk_id = found.metadata["chunk_id"]
-                bonus = self.bm25_weight / (RRF_K + rank + 1)
+                bonus = weight / (RRF_K + rank + 1)
                 if chunk_id in hits:
                     hits[chunk_id].fused += bonus
                     hits[chunk_id].bm25_rank = rank
