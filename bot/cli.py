@@ -7,6 +7,7 @@ standard error and exit status 1, never a traceback.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import os
 import sys
 from collections.abc import Callable
@@ -16,11 +17,12 @@ import click
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from bot import evaluation
+from bot import evaluation, squad
 from bot.answer import Answer
 from bot.engine import Engine, build_engine
 from bot.settings import Settings
 from ingest.pipeline import IngestResult, Progress
+from vectorstore.embeddings import load_embeddings
 from vectorstore.errors import ArticlebotError
 
 
@@ -214,33 +216,61 @@ def chat(ctx: click.Context) -> None:
 
 
 @main.command(name="eval")
-@click.argument("qa_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("qa_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--squad", "squad_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A reading-comprehension set in SQuAD layout, run on a temporary store.")
+@click.option("--limit", type=int, help="Only the first N passages of --squad.")
 @click.option("--table", is_flag=True, help="One line per question.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.pass_context
-def eval_command(ctx: click.Context, qa_file: Path, table: bool, as_json: bool) -> None:
-    """Score answers on a question set (see ../shared/eval/README.md for the schema).
+def eval_command(
+    ctx: click.Context, qa_file: Path | None, squad_file: Path | None, limit: int | None, table: bool, as_json: bool
+) -> None:
+    """Score answers on a question set (schema: ../shared/eval/README.md) or a SQuAD file.
 
     Example usage:
 
         articlebot eval ../shared/eval/dev_qa.jsonl --table
+        articlebot eval --squad ../shared/benchmarks/cmrc2018_trial.json
     """
+    if (qa_file is None) == (squad_file is None):
+        raise click.UsageError("Give a question set QA_FILE or --squad FILE.")
+    if squad_file is not None:
+        _eval_squad(ctx, squad_file, limit, as_json)
+        return
     engine = _engine(ctx)
     questions = evaluation.read_questions(qa_file)
     engine.answer(questions[0].q)  # warm up: latency is reported for a warm engine
     graded = list(tqdm(evaluation.run(questions, engine.answer), total=len(questions), file=sys.stderr, desc="eval"))
     summary = evaluation.Summary.of(graded)
-    if table and not as_json:
+    if as_json:
+        per_question = [
+            {"id": g.question.id, "right": g.right, "cites_gold": g.cites_gold, **g.answer.to_json()} for g in graded
+        ]
+        click.echo(json.dumps({**asdict(summary), "per_question": per_question}, ensure_ascii=False))
+        return
+    if table:
         for g in graded:
             mark = "ok " if g.right else "BAD"
             cite = "gold" if g.cites_gold else "    "
-            click.echo(f"{mark} {cite} {g.question.id:6} {g.answer.latency_ms:5.0f}ms  {g.question.q[:40]}  →  {g.answer.text[:80]}")
-    if as_json:
-        click.echo(json.dumps(summary.__dict__ | {"per_question": [
-            {"id": g.question.id, "right": g.right, "cites_gold": g.cites_gold, **g.answer.to_json()}
-            for g in graded] if table else []}, ensure_ascii=False))
-    else:
-        click.echo("\n".join(summary.lines()))
+            click.echo(f"{mark} {cite} {g.question.id:8} {g.answer.latency_ms:5.0f} ms  {g.question.q[:40]}  →  {g.answer.text[:80]}")
+    click.echo("\n".join(summary.lines()))
+
+
+def _eval_squad(ctx: click.Context, path: Path, limit: int | None, as_json: bool) -> None:
+    settings: Settings = ctx.obj
+    embeddings = load_embeddings(settings.embedding_model, settings.models_dir, _say)
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, file=sys.stderr))
+        bar.n = done
+        bar.refresh()
+
+    report = squad.run_squad(path, settings, embeddings, limit=limit, progress=progress)
+    for bar in bars.values():
+        bar.close()
+    click.echo(json.dumps(asdict(report)) if as_json else "\n".join(report.lines()))
 
 
 @main.command()

@@ -21,8 +21,8 @@ from bot.answer import Answer, Citation
 from bot.errors import QuestionError
 from bot.selection import MAX_ANSWER_CHARS, Scored, SentenceScorer, choose, content_terms, shorten
 from bot.settings import Settings
-from ingest.loaders import LoaderLimits, load_bytes, load_source
-from ingest.pipeline import IngestResult, Progress, _no_progress, ingest_loaded
+from ingest.loaders import LoadedSource, LoaderLimits, load_bytes, load_source
+from ingest.pipeline import IngestResult, Progress, no_progress, ingest_loaded
 from vectorstore.client import make_client
 from vectorstore.embeddings import load_embeddings
 from vectorstore.retrieval import HybridRetriever
@@ -32,7 +32,7 @@ from vectorstore.store import ArticleStore
 RETRIEVE_K = 4
 # A best sentence scoring below this is not an answer (calibrated on the dev set; a
 # Chinese question about a Chinese article scores higher than an English one).
-REFUSAL_THRESHOLD = {"zh": 0.99, "en": 0.83}
+REFUSAL_THRESHOLD = {"zh": 0.98, "en": 0.82}
 DEFAULT_CORPUS = ("ingest", "corpus/sora-raw.txt")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 REFUSALS = {
@@ -72,17 +72,20 @@ class Engine:
             )
         return question
 
-    def answer(self, question: str) -> Answer:
-        """A short cited answer, or a refusal when the articles don't contain one."""
+    def answer(self, question: str, max_chars: int = MAX_ANSWER_CHARS) -> Answer:
+        """A short cited answer (at most `max_chars` plus markers), or a refusal when the
+        articles don't contain one."""
         started = time.perf_counter()
         question = self.check_question(question)
         query_vector = np.asarray(self.store.embeddings.embed_query(question), dtype=np.float32)
         hits = self.retriever.retrieve(question, query_vector.tolist(), k=RETRIEVE_K)
         scored = self.scorer.score(question, query_vector, hits)
         language = language_of(question)
-        chosen = choose(scored) if scored and scored[0].score >= REFUSAL_THRESHOLD[language] else []
+        chosen = (
+            choose(scored, max_chars) if scored and scored[0].score >= REFUSAL_THRESHOLD[language] else []
+        )
         text, citations = (
-            compose(chosen, content_terms(question)) if chosen else (REFUSALS[language], [])
+            compose(chosen, content_terms(question), max_chars) if chosen else (REFUSALS[language], [])
         )
         return Answer(
             question=question,
@@ -97,31 +100,44 @@ class Engine:
     def articles(self) -> list[ArticleRecord]:
         return self.store.articles()
 
-    def ingest(self, location: str, title: str | None = None, progress: Progress = _no_progress) -> IngestResult:
+    def ingest(self, location: str, title: str | None = None, progress: Progress = no_progress) -> IngestResult:
         """Ingest a file path or http(s) URL."""
         progress("fetching", 0, 0)
-        return ingest_loaded(self.store, load_source(location, self.limits), title, progress)
+        return self.ingest_loaded(load_source(location, self.limits), title, progress)
 
     def ingest_bytes(
-        self, data: bytes, filename: str, title: str | None = None, progress: Progress = _no_progress
+        self, data: bytes, filename: str, title: str | None = None, progress: Progress = no_progress
     ) -> IngestResult:
         """Ingest an uploaded file's contents."""
-        return ingest_loaded(self.store, load_bytes(data, filename, self.limits), title, progress)
+        return self.ingest_loaded(load_bytes(data, filename, self.limits), title, progress)
+
+    def ingest_loaded(
+        self, loaded: LoadedSource, title: str | None = None, progress: Progress = no_progress
+    ) -> IngestResult:
+        """Ingest an already loaded source with the configured chunking."""
+        return ingest_loaded(
+            self.store,
+            loaded,
+            title,
+            progress,
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
 
     def remove(self, article_id: str) -> ArticleRecord:
         return self.store.remove_article(article_id)
 
-    def seed_default_corpus(self, progress: Progress = _no_progress) -> IngestResult | None:
+    def seed_default_corpus(self, progress: Progress = no_progress) -> IngestResult | None:
         """Ingest the bundled Sora article into a store that has never been seeded."""
         if not self.settings.seed_default_corpus or self.store.is_seeded():
             return None
         data = resources.files(DEFAULT_CORPUS[0]).joinpath(DEFAULT_CORPUS[1]).read_bytes()
-        result = ingest_loaded(self.store, load_bytes(data, "sora-raw.txt", self.limits), None, progress)
+        result = self.ingest_loaded(load_bytes(data, "sora-raw.txt", self.limits), None, progress)
         self.store.mark_seeded()
         return result
 
 
-def compose(chosen: list[Scored], terms: set[str]) -> tuple[str, list[Citation]]:
+def compose(chosen: list[Scored], terms: set[str], max_chars: int) -> tuple[str, list[Citation]]:
     """Answer text with a marker after each sentence; one citation per cited chunk.
 
     The quote is the cited sentences exactly as stored, so it can always be found in
@@ -132,7 +148,7 @@ def compose(chosen: list[Scored], terms: set[str]) -> tuple[str, list[Citation]]
     for item in chosen:
         numbers.setdefault(item.hit.doc.id, len(numbers) + 1)
         quotes.setdefault(item.hit.doc.id, []).append(item)
-    budget = (MAX_ANSWER_CHARS - 4 * len(chosen)) // len(chosen)
+    budget = (max_chars - 4 * len(chosen)) // len(chosen)
     text = "".join(f"{shorten(s.sentence, terms, budget)}[{numbers[s.hit.doc.id]}]" for s in chosen)
     citations = []
     for chunk_id, n in numbers.items():

@@ -10,6 +10,7 @@ citation points to text that is really in the article.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -97,12 +98,26 @@ def fits_type(kind: str | None, sentence: str) -> bool:
     return bool(_FITS[kind].search(sentence))
 
 
-def lexical_overlap(terms: set[str], sentence: str) -> float:
-    """Share of the question's content terms found in the sentence."""
-    if not terms:
+def lexical_overlap(terms: set[str] | dict[str, float], sentence: str) -> float:
+    """Weighted share of the question's content terms found in the sentence."""
+    weights = terms if isinstance(terms, dict) else dict.fromkeys(terms, 1.0)
+    total = sum(weights.values())
+    if not total:
         return 0.0
     lowered = sentence.lower()
-    return sum(term in lowered for term in terms) / len(terms)
+    return sum(w for term, w in weights.items() if term in lowered) / total
+
+
+def term_weights(terms: set[str], sentences: list[str]) -> dict[str, float]:
+    """IDF of each question term over the candidate sentences.
+
+    The question's subject ("夜来香" in "夜来香的种子有什么特点?") is in nearly every
+    candidate sentence and tells them apart least; the predicate ("种子") singles out
+    the answering sentence, so it weighs more.
+    """
+    lowered = [s.lower() for s in sentences]
+    n = len(lowered)
+    return {t: math.log(1 + n / (1 + sum(t in s for s in lowered))) for t in terms}
 
 
 @dataclass(frozen=True)
@@ -152,13 +167,15 @@ class SentenceScorer:
         ]
         if not spans:
             return []
-        dense = self._vectors([s for _, _, s in spans]) @ query_vector
+        sentences = [s for _, _, s in spans]
+        weights = term_weights(terms, sentences)
+        dense = self._vectors([_in_context(hit, s) for hit, _, s in spans]) @ query_vector
         scored = []
         for (hit, i, sentence), similarity in zip(spans, dense):
             fits = fits_type(kind, sentence)
             if not fits and kind in ("day", "date", "number"):
                 continue
-            lexical = lexical_overlap(terms, sentence)
+            lexical = lexical_overlap(weights, sentence)
             total = (
                 float(similarity)
                 + LEXICAL_WEIGHT * lexical
@@ -169,6 +186,13 @@ class SentenceScorer:
         return sorted(scored, key=lambda s: s.score, reverse=True)
 
 
+def _in_context(hit: Hit, sentence: str) -> str:
+    """A sentence as embedded: after its section heading (or the article title), which
+    names what "it" in the sentence refers to."""
+    meta = hit.doc.metadata
+    return f"{meta.get('section') or meta.get('title', '')}: {sentence}"
+
+
 def _mentions(entities: set[str], hit: Hit) -> bool:
     """Whether a chunk (with its title and section) mentions every name the question does."""
     meta = hit.doc.metadata
@@ -176,7 +200,7 @@ def _mentions(entities: set[str], hit: Hit) -> bool:
     return all(entity in text for entity in entities)
 
 
-def choose(scored: list[Scored]) -> list[Scored]:
+def choose(scored: list[Scored], max_chars: int = MAX_ANSWER_CHARS) -> list[Scored]:
     """The best sentence, joined by its neighbour when that scores nearly as well (the
     answer spans two sentences) and both fit the length cap."""
     if not scored:
@@ -187,7 +211,7 @@ def choose(scored: list[Scored]) -> list[Scored]:
         if (
             neighbours
             and best.score - other.score <= RUNNER_UP_MARGIN
-            and len(best.sentence) + len(other.sentence) + 6 <= MAX_ANSWER_CHARS
+            and len(best.sentence) + len(other.sentence) + 6 <= max_chars
         ):
             return sorted([best, other], key=lambda s: s.index)
     return [best]

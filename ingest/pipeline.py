@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
-from ingest.chunking import chunk_article, content_hash
+from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, chunk_article, content_hash
 from ingest.cleaning import clean
 from ingest.errors import EmptyArticleError
 from ingest.loaders import LoadedSource
@@ -25,7 +25,7 @@ from vectorstore.store import ArticleStore
 Progress = Callable[[str, int, int], None]
 
 
-def _no_progress(_stage: str, _done: int, _total: int) -> None:
+def no_progress(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
@@ -48,7 +48,10 @@ def ingest_loaded(
     store: ArticleStore,
     loaded: LoadedSource,
     title: str | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    chunk_overlap: int = CHUNK_OVERLAP,
 ) -> IngestResult:
     """Clean, chunk and store one loaded source; the previous version stays live until the
     new one is completely stored."""
@@ -61,7 +64,7 @@ def ingest_loaded(
         return IngestResult(previous, "unchanged")
 
     progress("chunking", 0, 0)
-    chunks = chunk_article(cleaned)
+    chunks = chunk_article(cleaned, chunk_size, chunk_overlap)
     if not chunks:
         raise EmptyArticleError("The article has no text left to index after cleaning.")
     record = ArticleRecord(

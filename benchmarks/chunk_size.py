@@ -1,0 +1,52 @@
+"""Measure answer quality for several chunk sizes (the numbers behind CHUNK_SIZE).
+
+For each (size, overlap): the dev question set on the Sora article, and the first
+passages of the CMRC 2018 trial set (recall@1/@5, answer containment). Prints one table.
+
+    .venv/bin/python benchmarks/chunk_size.py [--passages 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from bot import evaluation, squad
+from bot.engine import Engine
+from bot.settings import Settings
+from vectorstore.client import make_client
+from vectorstore.embeddings import load_embeddings
+from vectorstore.store import ArticleStore
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SIZES = [(120, 20), (200, 40), (300, 50), (400, 80)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passages", type=int, default=64)
+    parser.add_argument("--dev", type=Path, default=SHARED / "eval" / "dev_qa.jsonl")
+    parser.add_argument("--squad", type=Path, default=SHARED / "benchmarks" / "cmrc2018_trial.json")
+    args = parser.parse_args()
+    base = Settings()
+    embeddings = load_embeddings(base.embedding_model, base.models_dir)
+    questions = evaluation.read_questions(args.dev)
+    print("size overlap | dev right  gold | cmrc R@1   R@5  contain | p50 ms")
+    for size, overlap in SIZES:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = base.model_copy(
+                update={"data_dir": Path(tmp), "chunk_size": size, "chunk_overlap": overlap}
+            )
+            engine = Engine(settings, ArticleStore(make_client(settings.chroma_dir), embeddings))
+            engine.seed_default_corpus()
+            dev = evaluation.Summary.of(list(evaluation.run(questions, engine.answer)))
+            cmrc = squad.run_squad(args.squad, settings, embeddings, limit=args.passages)
+        print(
+            f"{size:4d} {overlap:7d} | {dev.right:4d}/{dev.total:<3d} {dev.cites_gold:4d} | "
+            f"{cmrc.recall_at_1:.3f} {cmrc.recall_at_5:.3f} {cmrc.containment:7.3f} | {cmrc.p50_ms:6.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

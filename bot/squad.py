@@ -1,0 +1,135 @@
+"""Reading-comprehension benchmark in SQuAD layout (e.g. CMRC 2018), on a temporary store.
+
+Every passage becomes one article in a store under a temporary directory (never the
+user's); every question is then asked, and we measure whether retrieval ranks the
+question's own passage first (recall@1, @5, MRR) and whether a short answer contains a
+gold answer string.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.engine import Engine
+from bot.errors import QuestionError
+from bot.settings import Settings
+from ingest.loaders import LoadedSource
+from vectorstore.client import make_client
+from vectorstore.embeddings import SentenceEmbeddings
+from vectorstore.store import ArticleStore
+
+SQUAD_ANSWER_CHARS = 150
+
+
+@dataclass(frozen=True)
+class Passage:
+    key: str
+    title: str
+    text: str
+    questions: list[tuple[str, list[str]]]  # (question, gold answers)
+
+
+@dataclass(frozen=True)
+class SquadReport:
+    passages: int
+    questions: int
+    recall_at_1: float
+    recall_at_5: float
+    mrr: float
+    containment: float
+    ingest_s: float
+    p50_ms: float
+    p95_ms: float
+
+    def lines(self) -> list[str]:
+        return [
+            f"passages / questions  {self.passages} / {self.questions}",
+            f"recall@1 / @5 / MRR   {self.recall_at_1:.3f} / {self.recall_at_5:.3f} / {self.mrr:.3f}",
+            f"answer containment    {self.containment:.3f} (answers ≤ {SQUAD_ANSWER_CHARS} chars)",
+            f"ingest                {self.ingest_s:.1f} s",
+            f"query latency         p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms",
+        ]
+
+
+def read_squad(path: Path, limit: int | None = None) -> list[Passage]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise QuestionError(f"Cannot read SQuAD file {path}: {exc}") from exc
+    passages = []
+    for article in data:
+        for paragraph in article["paragraphs"]:
+            questions = [
+                (qa["question"], [a["text"] for a in qa["answers"]]) for qa in paragraph["qas"]
+            ]
+            title = article.get("title") or paragraph["id"]
+            passages.append(Passage(paragraph["id"], title, paragraph["context"], questions))
+    return passages[:limit]
+
+
+def run_squad(
+    path: Path,
+    settings: Settings,
+    embeddings: SentenceEmbeddings,
+    *,
+    limit: int | None = None,
+    progress: Callable[[str, int, int], None] = lambda _stage, _done, _total: None,
+) -> SquadReport:
+    """Ingest every passage into a throwaway store, then ask every question."""
+    passages = read_squad(path, limit)
+    with tempfile.TemporaryDirectory(prefix="articlebot-squad-") as tmp:
+        local = settings.model_copy(update={"data_dir": Path(tmp), "seed_default_corpus": False})
+        engine = Engine(local, ArticleStore(make_client(local.chroma_dir), embeddings, "squad"))
+        started = time.perf_counter()
+        for done, passage in enumerate(passages, 1):
+            loaded = LoadedSource(
+                text=passage.text, title=passage.title, source=passage.key, source_key=passage.key, kind="text"
+            )
+            engine.ingest_loaded(loaded, f"{passage.title} ({passage.key})")
+            progress("ingest", done, len(passages))
+        ingest_s = time.perf_counter() - started
+        return _ask_all(engine, passages, ingest_s, progress)
+
+
+def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, progress) -> SquadReport:
+    article_of = {r.source_key: r.article_id for r in engine.articles()}
+    total = sum(len(p.questions) for p in passages)
+    ranks: list[int | None] = []
+    contained, latencies = 0, []
+    for passage in passages:
+        for question, golds in passage.questions:
+            answer = engine.answer(question, max_chars=SQUAD_ANSWER_CHARS)
+            latencies.append(answer.latency_ms)
+            contained += any(g and g in answer.text for g in golds)
+            ranks.append(_rank(engine, question, article_of[passage.key]))
+            progress("ask", len(ranks), total)
+    found = [r for r in ranks if r is not None]
+    return SquadReport(
+        passages=len(passages),
+        questions=total,
+        recall_at_1=sum(r == 0 for r in found) / total,
+        recall_at_5=sum(r < 5 for r in found) / total,
+        mrr=sum(1 / (r + 1) for r in found) / total,
+        containment=contained / total,
+        ingest_s=ingest_s,
+        p50_ms=statistics.median(latencies),
+        p95_ms=float(np.percentile(latencies, 95)),
+    )
+
+
+def _rank(engine: Engine, question: str, article_id: str, depth: int = 10) -> int | None:
+    """Rank of the article among the distinct articles of the retrieved chunks."""
+    vector = engine.store.embeddings.embed_query(question)
+    seen: list[str] = []
+    for hit in engine.retriever.retrieve(question, vector, k=depth):
+        if hit.doc.metadata["article_id"] not in seen:
+            seen.append(hit.doc.metadata["article_id"])
+    return seen.index(article_id) if article_id in seen else None

