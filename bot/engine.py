@@ -72,18 +72,21 @@ class Engine:
             )
         return question
 
-    def answer(self, question: str, max_chars: int = MAX_ANSWER_CHARS) -> Answer:
-        """A short cited answer (at most `max_chars` plus markers), or a refusal when the
-        articles don't contain one."""
-        started = time.perf_counter()
-        question = self.check_question(question)
+    def candidates(self, question: str) -> list[Scored]:
+        """Sentences of the retrieved chunks that could answer, best first."""
         query_vector = np.asarray(self.store.embeddings.embed_query(question), dtype=np.float32)
         hits = self.retriever.retrieve(question, query_vector.tolist(), k=RETRIEVE_K)
-        scored = self.scorer.score(question, query_vector, hits)
+        return self.scorer.score(question, query_vector, hits)
+
+    def answer(self, question: str, max_chars: int = MAX_ANSWER_CHARS) -> Answer:
+        """A short cited answer (at most `max_chars` with its markers), or a refusal when
+        the articles don't contain one."""
+        started = time.perf_counter()
+        question = self.check_question(question)
+        scored = self.candidates(question)
         language = language_of(question)
-        chosen = (
-            choose(scored, max_chars) if scored and scored[0].score >= REFUSAL_THRESHOLD[language] else []
-        )
+        confident = bool(scored) and scored[0].score >= REFUSAL_THRESHOLD[language]
+        chosen = choose(scored, max_chars) if confident else []
         text, citations = (
             compose(chosen, content_terms(question), max_chars) if chosen else (REFUSALS[language], [])
         )
