@@ -53,9 +53,8 @@ _ANSWER_TYPES = {
 _FITS = {
     "day": re.compile(r"\d{1,2}\s*[日号]|[一二三四五六七八九十]+[日号]|\b\d{1,2}(st|nd|rd|th)?\b"),
     "date": re.compile(r"\d{1,4}\s*[年月日号]|[一二三四五六七八九十]+月|\b(1[89]|20)\d\d\b"),
-    "number": re.compile(
-        r"\d|[一二两三四五六七八九十百千万亿几数]+[个位名家年月日天次倍秒种万亿人只条块张台米岁元份项章集部成]"
-    ),
+    # digits, Chinese numerals, and "一" only with a measure word (it also means "a", "the same")
+    "number": re.compile(r"\d|[二两三四五六七八九十百千万亿]|一[个位名家年月日天次倍本只条块张台米岁元份项成]"),
 }
 _PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
 _WORK_TITLE = re.compile(r"《[^》]*》")

@@ -85,11 +85,11 @@ def load_embeddings(
 ) -> SentenceEmbeddings:
     """Load (building first if needed) the embedding model named by `spec`."""
     location = resolve_model_path(spec, models_dir, progress)
-    progress(f"loading embedding model {spec}")
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # the load report lists the unused pooler; not news
+    hf_logging.disable_progress_bar()  # loading takes a second; a bar is only noise
     try:
         model = SentenceTransformer(str(location), device="cpu")
     except Exception as exc:  # hub unreachable, bad path, broken files

@@ -1,0 +1,80 @@
+"""The `articlebot` command line, run in-process with click's runner against real parts."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """Run `articlebot ARGS` on a data dir of this test; returns the click Result."""
+    monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "data"))
+
+    def invoke(*args, input=None):
+        return CliRunner().invoke(main, list(args), input=input)
+
+    return invoke
+
+
+def test_ask_json_prints_one_object_with_the_documented_fields(run):
+    result = run("ask", "--json", "Sora最长能生成多长的视频?")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"question", "answer", "refused", "citations", "latency_ms"}
+    assert "60秒" in data["answer"] and "[1]" in data["answer"]
+    assert data["citations"][0]["n"] == 1 and "60秒" in data["citations"][0]["quote"]
+
+
+def test_ask_json_stdin_answers_one_line_per_question(run):
+    questions = "Sora最长能生成多长的视频?\n\nWho is the CEO of Runway?\n许多人认为Sora首先会冲击哪个行业?\n"
+    result = run("ask", "--json", "-", input=questions)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["refused"] for line in lines] == [False, True, False]
+    assert [line["question"] for line in lines] == [q for q in questions.splitlines() if q]
+
+
+def test_ingest_list_ask_remove_round_trip(run, tmp_path):
+    article = tmp_path / "gbk-article.txt"
+    article.write_bytes("月球图书馆\n\n月球图书馆收藏了三千本纸质书,全部用真空箱保存。".encode("gbk"))
+    added = run("ingest", str(article))
+    assert added.exit_code == 0, added.output
+    assert "月球图书馆" in added.stdout and "added" in added.stdout
+    article_id = added.stdout.split()[0]
+    listed = run("list")
+    assert article_id in listed.stdout and "Sora很强大" in listed.stdout
+    answer = run("ask", "月球图书馆收藏了多少本书?")
+    assert "三千本" in answer.stdout
+    assert run("ingest", str(article)).stdout.strip().endswith("unchanged, skipped)")
+    removed = run("remove", article_id)
+    assert removed.exit_code == 0 and article_id in removed.stdout
+    assert article_id not in run("list").stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("ingest", "no-such-file.txt"), "No such file"),
+        (("remove", "no-such-id"), "No article with id 'no-such-id'"),
+        (("ask", "   "), "The question is empty"),
+    ],
+)
+def test_user_errors_print_one_line_and_exit_nonzero(run, args, message):
+    result = run(*args)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and message in errors[0]
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_unsupported_and_empty_files_are_refused_and_nothing_is_added(run, tmp_path):
+    (tmp_path / "deck.pptx").write_bytes(b"PK\x03\x04junk")
+    (tmp_path / "empty.md").write_text("\n \n", encoding="utf-8")
+    result = run("ingest", str(tmp_path / "deck.pptx"), str(tmp_path / "empty.md"))
+    assert result.exit_code == 1
+    assert "supported file types are" in result.stderr
+    assert "empty.md contains no text" in result.stderr
+    assert len(run("list").stdout.strip().splitlines()) == 1  # only the default article
