@@ -150,7 +150,7 @@ def _markdown_title(text: str) -> str | None:
 def _html_text(html: str, name: str) -> tuple[str, str | None]:
     import trafilatura
 
-    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
+    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_precision=True)
     if not text:
         raise EmptyArticleError(f"No article text found in {name}.")
     metadata = trafilatura.extract_metadata(html)
