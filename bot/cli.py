@@ -21,6 +21,7 @@ from bot import evaluation, squad
 from bot.answer import Answer
 from bot.engine import Engine, build_engine
 from bot.settings import Settings
+from bot.telegram.cli import serve
 from ingest.pipeline import IngestResult, Progress
 from vectorstore.embeddings import load_embeddings
 from vectorstore.errors import ArticlebotError
@@ -284,9 +285,4 @@ def reindex(ctx: click.Context) -> None:
     click.echo(f"Re-embedded {count} chunks with {engine.store.embeddings.name}.")
 
 
-try:  # the Telegram face adds `articlebot serve`
-    from bot.telegram.cli import serve
-
-    main.add_command(serve)
-except ImportError:  # pragma: no cover - only while bot.telegram is absent
-    pass
+main.add_command(serve)  # the Telegram face: `articlebot serve`

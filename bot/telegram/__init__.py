@@ -1,0 +1,16 @@
+"""articlebot's Telegram face: the same engine as `articlebot ask`, behind a PTB Application.
+
+    app.py         builds the Application, registers handlers (in a documented order)
+    handlers.py    the callbacks: commands, questions, Sources button, explanations, errors
+    filters.py     who the bot listens to in groups (mentions, replies)
+    formatting.py  answers as Telegram HTML; splitting long messages
+    sources.py     the Sources button and the replies it can reopen
+    limits.py      the per-user flood guard
+    texts.py       what the bot says, in English and Chinese
+    redaction.py   keeps the token out of logs
+    cli.py         `articlebot serve`
+"""
+
+from bot.telegram.app import ALLOWED_UPDATES, Webhook, build_application
+
+__all__ = ["ALLOWED_UPDATES", "Webhook", "build_application"]

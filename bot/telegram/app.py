@@ -1,0 +1,185 @@
+"""The one place that builds the Telegram `Application` and registers its handlers.
+
+    application = build_application(Settings())      # token and URLs from settings
+    application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    # or, behind a reverse proxy:
+    hook = Webhook(url="https://bot.example.com/telegram", secret_token="s3cret")
+    application.run_webhook(**hook.options(), allowed_updates=ALLOWED_UPDATES)
+
+`post_init` loads the engine (unless one is passed in) and registers the command menu;
+`post_shutdown` stops the engine's threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.engine import Engine, build_engine
+from bot.settings import Settings
+from bot.telegram import handlers, sources
+from bot.telegram.filters import ADDRESSED_TO_ME
+from bot.telegram.limits import UserLimit, UserLimiter
+from bot.telegram.texts import COMMANDS
+
+logger = logging.getLogger(__name__)
+
+# Only what the handlers use; Telegram then doesn't send the rest at all.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+# Retries of a request Telegram answered with 429 "retry after N seconds".
+FLOOD_RETRIES = 3
+# Threads that run engine calls (CPU-bound); more than the cores only adds contention.
+ENGINE_THREADS = min(4, os.cpu_count() or 1)
+# Updates processed at once; one slow answer never holds up the others.
+CONCURRENT_UPDATES = 64
+
+PRIVATE = filters.ChatType.PRIVATE
+NEW = filters.UpdateType.MESSAGE  # not edits: PTB's handlers take edited messages by default
+
+
+class FloodLimiter(AIORateLimiter):
+    """PTB's rate limiter (Telegram's flood limits, retry on 429), minus "typing…".
+
+    Chat actions are not messages; queueing them behind answers in the 30-per-second
+    budget only delays the answers they announce. They are best-effort: a 429 on one is
+    dropped by the caller, not retried.
+    """
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if endpoint == "sendChatAction":
+            return await callback(*args, **kwargs)
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """How `run_webhook` listens: Telegram POSTs to `url`, a proxy forwards to listen:port."""
+
+    url: str
+    secret_token: str
+    listen: str = "127.0.0.1"
+    port: int = 8443
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for `run_webhook` / `Updater.start_webhook`."""
+        return {
+            "listen": self.listen,
+            "port": self.port,
+            "url_path": urlsplit(self.url).path.lstrip("/"),
+            "webhook_url": self.url,
+            "secret_token": self.secret_token,
+        }
+
+
+def build_application(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    user_limit: UserLimit = UserLimit(),
+) -> Application:
+    """The bot, ready for `run_polling` / `run_webhook`; `engine` skips loading one."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+
+    async def post_init(application: Application) -> None:
+        application.bot_data[handlers.EXECUTOR] = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine")
+        if engine is None:
+            logger.info("Loading the embedding model and the articles…")
+        application.bot_data[handlers.ENGINE] = engine or await asyncio.to_thread(build_engine, settings)
+        for language, commands in COMMANDS.items():
+            await application.bot.set_my_commands(
+                [BotCommand(name, description) for name, description in commands], language_code=language or None
+            )
+        logger.info("Serving as @%s", application.bot.username)
+
+    async def post_shutdown(application: Application) -> None:
+        executor = application.bot_data.pop(handlers.EXECUTOR, None)
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                # Still answer when the question was deleted meanwhile.
+                allow_sending_without_reply=True,
+            )
+        )
+        .rate_limiter(FloodLimiter(max_retries=FLOOD_RETRIES))
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data[handlers.SETTINGS] = settings
+    application.bot_data[handlers.REPLIES] = sources.RecentReplies()
+    application.bot_data[handlers.LIMITER] = UserLimiter(user_limit)
+    register(application)
+    return application
+
+
+def register(application: Application) -> None:
+    """Add the handlers; within a group the first matching handler wins, so order matters.
+
+    1. Commands (/start /help /articles /ask), new messages only.
+    2. The Sources button.
+    3. Questions: any text in a private chat; in groups, text that mentions the bot or
+       replies to it.
+    4. A command the bot doesn't have, in a private chat.
+    5. Explanations: edited messages, then non-text messages (stickers, photos, voice…),
+       both only where the bot would have answered.
+    Everything else (group chatter, service messages, channel posts) is ignored on purpose.
+    """
+    application.add_handlers(
+        [
+            CommandHandler("start", handlers.start, filters=NEW),
+            CommandHandler("help", handlers.show_help, filters=NEW),
+            CommandHandler("articles", handlers.list_articles, filters=NEW),
+            CommandHandler("ask", handlers.ask, filters=NEW),
+            CallbackQueryHandler(handlers.toggle_sources, pattern=sources.PATTERN),
+            MessageHandler(NEW & PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.answer_private),
+            MessageHandler(
+                NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & ADDRESSED_TO_ME,
+                handlers.answer_in_group,
+            ),
+            MessageHandler(NEW & PRIVATE & filters.COMMAND, handlers.unknown_command),
+            MessageHandler(filters.UpdateType.EDITED_MESSAGE & (PRIVATE | ADDRESSED_TO_ME), handlers.explain_edit),
+            MessageHandler(
+                NEW & ~filters.TEXT & ~filters.StatusUpdate.ALL & (PRIVATE | ADDRESSED_TO_ME),
+                handlers.explain_unsupported,
+            ),
+        ]
+    )
+    application.add_error_handler(handlers.report_error)

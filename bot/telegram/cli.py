@@ -1,0 +1,103 @@
+"""`articlebot serve`: run the Telegram bot by long polling or behind a webhook."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from urllib.parse import urlsplit
+
+import click
+from telegram.error import InvalidToken, NetworkError
+
+from bot.settings import Settings
+from bot.telegram.app import ALLOWED_UPDATES, Webhook, build_application
+from bot.telegram.redaction import redact_logs
+
+# What Telegram accepts as a webhook secret token.
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+NO_TOKEN = (
+    "No TELEGRAM_BOT_TOKEN: talk to @BotFather in Telegram (https://t.me/BotFather), send "
+    "/newbot, and set TELEGRAM_BOT_TOKEN to the token it gives you; meanwhile, "
+    "`articlebot chat` asks the same bot in this terminal."
+)
+
+
+@click.command()
+@click.option(
+    "--webhook", "webhook_url", metavar="URL",
+    help="Public URL Telegram POSTs updates to; without it the bot long-polls.",
+)
+@click.option(
+    "--listen", default="127.0.0.1", show_default=True,
+    help="Address the webhook server binds (with --webhook).",
+)
+@click.option(
+    "--port", default=8443, show_default=True, type=click.IntRange(1, 65535),
+    help="Port the webhook server binds (with --webhook).",
+)
+@click.pass_obj
+def serve(settings: Settings, webhook_url: str | None, listen: str, port: int) -> None:
+    """Run the Telegram bot until Ctrl-C.
+
+    Without --webhook it long-polls Telegram, which needs no public address. With
+    --webhook, Telegram POSTs updates to URL; put a TLS-terminating proxy in front that
+    forwards to --listen:--port. Every request must carry the secret token
+    (TELEGRAM_WEBHOOK_SECRET, or a fresh random one per start).
+
+    Example usage:
+
+    \b
+        TELEGRAM_BOT_TOKEN=123456:ABC-DEF articlebot serve
+        articlebot serve --webhook https://bot.example.com/telegram --listen 0.0.0.0 --port 8443
+    """
+    ctx = click.get_current_context()
+    if webhook_url is None:
+        for option in ("listen", "port"):
+            if ctx.get_parameter_source(option) is click.core.ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"--{option} only applies with --webhook URL.")
+    if settings.telegram_bot_token is None:
+        click.echo(NO_TOKEN, err=True)
+        ctx.exit(1)
+    hook = None
+    if webhook_url is not None:
+        hook = Webhook(url=_check_url(webhook_url), secret_token=_secret(settings), listen=listen, port=port)
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    # httpx logs every request URL at INFO, and each URL holds the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    redact_logs(settings.telegram_bot_token.get_secret_value(), hook.secret_token if hook else "")
+
+    application = build_application(settings)
+    try:
+        if hook is None:
+            application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        else:
+            application.run_webhook(**hook.options(), allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:
+        # PTB's own message for this quotes the token; never print it.
+        raise click.ClickException("Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather (/token).") from None
+    except NetworkError as exc:
+        where = _host(settings.telegram_api_url)
+        raise click.ClickException(f"Cannot reach the Telegram Bot API ({where}): {exc}") from None
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise click.BadParameter("give a full URL, e.g. https://bot.example.com/telegram", param_hint="--webhook")
+    return url
+
+
+def _secret(settings: Settings) -> str:
+    if settings.webhook_secret is None:
+        return secrets.token_urlsafe(32)
+    secret = settings.webhook_secret.get_secret_value()
+    if not _SECRET.fullmatch(secret):
+        raise click.ClickException("TELEGRAM_WEBHOOK_SECRET may only hold 1-256 of A-Z a-z 0-9 _ -.")
+    return secret
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url

@@ -1,0 +1,53 @@
+"""Who the bot listens to in groups, as PTB filters used at handler registration.
+
+In a group the bot answers only messages addressed to it: a mention (`@botname`, in text
+or in a caption) or a reply to one of its own messages. With privacy mode on (BotFather's
+default) Telegram only delivers those and commands anyway, but with privacy mode off it
+delivers all group chatter, which these filters keep out.
+"""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Message, MessageEntity
+from telegram.ext import filters
+
+
+class _MentionsMe(filters.MessageFilter):
+    """The message's text or caption mentions this bot."""
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        mention = f"@{bot.username}".lower()
+        for entity, text in {
+            **message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION]),
+            **message.parse_caption_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION]),
+        }.items():
+            if text.lower() == mention or (entity.user is not None and entity.user.id == bot.id):
+                return True
+        return False
+
+
+class _RepliesToMe(filters.MessageFilter):
+    """The message replies to one of this bot's messages."""
+
+    def filter(self, message: Message) -> bool:
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.id == message.get_bot().id)
+
+
+MENTIONS_ME = _MentionsMe(name="MENTIONS_ME")
+REPLIES_TO_ME = _RepliesToMe(name="REPLIES_TO_ME")
+ADDRESSED_TO_ME = MENTIONS_ME | REPLIES_TO_ME
+
+
+def without_mention(text: str, username: str) -> str:
+    """The question in `text` with `@username` taken out."""
+    return " ".join(re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.I).split())
+
+
+def command_argument(text: str) -> str:
+    """What follows `/command` (or `/command@bot`), newlines kept."""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""

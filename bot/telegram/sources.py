@@ -1,0 +1,58 @@
+"""The Sources button: its callback data, its keyboard, and the replies it can reopen.
+
+Telegram gives a button at most 64 bytes of callback data, far too little for quotes, so
+the button carries a short key (`src:<key>:1` to expand, `src:<key>:0` to collapse) and
+the reply itself waits in a bounded in-memory cache. After a restart, or once evicted, a
+press gets a polite "ask again" instead of the quotes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.telegram.formatting import Reply
+from bot.telegram.texts import say
+
+PATTERN = r"^src:[\w-]+:[01]$"
+# How many answers keep a working Sources button (a reply is a few kilobytes).
+REMEMBERED_REPLIES = 2000
+
+
+def callback_data(key: str, expand: bool) -> str:
+    return f"src:{key}:{int(expand)}"
+
+
+def parse(data: str) -> tuple[str, bool]:
+    """(key, expand) from callback data matching PATTERN."""
+    _, key, expand = data.split(":")
+    return key, expand == "1"
+
+
+def keyboard(key: str, lang: str, expanded: bool) -> InlineKeyboardMarkup:
+    """One button: "Sources" while collapsed, "Hide sources" while expanded."""
+    label = say(lang, "hide_sources" if expanded else "show_sources")
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=callback_data(key, not expanded))]])
+
+
+class RecentReplies:
+    """The last `size` replies with sources, by key; least recently used go first."""
+
+    def __init__(self, size: int = REMEMBERED_REPLIES) -> None:
+        self.size = size
+        self._replies: OrderedDict[str, Reply] = OrderedDict()
+
+    def add(self, reply: Reply) -> str:
+        key = secrets.token_urlsafe(6)
+        self._replies[key] = reply
+        while len(self._replies) > self.size:
+            self._replies.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> Reply | None:
+        reply = self._replies.get(key)
+        if reply is not None:
+            self._replies.move_to_end(key)
+        return reply

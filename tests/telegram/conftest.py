@@ -1,0 +1,114 @@
+"""Telegram fixtures: a local Bot API server, and the real Application running against it.
+
+`bot` runs the Application by long polling, `webhook_bot` behind a webhook; both share the
+session's `engine` (tests/conftest.py), so the model loads once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from telegram.ext import Application
+
+from bot.engine import Engine
+from bot.settings import Settings
+from bot.telegram.app import ALLOWED_UPDATES, Webhook, build_application
+from bot.telegram.limits import UserLimit
+from tests.telegram.fake_botapi import FakeBotAPI
+
+WEBHOOK_SECRET = "test-secret_0123456789"
+
+
+@dataclass
+class Bot:
+    """A running bot and the fake Telegram it talks to."""
+
+    api: FakeBotAPI
+    application: Application
+    webhook: Webhook | None = None
+
+    async def ask(self, chat: dict[str, Any], user: dict[str, Any], text: str, **kwargs: Any) -> dict[str, Any]:
+        """Send `text` and return the bot's last message quoting it (the one with sources)."""
+        question = self.api.send(chat, user, text, **kwargs)
+        replies = await self.api.wait_for(lambda: self.api.replies_to(question))
+        return replies[-1]
+
+    async def say(
+        self, chat: dict[str, Any], user: dict[str, Any], text: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Send a message and return the bot's next new message in that chat."""
+        before = len(self.api.bot_messages(chat["id"]))
+        self.api.send(chat, user, text, **kwargs)
+        messages = await self.api.wait_for(lambda: self.api.bot_messages(chat["id"])[before:])
+        return messages[0]
+
+
+def telegram_settings(engine: Engine, api: FakeBotAPI, **overrides: Any) -> Settings:
+    """The engine's settings, pointed at the fake Bot API."""
+    values = {
+        "telegram_bot_token": SecretStr(api.token),
+        "telegram_api_url": api.base_url,
+        "telegram_file_url": api.file_url,
+    }
+    return engine.settings.model_copy(update=values | overrides)
+
+
+@contextlib.asynccontextmanager
+async def running(application: Application, webhook: Webhook | None = None) -> AsyncIterator[Application]:
+    """What run_polling / run_webhook do, minus the signal handling and the blocking."""
+    await application.initialize()
+    await application.post_init(application)
+    if webhook is None:
+        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+    else:
+        await application.updater.start_webhook(**webhook.options(), allowed_updates=ALLOWED_UPDATES)
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+        await application.post_shutdown(application)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    server = FakeBotAPI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def user_limit() -> UserLimit:
+    """The per-user limit the bot runs with; tests about flooding override this."""
+    return UserLimit()
+
+
+@pytest.fixture
+async def bot(api: FakeBotAPI, engine: Engine, user_limit: UserLimit) -> AsyncIterator[Bot]:
+    application = build_application(telegram_settings(engine, api), engine=engine, user_limit=user_limit)
+    async with running(application):
+        yield Bot(api, application)
+
+
+@pytest.fixture
+async def webhook_bot(api: FakeBotAPI, engine: Engine) -> AsyncIterator[Bot]:
+    port = free_port()
+    hook = Webhook(url=f"http://127.0.0.1:{port}/telegram", secret_token=WEBHOOK_SECRET, port=port)
+    application = build_application(telegram_settings(engine, api), engine=engine)
+    async with running(application, webhook=hook):
+        yield Bot(api, application, hook)

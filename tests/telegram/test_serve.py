@@ -1,0 +1,55 @@
+"""`articlebot serve` as a user runs it: a process of its own, polling or behind a webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MODELS_DIR
+from tests.telegram.conftest import free_port
+from tests.telegram.fake_botapi import TOKEN, FakeBotAPI
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_serve_answers_until_interrupted_and_never_prints_the_token(api: FakeBotAPI, tmp_path, mode):
+    port = free_port()
+    args = ["--webhook", f"http://127.0.0.1:{port}/telegram", "--port", str(port)] if mode == "webhook" else []
+    env = os.environ | {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": api.base_url,
+        "TELEGRAM_FILE_URL": api.file_url,
+        "ARTICLEBOT_DATA_DIR": str(tmp_path / "data"),
+        "ARTICLEBOT_MODELS_DIR": str(MODELS_DIR),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from bot.cli import main; main()", "serve", *args,
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await api.wait_for(lambda: "zh" in api.commands, timeout=90)  # post_init has run
+        ann = api.user(8001, "Ann")
+        question = api.send(api.private_chat(ann), ann, "Sora最长能生成多长的视频?")
+        [reply] = await api.wait_for(lambda: api.replies_to(question), timeout=30)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = await asyncio.wait_for(process.communicate(), 30)
+
+    log = output.decode()
+    assert "60秒" in reply["text"]
+    assert process.returncode == 0, log
+    assert "Serving as @articlebot_test_bot" in log
+    assert TOKEN not in log
+    if mode == "webhook":
+        assert api.webhook["url"] == f"http://127.0.0.1:{port}/telegram"
+        assert len(api.webhook["secret_token"]) >= 32 and api.webhook["secret_token"] not in log
+    else:
+        assert api.calls_to("getUpdates")
