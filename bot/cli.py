@@ -241,7 +241,8 @@ def eval_command(
         return
     engine = _engine(ctx)
     questions = evaluation.read_questions(qa_file)
-    engine.answer(questions[0].q)  # warm up: latency is reported for a warm engine
+    engine.warm_up()  # latency is reported for a warm engine, as a running bot has
+    engine.answer(questions[0].q)
     graded = list(tqdm(evaluation.run(questions, engine.answer), total=len(questions), file=sys.stderr, desc="eval"))
     summary = evaluation.Summary.of(graded)
     if as_json:

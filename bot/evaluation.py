@@ -71,6 +71,7 @@ class Summary:
     total: int
     right: int
     cites_gold: int
+    right_answerable: int
     refusal_rate: float  # share of unanswerable questions refused
     false_refusal_rate: float  # share of answerable questions refused
     p50_ms: float
@@ -85,6 +86,7 @@ class Summary:
             total=len(graded),
             right=sum(g.right for g in graded),
             cites_gold=sum(g.cites_gold for g in answerable),
+            right_answerable=sum(g.right for g in answerable),
             refusal_rate=_share(sum(g.answer.refused for g in unanswerable), len(unanswerable)),
             false_refusal_rate=_share(sum(g.answer.refused for g in answerable), len(answerable)),
             p50_ms=statistics.median(latencies),
@@ -94,7 +96,7 @@ class Summary:
     def lines(self) -> list[str]:
         return [
             f"answer accuracy    {self.right}/{self.total}",
-            f"citations of gold  {self.cites_gold} (of right answerable answers)",
+            f"citations of gold  {self.cites_gold}/{self.right_answerable} right answers to answerable questions",
             f"refusal rate       {self.refusal_rate:.0%} of unanswerable",
             f"false refusals     {self.false_refusal_rate:.0%} of answerable",
             f"latency            p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms",

@@ -29,7 +29,8 @@ MAX_ANSWER_CHARS = 300
 LEXICAL_WEIGHT = 0.15  # share of the question's words found in the sentence
 RANK_WEIGHT = 0.02  # the chunk's retrieval rank
 TYPE_WEIGHT = 0.06  # the sentence holds the kind of thing asked for (a person, a date, a number)
-RUNNER_UP_MARGIN = 0.015
+RUNNER_UP_MARGIN = 0.03
+NEIGHBOUR_SPAN = 1  # how far apart (in sentences of one chunk) two answer sentences may be
 _CACHE_SIZE = 20_000
 # Question words that say nothing about the answer's content.
 _STOPWORDS = frozenset(
@@ -154,6 +155,13 @@ class SentenceScorer:
         with self._lock:
             return np.stack([self._cache[s] for s in sentences])
 
+    def warm_up(self, hits: list[Hit]) -> None:
+        """Embed every sentence of these chunks now, so that later answers only embed
+        their question."""
+        for start in range(0, len(hits), 64):
+            batch = hits[start : start + 64]
+            self._vectors([_in_context(h, s) for h in batch for s in split_sentences(h.doc.page_content)])
+
     def score(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
         """Sentences of the hits that could answer (they mention the question's names and
         numbers, and hold a date or number when one is asked for), best first."""
@@ -201,19 +209,26 @@ def _mentions(entities: set[str], hit: Hit) -> bool:
     return all(entity in text for entity in entities)
 
 
+# A sentence opening with one of these concludes from, or refers back to, the one before.
+_REFERS_BACK = re.compile(r"^(因此|所以|因而|故而|由此|于是|这是因为|这就是|这|此|该|其|它|他|她|they\b|this\b|it\b|so\b)", re.I)
+
+
 def choose(scored: list[Scored], max_chars: int = MAX_ANSWER_CHARS) -> list[Scored]:
-    """The best sentence, joined by its neighbour when that scores nearly as well (the
-    answer spans two sentences) and both fit the length cap."""
+    """The best sentence, with the sentence before it when it refers back to that one,
+    or with a neighbour that scores nearly as well (the answer spans two sentences) —
+    as long as both fit the length cap."""
     if not scored:
         return []
     best = scored[0]
+    fits = lambda other: len(best.sentence) + len(other.sentence) + 6 <= max_chars  # noqa: E731
+    if best.index > 0 and _REFERS_BACK.match(best.sentence):
+        before = split_sentences(best.hit.doc.page_content)[best.index - 1]
+        previous = Scored(before, best.hit, best.index - 1, best.dense, best.lexical, best.fits, best.score)
+        if fits(previous):
+            return [previous, best]
     for other in scored[1:3]:
-        neighbours = other.hit is best.hit and abs(other.index - best.index) == 1
-        if (
-            neighbours
-            and best.score - other.score <= RUNNER_UP_MARGIN
-            and len(best.sentence) + len(other.sentence) + 6 <= max_chars
-        ):
+        neighbours = other.hit is best.hit and abs(other.index - best.index) <= NEIGHBOUR_SPAN
+        if neighbours and best.score - other.score <= RUNNER_UP_MARGIN and fits(other):
             return sorted([best, other], key=lambda s: s.index)
     return [best]
 

@@ -115,15 +115,31 @@ def chunk_article(
     return chunks
 
 
+MIN_SENTENCE_CHARS = 5
+
+
+def _unfinished(sentence: str) -> bool:
+    """Too short to stand alone, or cut inside parentheses."""
+    opened = sentence.count("(") + sentence.count("\uff08")
+    closed = sentence.count(")") + sentence.count("\uff09")
+    return len(re.sub(r"\W", "", sentence)) < MIN_SENTENCE_CHARS or opened > closed
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage, each with its closing punctuation and quotes."""
-    sentences, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        sentence = text[start : match.end()].strip()
-        if sentence:
-            sentences.append(sentence)
-        start = match.end()
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences
+    """Sentences of a passage, each with its closing punctuation and quotes, exactly as
+    in the text; a fragment of a few characters (a cut inside parentheses, "注:") joins
+    the sentence after it, and so does one cut inside parentheses."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    if not ends or ends[-1] < len(text):
+        ends.append(len(text))
+    spans: list[list[int]] = []
+    start = 0
+    for end in ends:
+        if not text[start:end].strip():
+            continue
+        if spans and _unfinished(text[spans[-1][0] : spans[-1][1]]):
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+        start = end
+    return [text[a:b].strip() for a, b in spans]
