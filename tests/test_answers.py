@@ -74,3 +74,9 @@ def test_json_contract(engine):
     assert data["citations"] and set(data["citations"][0]) == {
         "n", "article_id", "title", "section", "quote", "score"
     }
+
+
+@pytest.mark.parametrize("question", ["OpenAI花了多少钱?", "How much money is OpenAI spending?"])
+def test_section_heading_leads_to_its_passages(engine, question):
+    answer = engine.answer(question)
+    assert answer.citations and answer.citations[0].section == "五、OpenAI使了多大力?"
