@@ -70,8 +70,10 @@ def read_squad(path: Path, limit: int | None = None) -> list[Passage]:
     passages = []
     for article in data:
         for paragraph in article["paragraphs"]:
-            questions = [
-                (qa["question"], [a["text"] for a in qa["answers"]]) for qa in paragraph["qas"]
+            questions = [  # the CMRC trial set has two empty questions; nobody can ask those
+                (qa["question"], [a["text"] for a in qa["answers"]])
+                for qa in paragraph["qas"]
+                if qa["question"].strip()
             ]
             title = article.get("title") or paragraph["id"]
             passages.append(Passage(paragraph["id"], title, paragraph["context"], questions))
