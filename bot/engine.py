@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from importlib import resources
 
+import chromadb
 import numpy as np
 
 from bot.answer import Answer, Citation
@@ -156,8 +157,10 @@ def compose(chosen: list[Scored], terms: set[str], max_chars: int) -> tuple[str,
     for item in chosen:
         numbers.setdefault(item.hit.doc.id, len(numbers) + 1)
         quotes.setdefault(item.hit.doc.id, []).append(item)
-    budget = (max_chars - 4 * len(chosen)) // len(chosen)
-    text = "".join(f"{shorten(s.sentence, terms, budget)}[{numbers[s.hit.doc.id]}]" for s in chosen)
+    room = max_chars - 4 * len(chosen)  # each marker takes up to 4 characters
+    if sum(len(s.sentence) for s in chosen) > room:  # only then is any sentence shortened
+        room //= len(chosen)
+    text = "".join(f"{shorten(s.sentence, terms, room)}[{numbers[s.hit.doc.id]}]" for s in chosen)
     citations = []
     for chunk_id, n in numbers.items():
         items = quotes[chunk_id]
@@ -175,6 +178,18 @@ def compose(chosen: list[Scored], terms: set[str], max_chars: int) -> tuple[str,
     return text, citations
 
 
+def open_client(settings: Settings) -> chromadb.ClientAPI:
+    """The Chroma server at CHROMA_HOST when it is set, else the embedded store in the data dir."""
+    if settings.chroma_host is None:
+        return make_client(settings.chroma_dir)
+    return make_client(
+        host=settings.chroma_host,
+        port=settings.chroma_port,
+        ssl=settings.chroma_ssl,
+        headers=settings.chroma_request_headers(),
+    )
+
+
 def build_engine(
     settings: Settings,
     progress: Callable[[str], None] = lambda _m: None,
@@ -185,8 +200,8 @@ def build_engine(
 
     `check_model=False` opens an index built with another model, for `reindex` only.
     """
+    client = open_client(settings)  # first: a busy or unreachable store fails before the model loads
     embeddings = load_embeddings(settings.embedding_model, settings.models_dir, progress)
-    client = make_client(settings.chroma_dir)
     store = ArticleStore(client, embeddings, settings.collection, check_model=check_model)
     engine = Engine(settings, store)
     if check_model:

@@ -29,7 +29,7 @@ MAX_ANSWER_CHARS = 300
 LEXICAL_WEIGHT = 0.15  # share of the question's words found in the sentence
 RANK_WEIGHT = 0.02  # the chunk's retrieval rank
 TYPE_WEIGHT = 0.06  # the sentence holds the kind of thing asked for (a person, a date, a number)
-RUNNER_UP_MARGIN = 0.03
+RUNNER_UP_MARGIN = 0.05
 NEIGHBOUR_SPAN = 1  # how far apart (in sentences of one chunk) two answer sentences may be
 _CACHE_SIZE = 20_000
 # Question words that say nothing about the answer's content.
@@ -44,12 +44,18 @@ _ENTITY = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*")
 _ANSWER_TYPES = {
     "day": re.compile(r"哪一天|哪天|几号|几月几日|what day|what date|which day|on what date", re.I),
     "date": re.compile(r"什么时候|何时|哪一年|哪年|日期|\bwhen\b|what year|which year", re.I),
-    "number": re.compile(r"多少|几[个位家年月天次倍秒种]|多长|多久|多大规模|how many|how much|how long|how old", re.I),
+    "number": re.compile(
+        r"多少|几[个位家年月天次倍秒种项]|多长|多久|多高|多重|多远|多深|多宽|多大规模|面积|"
+        r"how many|how much|how long|how old|how tall|how high|how far",
+        re.I,
+    ),
     "person": re.compile(
         r"谁|哪位|哪些人|什么人|\bwho(m|se)?\b|"
         r"\bwhich\s+(\w+\s+){0,2}(person|people|members?|researchers?|founders?|scientists?|executives?)\b",
         re.I,
     ),
+    "place": re.compile(r"哪里|哪儿|何处|什么地方|什么地区|哪些地区|哪个国家|哪个城市|位于|分布在|\bwhere\b", re.I),
+    "colour": re.compile(r"什么颜色|颜色|\bwhat colou?r\b", re.I),
 }
 _FITS = {
     "day": re.compile(r"\d{1,2}\s*[日号]|[一二三四五六七八九十]+[日号]|\b\d{1,2}(st|nd|rd|th)?\b"),
@@ -58,6 +64,8 @@ _FITS = {
     "number": re.compile(r"\d|[二两三四五六七八九十百千万亿]|一[个位名家年月日天次倍本只条块张台米岁元份项成]"),
 }
 _PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
+_PLACE = re.compile(r"[省市县区州洲国岛湾港城镇村山河湖海洋]|\bin [A-Z]")
+_COLOUR = re.compile(r"[红橙黄绿青蓝紫黑白灰褐棕粉银金]|色|\b(red|orange|yellow|green|blue|purple|black|white|grey|gray|brown)\b", re.I)
 _WORK_TITLE = re.compile(r"《[^》]*》")
 
 
@@ -97,6 +105,10 @@ def fits_type(kind: str | None, sentence: str) -> bool:
         return True
     if kind == "person":
         return has_person_name(sentence)
+    if kind == "place":
+        return bool(_PLACE.search(sentence))
+    if kind == "colour":
+        return bool(_COLOUR.search(sentence))
     return bool(_FITS[kind].search(sentence))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE
@@ -21,6 +21,13 @@ class Settings(BaseSettings):
     models_override: Path | None = Field(default=None, alias="ARTICLEBOT_MODELS_DIR")
     collection: str = Field(default="articles", alias="ARTICLEBOT_COLLECTION")
     seed_default_corpus: bool = Field(default=True, alias="ARTICLEBOT_SEED_CORPUS")
+
+    # A Chroma server instead of the embedded store (see docs/scale-out.md).
+    chroma_host: str | None = Field(default=None, alias="CHROMA_HOST")
+    chroma_port: int = Field(default=8000, alias="CHROMA_PORT")
+    chroma_ssl: bool = Field(default=False, alias="CHROMA_SSL")
+    chroma_auth_token: SecretStr | None = Field(default=None, alias="CHROMA_AUTH_TOKEN")
+    chroma_headers: dict[str, SecretStr] | None = Field(default=None, alias="CHROMA_HEADERS")  # JSON object
 
     chunk_size: int = Field(default=CHUNK_SIZE, alias="CHUNK_SIZE")
     chunk_overlap: int = Field(default=CHUNK_OVERLAP, alias="CHUNK_OVERLAP")
@@ -39,6 +46,20 @@ class Settings(BaseSettings):
     )
     webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
     admin_user_ids: str = Field(default="", alias="ADMIN_USER_IDS")
+
+    @field_validator("chroma_headers")
+    @classmethod
+    def _one_authorization(cls, headers: dict[str, SecretStr] | None, info: ValidationInfo):
+        if info.data.get("chroma_auth_token") and any(k.lower() == "authorization" for k in headers or {}):
+            raise ValueError("give CHROMA_AUTH_TOKEN or an Authorization header here, not both")
+        return headers
+
+    def chroma_request_headers(self) -> dict[str, str]:
+        """Headers sent with every request to the Chroma server (secrets included)."""
+        headers = {k: v.get_secret_value() for k, v in (self.chroma_headers or {}).items()}
+        if self.chroma_auth_token is not None:
+            headers["Authorization"] = f"Bearer {self.chroma_auth_token.get_secret_value()}"
+        return headers
 
     @property
     def chroma_dir(self) -> Path:

@@ -6,7 +6,9 @@ fit to show them; nothing here writes to the store, so a failed load loses nothi
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from io import BytesIO
@@ -15,6 +17,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
 from charset_normalizer import from_bytes
+from charset_normalizer.md import mess_ratio
 
 from ingest.errors import (
     EmptyArticleError,
@@ -35,6 +38,7 @@ CONTENT_TYPES = {
 }
 MAX_REDIRECTS = 5
 USER_AGENT = "articlebot/0.1 (+https://github.com/articlebot)"
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
 
 @dataclass(frozen=True)
@@ -61,13 +65,19 @@ def load_source(location: str, limits: LoaderLimits = LoaderLimits()) -> LoadedS
     """A file path or an http(s) URL."""
     if urlsplit(location).scheme in ("http", "https"):
         return _load_url(location, limits)
+    if "://" in location:  # ftp://, file://, … : say so rather than "no such file"
+        raise UnsupportedSourceError(f"Only http(s) URLs and files can be ingested, not {_shown(location)}.")
     path = Path(location).expanduser()
     if not path.is_file():
         raise SourceNotFoundError(f"No such file: {location}")
     kind = _kind_of(path.name)
     if path.stat().st_size > limits.max_bytes:
         raise SourceTooLargeError(f"{path.name} is larger than the limit of {limits.max_bytes:,} bytes.")
-    return _extract(path.read_bytes(), kind, path.name, str(path.resolve()), path.name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableSourceError(f"Cannot read {path.name} ({exc.strerror or exc.__class__.__name__}).") from exc
+    return _extract(data, kind, path.name, str(path.resolve()), path.name)
 
 
 def load_bytes(
@@ -91,21 +101,42 @@ def _kind_of(name: str) -> str:
 # -- decoding and extraction -------------------------------------------------------------
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8, then GB18030 (a superset of GBK), then the best guess; binary is refused."""
-    if b"\x00" in data[:8192]:
+def decode_text(data: bytes, name: str, declared: str | None = None) -> str:
+    """UTF-8 (or UTF-16 with a BOM), a charset the server declared, GB18030 (a superset of
+    GBK, common for Chinese files), then charset-normalizer's best guess; binary is refused."""
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # Notepad's "Unicode"
+    if not utf16 and b"\x00" in data[:8192]:
         raise UnreadableSourceError(f"{name} is not a text file (it contains binary data).")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
+    for encoding in ("utf-16" if utf16 else "utf-8-sig", declared, "gb18030"):
+        text = _try_decode(data, encoding) if encoding else None
+        if text is None:
             continue
-    else:
-        guess = from_bytes(data).best()
-        if guess is None:
-            raise UnreadableSourceError(f"Cannot tell the text encoding of {name}; save it as UTF-8.")
-        text = str(guess)
+        if encoding == "gb18030" and not _reads_as_chinese(text):
+            guess = from_bytes(data).best()  # keep GB18030 if there is no better idea
+            text = str(guess) if guess is not None else text
+        return _checked_text(text, name)
+    guess = from_bytes(data).best()
+    if guess is None:
+        raise UnreadableSourceError(f"Cannot tell the text encoding of {name}; save it as UTF-8.")
+    return _checked_text(str(guess), name)
+
+
+def _try_decode(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):  # LookupError: a server declared a bogus charset
+        return None
+
+
+def _reads_as_chinese(text: str) -> bool:
+    """GB18030 decodes almost any bytes: Big5 comes out with private-use characters, longer
+    Shift-JIS or EUC-KR as a jumble that charset-normalizer's mess ratio notices (real Chinese
+    of 200+ characters stays under 0.05; shorter text is too noisy to judge, so it passes)."""
+    sample = text[:20_000]
+    return not _PRIVATE_USE.search(sample) and (len(sample) < 200 or mess_ratio(sample, 1.0) < 0.1)
+
+
+def _checked_text(text: str, name: str) -> str:
     if _looks_binary(text):
         raise UnreadableSourceError(f"{name} does not look like text; is it really a {Path(name).suffix} file?")
     return text
@@ -122,13 +153,15 @@ def _looks_binary(text: str) -> bool:
     return odd / len(sample) > 0.02
 
 
-def _extract(data: bytes, kind: str, name: str, source: str, source_key: str) -> LoadedSource:
+def _extract(
+    data: bytes, kind: str, name: str, source: str, source_key: str, charset: str | None = None
+) -> LoadedSource:
     if kind in ("text", "markdown"):
-        text, title = decode_text(data, name), None
+        text, title = decode_text(data, name, charset), None
         if kind == "markdown":
             title = _markdown_title(text)
     elif kind == "html":
-        text, title = _html_text(decode_text(data, name), name)
+        text, title = _html_text(decode_text(data, name, charset), name)
     elif kind == "pdf":
         text, title = _pdf_text(data, name)
     else:
@@ -139,11 +172,13 @@ def _extract(data: bytes, kind: str, name: str, source: str, source_key: str) ->
 
 
 def _markdown_title(text: str) -> str | None:
+    """The first "# " heading, skipping fenced code, where "# " starts a shell comment."""
+    in_code = False
     for line in text.splitlines():
-        if line.startswith("# "):
+        if line.lstrip().startswith(("```", "~~~")):
+            in_code = not in_code
+        elif not in_code and line.startswith("# "):
             return line[2:].strip() or None
-        if line.strip():
-            return None
     return None
 
 
@@ -159,28 +194,27 @@ def _html_text(html: str, name: str) -> tuple[str, str | None]:
 
 def _pdf_text(data: bytes, name: str) -> tuple[str, str | None]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import FileNotDecryptedError, PyPdfError
 
     try:
-        reader = PdfReader(BytesIO(data))
+        reader = PdfReader(BytesIO(data))  # opens PDFs encrypted with an empty password itself
         text = "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
         title = reader.metadata.title if reader.metadata and reader.metadata.title else None
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except FileNotDecryptedError as exc:
+        raise UnreadableSourceError(f"{name} is password-protected; send a copy without a password.") from exc
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise UnreadableSourceError(f"{name} is not a readable PDF ({exc.__class__.__name__}).") from exc
     if not text.strip():
         raise EmptyArticleError(f"{name} has no text layer (a scanned or image-only PDF?).")
-    return text, title
+    return text, (title if isinstance(title, str) and title.strip() else None)
 
 
 def _docx_text(data: bytes, name: str) -> tuple[str, str | None]:
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = docx.Document(BytesIO(data))
-    except (PackageNotFoundError, ValueError, KeyError, OSError) as exc:
-        raise UnreadableSourceError(f"{name} is not a readable .docx file.") from exc
-    except Exception as exc:  # zipfile.BadZipFile and lxml errors from broken files
+    except Exception as exc:  # broken files fail in zipfile, lxml or python-docx, in many ways
         raise UnreadableSourceError(f"{name} is not a readable .docx file.") from exc
     text = "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
     return text, document.core_properties.title or None
@@ -191,15 +225,15 @@ def _docx_text(data: bytes, name: str) -> tuple[str, str | None]:
 
 def check_address(url: str, allow_private: bool) -> None:
     """Refuse URLs whose host resolves to a loopback, private or otherwise internal address,
-    so that nobody can make the bot read the machine's own services."""
+    so that nobody can make the bot read the machine's own services (or a cloud's metadata)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"Only http(s) URLs can be ingested: {url}")
+        raise FetchError(f"Only http(s) URLs can be ingested, not {_shown(url)}.")
     if allow_private:
         return
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a bad port or an unencodable host name
         raise FetchError(f"Cannot resolve the host {parts.hostname}.") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
@@ -210,33 +244,52 @@ def check_address(url: str, allow_private: bool) -> None:
             )
 
 
+def _shown(url: str) -> str:
+    """The URL without user:password@, for messages and for what the store records."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 def _load_url(url: str, limits: LoaderLimits) -> LoadedSource:
-    url = urldefrag(url).url
-    current = url
+    """GET with redirects followed by hand, so that every hop's address is checked."""
+    current = urldefrag(url).url
+    shown = _shown(current)
     with httpx.Client(timeout=limits.fetch_timeout_s, headers={"User-Agent": USER_AGENT}) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             check_address(current, limits.allow_private_urls)  # every hop, not just the first
             try:
                 with client.stream("GET", current) as response:
                     if response.is_redirect:
-                        current = urljoin(current, response.headers.get("location", ""))
+                        current = urldefrag(urljoin(current, response.headers["location"])).url
                         continue
-                    if response.status_code >= 400:
-                        raise FetchError(f"{url} answered HTTP {response.status_code}.")
+                    status = response.status_code
+                    if status >= 400:
+                        raise FetchError(f"{shown} answered HTTP {status} {httpx.codes.get_reason_phrase(status)}.")
                     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
                     kind = CONTENT_TYPES.get(content_type)
                     if kind is None:
                         raise UnsupportedSourceError(
-                            f"{url} is {content_type or 'of unknown type'}, not a web page, text or PDF."
+                            f"{shown} is {content_type or 'of unknown type'}, not a web page, text or PDF."
                         )
-                    data = _read_capped(response, limits.max_bytes, url)
-            except httpx.HTTPError as exc:
-                raise FetchError(f"Cannot fetch {url} ({exc.__class__.__name__}).") from exc
-            return _extract(data, kind, url, url, url)
-    raise FetchError(f"{url} redirects more than {MAX_REDIRECTS} times.")
+                    data = _read_capped(response, limits.max_bytes, shown)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                raise FetchError(f"Cannot fetch {shown}: {_reason(exc, limits)}.") from exc
+            return _extract(data, kind, shown, shown, shown, response.charset_encoding)
+    raise FetchError(f"{shown} redirects more than {MAX_REDIRECTS} times.")
+
+
+def _reason(exc: Exception, limits: LoaderLimits) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {limits.fetch_timeout_s:g} seconds"
+    if isinstance(exc, httpx.ConnectError):
+        return "cannot connect to the server"
+    return f"the transfer failed ({exc.__class__.__name__})"
 
 
 def _read_capped(response: httpx.Response, max_bytes: int, url: str) -> bytes:
+    """Read at most max_bytes (after decompression), whatever Content-Length claims."""
     body = bytearray()
     for piece in response.iter_bytes():
         body.extend(piece)

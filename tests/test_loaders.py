@@ -1,11 +1,15 @@
 """Loading sources: encodings, formats, URLs, and clear errors for bad input."""
 
+import random
 import threading
 from functools import partial
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from io import BytesIO
 
 import docx
+import httpx
 import pytest
+from pypdf import PdfWriter
 
 from ingest.errors import (
     EmptyArticleError,
@@ -18,6 +22,8 @@ from ingest.errors import (
 from ingest.loaders import LoaderLimits, check_address, load_bytes, load_source
 
 ZH = "Sora能够根据文本提示创建详细的视频,最长能生成60秒视频。"
+ZH_TW = "繁體中文的測試文字,這是一個測試。"
+JA = "日本語のテキストです。これは文字コードの判定を確かめるための試験用の文章です。" * 6  # 234 chars
 PAGE = f"""<html><head><title>Sora 简介</title></head><body>
 <nav><a href="/">首页</a> | <a href="/about">关于我们</a></nav>
 <article><h1>Sora 简介</h1><p>{ZH}</p><p>OpenAI并未单纯将Sora视为视频模型,而是作为“世界模拟器”。</p></article>
@@ -25,25 +31,105 @@ PAGE = f"""<html><head><title>Sora 简介</title></head><body>
 LOCAL = LoaderLimits(allow_private_urls=True)
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
-def test_chinese_text_is_decoded_in_any_common_encoding(tmp_path, encoding):
+def pdf_with_text(pages: list[str], title: str) -> bytes:
+    """A PDF with a Helvetica text layer, one page per string, written by hand: no PDF
+    writer that draws text (reportlab, fpdf) is installed."""
+    kids = b" ".join(b"%d 0 R" % (5 + 2 * i) for i in range(len(pages)))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(pages)),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Title (%s) >>" % title.encode(),
+    ]
+    for i, text in enumerate(pages):
+        stream = b"BT /F1 12 Tf 72 720 Td (%s) Tj ET" % text.encode()
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (6 + 2 * i)
+        )
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 4 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def blank_pdf(password: str | None = None) -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    if password is not None:
+        writer.encrypt(user_password=password, owner_password="owner", algorithm="RC4-128")
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+# -- text encodings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, encoding",
+    [
+        (f"标题\n\n{ZH}", "utf-8"),
+        (f"标题\n\n{ZH}", "utf-8-sig"),
+        (f"标题\n\n{ZH}", "utf-16"),  # with a BOM, as Windows Notepad saves "Unicode"
+        (f"标题\n\n{ZH}", "gbk"),
+        (f"标题\n\n{ZH}", "gb18030"),
+        (ZH_TW, "big5"),  # GB18030 also "decodes" these bytes, into private-use characters
+        (JA, "shift_jis"),  # and these, into a jumble of rare Chinese characters
+    ],
+    ids=["utf-8", "utf-8-bom", "utf-16-bom", "gbk", "gb18030", "big5", "shift_jis"],
+)
+def test_text_is_decoded_in_any_common_encoding(tmp_path, text, encoding):
     path = tmp_path / "a.txt"
-    path.write_bytes(f"标题\n\n{ZH}".encode(encoding))
+    path.write_bytes(text.encode(encoding))
     loaded = load_source(str(path))
-    assert loaded.text == f"标题\n\n{ZH}"
-    assert loaded.source_key == "a.txt" and loaded.kind == "text"
+    assert loaded.text == text
+    assert (loaded.source, loaded.source_key, loaded.kind) == (str(path), "a.txt", "text")
 
 
-def test_markdown_title_comes_from_its_heading():
-    loaded = load_bytes(f"# 火星基地\n\n{ZH}".encode(), "notes.md")
-    assert loaded.title == "火星基地" and loaded.kind == "markdown"
+def test_binary_garbage_without_nul_bytes_is_refused():
+    garbage = bytes(b for b in random.Random(0).randbytes(5000) if b)
+    with pytest.raises(UnreadableSourceError, match="noise.txt"):
+        load_bytes(garbage, "noise.txt")
+
+
+# -- formats -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "markdown, title",
+    [
+        (f"# 火星基地\n\n{ZH}", "火星基地"),
+        (f"[![build](badge.svg)](ci)\n\n# 火星基地\n\n{ZH}", "火星基地"),
+        (f"```sh\n# install it\npip install x\n```\n\n# 火星基地\n\n{ZH}", "火星基地"),
+        (f"## 小节\n\n{ZH}", None),
+    ],
+)
+def test_markdown_title_is_its_first_level_one_heading(markdown, title):
+    loaded = load_bytes(markdown.encode(), "notes.md")
+    assert (loaded.title, loaded.kind, loaded.text) == (title, "markdown", markdown)
 
 
 def test_html_main_text_is_extracted_without_navigation_or_footer():
     loaded = load_bytes(PAGE.encode(), "page.html")
-    assert ZH in loaded.text
-    assert "关于我们" not in loaded.text and "保留所有权利" not in loaded.text
-    assert loaded.title == "Sora 简介"
+    assert loaded.text.splitlines() == [
+        "Sora 简介", ZH, "OpenAI并未单纯将Sora视为视频模型,而是作为“世界模拟器”。"
+    ]
+    assert loaded.title == "Sora 简介" and loaded.kind == "html"
+
+
+def test_pdf_text_and_title_are_read(tmp_path):
+    path = tmp_path / "sora.pdf"
+    path.write_bytes(pdf_with_text(["Sora makes videos from text.", "They last up to a minute."], "Sora notes"))
+    loaded = load_source(str(path))
+    assert loaded.text == "Sora makes videos from text.\n\nThey last up to a minute."
+    assert (loaded.title, loaded.kind, loaded.source_key) == ("Sora notes", "pdf", "sora.pdf")
 
 
 def test_docx_paragraphs_are_read(tmp_path):
@@ -54,17 +140,19 @@ def test_docx_paragraphs_are_read(tmp_path):
     path = tmp_path / "a.docx"
     document.save(path)
     loaded = load_source(str(path))
-    assert loaded.text == f"{ZH}\n\n第二段。" and loaded.title == "文档标题"
+    assert loaded.text == f"{ZH}\n\n第二段。" and loaded.title == "文档标题" and loaded.kind == "docx"
 
 
 @pytest.mark.parametrize(
     "name, data, error, message",
     [
-        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", UnreadableSourceError, "not a readable PDF"),
-        ("broken.docx", b"PK\x03\x04 not a zip", UnreadableSourceError, "not a readable .docx"),
-        ("garbage.txt", bytes(range(256)) * 40, UnreadableSourceError, "not a text file"),
-        ("slides.pptx", b"whatever", UnsupportedSourceError, "supported file types are"),
-        ("blank.txt", b" \n\t\n", EmptyArticleError, "contains no text"),
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", UnreadableSourceError, "broken.pdf is not a readable PDF"),
+        ("scan.pdf", blank_pdf(), EmptyArticleError, "scan.pdf has no text layer"),
+        ("locked.pdf", blank_pdf(password="secret"), UnreadableSourceError, "locked.pdf is password-protected"),
+        ("broken.docx", b"PK\x03\x04 not a zip", UnreadableSourceError, "broken.docx is not a readable .docx"),
+        ("garbage.txt", bytes(range(256)) * 40, UnreadableSourceError, "garbage.txt is not a text file"),
+        ("slides.pptx", b"whatever", UnsupportedSourceError, "supported file types are .docx, .htm, .html"),
+        ("blank.txt", b" \n\t\n", EmptyArticleError, "blank.txt contains no text"),
         ("empty.html", b"<html><body><script>x()</script></body></html>", EmptyArticleError, "No article text"),
     ],
 )
@@ -81,25 +169,47 @@ def test_missing_file(tmp_path):
 def test_file_over_the_size_limit_is_refused_before_reading(tmp_path):
     path = tmp_path / "big.txt"
     path.write_text(ZH * 100, encoding="utf-8")
-    with pytest.raises(SourceTooLargeError, match="limit of 1,000 bytes"):
+    with pytest.raises(SourceTooLargeError, match="big.txt is larger than the limit of 1,000 bytes"):
         load_source(str(path), LoaderLimits(max_bytes=1000))
 
 
+def test_upload_over_the_size_limit_is_refused():
+    with pytest.raises(SourceTooLargeError, match="big.txt is larger than the limit of 10 bytes"):
+        load_bytes(b"x" * 11, "big.txt", LoaderLimits(max_bytes=10))
+
+
+def test_other_url_schemes_are_not_taken_for_file_names():
+    with pytest.raises(UnsupportedSourceError, match="Only http"):
+        load_source("ftp://example.com/a.txt")
+
+
+# -- URLs ----------------------------------------------------------------------------------
+
+
 class _Site(BaseHTTPRequestHandler):
-    """A tiny web site: an article, a redirect to it, a 404, an image, a huge page."""
+    """A tiny web site: an article, redirects, a 404, an image, pages too big to read."""
 
     routes = {
         "/article.html": (200, "text/html; charset=utf-8", PAGE.encode()),
         "/notes.txt": (200, "text/plain; charset=gbk", ZH.encode("gbk")),
+        "/short-ja.txt": (200, "text/plain; charset=shift_jis", "短い日本語の文章。".encode("shift_jis")),
         "/image.png": (200, "image/png", b"\x89PNG\r\n"),
         "/huge.html": (200, "text/html", b"<p>x</p>" * 5000),
     }
+    redirects = {"/moved": "/article.html", "/loop": "/loop"}
 
     def do_GET(self):  # noqa: N802 - the http.server API
-        if self.path == "/moved":
+        if self.path in self.redirects:
             self.send_response(302)
-            self.send_header("Location", "/article.html")
+            self.send_header("Location", self.redirects[self.path])
             self.end_headers()
+            return
+        if self.path == "/endless.txt":  # no Content-Length: HTTP/1.0, the body ends at close
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            for _ in range(100):
+                self.wfile.write(b"x" * 1000)
             return
         status, content_type, body = self.routes.get(self.path, (404, "text/plain", b"not found"))
         self.send_response(status)
@@ -118,24 +228,37 @@ def site():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    server.server_close()
 
 
-def test_url_html_page_is_fetched_and_extracted(site):
+def test_url_html_page_is_fetched_through_a_redirect_and_extracted(site):
     loaded = load_source(f"{site}/moved#top", LOCAL)
-    assert ZH in loaded.text and loaded.kind == "html"
-    assert loaded.source_key == f"{site}/moved"
+    assert ZH in loaded.text and loaded.title == "Sora 简介" and loaded.kind == "html"
+    assert loaded.source == loaded.source_key == f"{site}/moved"
 
 
-def test_url_plain_text_in_gbk(site):
-    assert load_source(f"{site}/notes.txt", LOCAL).text == ZH
+@pytest.mark.parametrize("path, text", [("/notes.txt", ZH), ("/short-ja.txt", "短い日本語の文章。")])
+def test_url_text_in_the_charset_the_server_declares(site, path, text):
+    assert load_source(f"{site}{path}", LOCAL).text == text
+
+
+def test_url_credentials_are_neither_recorded_nor_shown(site):
+    with_password = site.replace("http://", "http://reader:s3cret@")
+    loaded = load_source(f"{with_password}/article.html", LOCAL)
+    assert loaded.source == loaded.source_key == f"{site}/article.html"
+    with pytest.raises(FetchError) as error:
+        load_source(f"{with_password}/missing", LOCAL)
+    assert str(error.value) == f"{site}/missing answered HTTP 404 Not Found."
 
 
 @pytest.mark.parametrize(
     "path, error, message",
     [
-        ("/missing", FetchError, "HTTP 404"),
-        ("/image.png", UnsupportedSourceError, "image/png"),
+        ("/missing", FetchError, "HTTP 404 Not Found"),
+        ("/image.png", UnsupportedSourceError, "image/png, not a web page, text or PDF"),
         ("/huge.html", SourceTooLargeError, "limit of 10,000 bytes"),
+        ("/endless.txt", SourceTooLargeError, "limit of 10,000 bytes"),
+        ("/loop", FetchError, "redirects more than 5 times"),
     ],
 )
 def test_bad_urls_get_a_clear_error(site, path, error, message):
@@ -144,25 +267,48 @@ def test_bad_urls_get_a_clear_error(site, path, error, message):
 
 
 def test_loopback_urls_are_refused_unless_allowed(site):
-    with pytest.raises(FetchError, match="ALLOW_PRIVATE_URLS"):
+    with pytest.raises(FetchError, match=r"127\.0\.0\.1 is a private or local address .*ALLOW_PRIVATE_URLS"):
         load_source(f"{site}/article.html")
 
 
 @pytest.mark.parametrize(
+    "target, message",
+    [
+        ("http://127.0.0.1:8080/admin", "127.0.0.1 is a private or local address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a private or local address"),
+        ("file:///etc/passwd", "Only http"),
+    ],
+)
+def test_a_redirect_from_a_public_host_to_a_private_one_is_refused(monkeypatch, target, message):
+    # A public host cannot be reached from the tests, so httpx's transport stands in for it.
+    requested = []
+
+    def public_host(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        return httpx.Response(302, headers={"Location": target})
+
+    monkeypatch.setattr(httpx, "Client", partial(httpx.Client, transport=httpx.MockTransport(public_host)))
+    with pytest.raises(FetchError, match=message):
+        load_source("http://93.184.215.14/story")
+    assert requested == ["http://93.184.215.14/story"]  # the private hop was never requested
+
+
+@pytest.mark.parametrize(
     "url",
-    ["http://localhost/", "http://10.0.0.8/", "http://192.168.1.1/x", "http://169.254.169.254/latest", "http://[::1]/"],
+    ["http://localhost/", "http://10.0.0.8/", "http://192.168.1.1/x", "http://169.254.169.254/latest",
+     "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://100.64.0.1/", "http://224.0.0.1/", "http://0.0.0.0/"],
 )
 def test_private_addresses_are_refused(url):
     with pytest.raises(FetchError, match="private or local address"):
         check_address(url, allow_private=False)
 
 
-def test_unreachable_url(site):
-    closed = partial(load_source, "http://127.0.0.1:9/article.html", LoaderLimits(fetch_timeout_s=2, allow_private_urls=True))
-    with pytest.raises(FetchError, match="Cannot fetch"):
-        closed()
+def test_unreachable_url():
+    with pytest.raises(FetchError, match=r"Cannot fetch http://127\.0\.0\.1:9/article\.html: cannot connect"):
+        load_source("http://127.0.0.1:9/article.html", LoaderLimits(fetch_timeout_s=2, allow_private_urls=True))
 
 
-def test_only_http_urls():
+@pytest.mark.parametrize("url", ["ftp://example.com/a.txt", "http:///no-host"])
+def test_only_http_urls(url):
     with pytest.raises(FetchError, match="Only http"):
-        check_address("ftp://example.com/a.txt", allow_private=False)
+        check_address(url, allow_private=False)

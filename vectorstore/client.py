@@ -1,13 +1,44 @@
-"""The Chroma client factory: embedded `PersistentClient` by default, `HttpClient` for a server."""
+"""The Chroma client factory: embedded `PersistentClient` by default, `HttpClient` for a server.
+
+    make_client(Path("data/chroma"))                            # embedded: one process at a time
+    make_client(host="127.0.0.1", port=8000, headers=headers)   # a `chroma run` server: any number
+
+**Embedded.** Chroma keeps a collection's vector index in the memory of the process that
+opened it: a second process writing the same directory leaves the first one answering
+from a stale index (it sees new ids but not their vectors), and two writers can corrupt
+the index files. So an embedded store is locked to one process (an `flock` on a file in
+its directory, held until the process exits); another process is refused with a message
+that explains server mode. Within one process any number of clients share the lock.
+
+**Server.** Every request goes through one guard: a server that cannot be reached, times
+out, fails (5xx, 429) or refuses the credentials (401, 403) becomes a
+`StoreUnavailableError` with a one-line message (never a header value). Nothing is cached
+across a failure, so the next request after the server is back simply works.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import chromadb
+import httpx
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import AuthorizationError, ChromaAuthError
 
 from vectorstore.errors import StoreUnavailableError
+
+logger = logging.getLogger(__name__)
+
+LOCK_FILE = "articlebot.lock"
+# No answer within these many seconds counts as an outage (chromadb's own default is to wait forever).
+SERVER_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+_UNAVAILABLE_STATUS = {429, 500, 502, 503, 504}
+_REFUSED_STATUS = {401, 403}
 
 
 def make_client(
@@ -26,10 +57,105 @@ def make_client(
         if persist_dir is None:
             raise ValueError("An embedded store needs a persist directory.")
         persist_dir.mkdir(parents=True, exist_ok=True)
+        _lock_for_this_process(persist_dir)
         return chromadb.PersistentClient(path=str(persist_dir), settings=settings)
+    where = _server_name(host, port)
     try:
-        return chromadb.HttpClient(host=host, port=port, ssl=ssl, headers=headers, settings=settings)
-    except Exception as exc:  # connection refused, DNS, TLS
-        raise StoreUnavailableError(
-            f"Cannot reach the Chroma server at {host}:{port} ({exc.__class__.__name__})."
-        ) from exc
+        client = chromadb.HttpClient(
+            host=host, port=port, ssl=ssl, headers=dict(headers or {}), settings=settings
+        )
+    except (ChromaAuthError, AuthorizationError) as exc:
+        raise StoreUnavailableError(_refused(where, exc.__class__.__name__)) from exc
+    except ValueError as exc:  # chromadb's word for "connection refused"
+        raise StoreUnavailableError(_unavailable(f"cannot connect to the Chroma server at {where}")) from exc
+    except Exception as exc:  # DNS, TLS, an HTTP error page
+        raise StoreUnavailableError(_unavailable(_failed(where, exc))) from exc
+    _guard_requests(client, where)
+    return client
+
+
+# -- server ------------------------------------------------------------------------------
+
+
+def _server_name(host: str, port: int) -> str:
+    """`host:port` for messages; a URL's user and password are left out."""
+    if "://" in host:
+        parts = urlsplit(host)
+        return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    return f"{host}:{port}"
+
+
+def _unavailable(reason: str) -> str:
+    return f"The article store is unavailable ({reason}); try again shortly."
+
+
+def _failed(where: str, exc: Exception) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect to the Chroma server at {where}"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"the Chroma server at {where} did not answer in time"
+    return f"the connection to the Chroma server at {where} failed: {exc.__class__.__name__}"
+
+
+def _refused(where: str, why: str) -> str:
+    return (
+        f"The Chroma server at {where} refused articlebot's credentials ({why}); "
+        "check CHROMA_AUTH_TOKEN and CHROMA_HEADERS."
+    )
+
+
+def _guard_requests(client: chromadb.ClientAPI, where: str) -> None:
+    """Route every request of `client` through the outage and credential checks.
+
+    chromadb's HTTP API object sends all its calls through one `httpx.Client` session
+    (`_server._session`); wrapping that session's `request` covers every call, ours and
+    langchain-chroma's alike.
+    """
+    session: httpx.Client = client._server._session
+    session.timeout = SERVER_TIMEOUT
+    send = session.request
+
+    def request(*args, **kwargs) -> httpx.Response:
+        try:
+            response = send(*args, **kwargs)
+        except httpx.TransportError as exc:  # refused, reset, timed out, TLS
+            raise StoreUnavailableError(_unavailable(_failed(where, exc))) from exc
+        status = response.status_code
+        if status in _REFUSED_STATUS:
+            raise StoreUnavailableError(_refused(where, f"HTTP {status}"))
+        if status in _UNAVAILABLE_STATUS:
+            logger.warning("Chroma server %s answered HTTP %s: %.200s", where, status, response.text)
+            raise StoreUnavailableError(_unavailable(f"the Chroma server at {where} answered HTTP {status}"))
+        return response
+
+    session.request = request
+
+
+# -- embedded ----------------------------------------------------------------------------
+
+_held: dict[Path, int] = {}  # this process's store locks: directory → open lock file
+_held_guard = threading.Lock()
+os.register_at_fork(after_in_child=_held.clear)  # a forked child must take its own lock
+
+
+def _lock_for_this_process(persist_dir: Path) -> None:
+    """Make this process the only one using the embedded store at `persist_dir`."""
+    directory = persist_dir.resolve()
+    with _held_guard:
+        if directory in _held:
+            return
+        fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreUnavailableError(
+                f"The article store {directory} is in use by another process (pid {holder}); an "
+                "embedded store serves one process at a time. Stop that process, or run a Chroma "
+                f"server (`chroma run --path {directory} --host 127.0.0.1 --port 8000`) and set "
+                "CHROMA_HOST=127.0.0.1 for the bot and every articlebot command (docs/scale-out.md)."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _held[directory] = fd

@@ -18,7 +18,7 @@ import jieba
 from langchain_community.retrievers import BM25Retriever
 from langchain_core.documents import Document
 
-from vectorstore.store import ArticleStore
+from vectorstore.store import ArticleStore, LiveState
 
 jieba.setLogLevel(logging.WARNING)
 _WORD = re.compile(r"[\w\u00b7]+", re.UNICODE)
@@ -58,11 +58,10 @@ class HybridRetriever:
         self._bm25_token: str | None = None
         self._lock = threading.Lock()
 
-    def _bm25_index(self) -> BM25Retriever | None:
-        token = self.store.state_token()
+    def _bm25_index(self, state: LiveState) -> BM25Retriever | None:
         with self._lock:
-            if token != self._bm25_token:
-                docs = self.store.live_chunks()
+            if state.token != self._bm25_token:
+                docs = self.store.live_chunks(state.versions)
                 self._bm25 = (
                     BM25Retriever.from_texts(
                         [_bm25_text(d) for d in docs],
@@ -74,7 +73,7 @@ class HybridRetriever:
                     else None
                 )
                 self._chunks_by_id = {d.id: d for d in docs}
-                self._bm25_token = token
+                self._bm25_token = state.token
             return self._bm25
 
     @staticmethod
@@ -92,9 +91,10 @@ class HybridRetriever:
     def retrieve(self, question: str, query_vector: list[float], k: int) -> list[Hit]:
         """The `k` best live chunks for a question, best first."""
         hits: dict[str, Hit] = {}
-        for rank, (doc, similarity) in enumerate(self.store.search(query_vector, self.fetch_k)):
+        state = self.store.live_state()
+        for rank, (doc, similarity) in enumerate(self.store.search(query_vector, self.fetch_k, state.versions)):
             hits[doc.id] = Hit(doc=doc, dense=similarity, fused=1.0 / (RRF_K + rank + 1))
-        bm25 = self._bm25_index()
+        bm25 = self._bm25_index(state)
         weight = self.bm25_weight * self._vocabulary_coverage(bm25, question)
         if weight > 0:
             for rank, found in enumerate(bm25.invoke(question)):

@@ -17,6 +17,8 @@ crash midway leaves the previous version answerable and the half-written chunks 
 from __future__ import annotations
 
 import hashlib
+import time
+from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 
 import chromadb
@@ -28,7 +30,14 @@ from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
 from vectorstore.schema import ArticleRecord
 
 ADD_BATCH = 32
+STATE_TTL_S = 0.5  # how stale this process's view of other processes' changes may be
 _PLACEHOLDER_VECTOR = [0.0]  # registry records are looked up by id, never by similarity
+
+
+@dataclass(frozen=True)
+class LiveState:
+    versions: list[str]  # the live version of each article
+    token: str  # changes whenever any article is added, replaced or removed
 
 
 class ArticleStore:
@@ -56,6 +65,7 @@ class ArticleStore:
             },
         )
         self.registry = client.get_or_create_collection(f"{collection}__registry")
+        self._state: tuple[float, LiveState] | None = None
         if check_model:
             self.check_model()
 
@@ -116,14 +126,28 @@ class ArticleStore:
         self.registry.modify(metadata={**(self.registry.metadata or {}), "seeded": True})
 
     def live_versions(self) -> list[str]:
+        return self.live_state().versions
+
+    def live_state(self) -> LiveState:
+        """The live version of every article.
+
+        Read at most every STATE_TTL_S seconds: other processes' changes show within that
+        time, this store's own changes at once.
+        """
+        now = time.monotonic()
+        cached = self._state
+        if cached is not None and now - cached[0] < STATE_TTL_S:
+            return cached[1]
         got = self.registry.get(include=["metadatas"])
-        return [m["version"] for m in got["metadatas"] or []]
+        versions = [m["version"] for m in got["metadatas"] or []]
+        pairs = sorted(f"{i}:{v}" for i, v in zip(got["ids"], versions))
+        state = LiveState(versions, hashlib.sha1("|".join(pairs).encode()).hexdigest())
+        self._state = (now, state)
+        return state
 
     def state_token(self) -> str:
         """Changes whenever any article is added, replaced or removed (by any process)."""
-        got = self.registry.get(include=["metadatas"])
-        pairs = sorted(f"{i}:{m['version']}" for i, m in zip(got["ids"], got["metadatas"] or []))
-        return hashlib.sha1("|".join(pairs).encode()).hexdigest()
+        return self.live_state().token
 
     # -- writes ------------------------------------------------------------------------
 
@@ -147,6 +171,7 @@ class ArticleStore:
             metadatas=[record.to_metadata()],
             documents=[record.title],
         )
+        self._state = None  # this process sees its own change at once
         self.sweep(record.article_id, keep_version=record.version)
 
     def sweep(self, article_id: str, keep_version: str | None) -> None:
@@ -163,6 +188,7 @@ class ArticleStore:
                 f"No article with id '{article_id}'. `articlebot list` shows the ids."
             )
         self.registry.delete(ids=[article_id])  # readers stop seeing it at once
+        self._state = None
         self.sweep(article_id, keep_version=None)
         return record
 
@@ -185,9 +211,11 @@ class ArticleStore:
 
     # -- reads -------------------------------------------------------------------------
 
-    def search(self, query_vector: Sequence[float], k: int) -> list[tuple[Document, float]]:
+    def search(
+        self, query_vector: Sequence[float], k: int, versions: list[str] | None = None
+    ) -> list[tuple[Document, float]]:
         """Live chunks nearest to the query, with cosine similarity (higher is closer)."""
-        versions = self.live_versions()
+        versions = self.live_versions() if versions is None else versions
         if not versions:
             return []
         hits = self.chunks.similarity_search_by_vector_with_relevance_scores(
@@ -195,8 +223,8 @@ class ArticleStore:
         )
         return [(doc, 1.0 - distance) for doc, distance in hits]
 
-    def live_chunks(self) -> list[Document]:
-        versions = self.live_versions()
+    def live_chunks(self, versions: list[str] | None = None) -> list[Document]:
+        versions = self.live_versions() if versions is None else versions
         if not versions:
             return []
         got = self.chunks.get(where={"version": {"$in": versions}}, include=["documents", "metadatas"])
