@@ -22,7 +22,7 @@ from bot.answer import Answer
 from bot.engine import Engine, build_engine
 from bot.settings import Settings
 from bot.telegram.cli import serve
-from ingest.pipeline import IngestResult, Progress
+from ingest.pipeline import IngestResult
 from vectorstore.embeddings import load_embeddings
 from vectorstore.errors import ArticlebotError
 
