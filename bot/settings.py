@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     collection: str = Field(default="articles", alias="ARTICLEBOT_COLLECTION")
     seed_default_corpus: bool = Field(default=True, alias="ARTICLEBOT_SEED_CORPUS")
 
-    # A Chroma server instead of the embedded store (see docs/scale-out.md).
+    # A Chroma server instead of the embedded store (README: "Several processes").
     chroma_host: str | None = Field(default=None, alias="CHROMA_HOST")
     chroma_port: int = Field(default=8000, alias="CHROMA_PORT")
     chroma_ssl: bool = Field(default=False, alias="CHROMA_SSL")

@@ -18,6 +18,7 @@ from vectorstore.embeddings import SentenceEmbeddings, load_embeddings
 from vectorstore.store import ArticleStore
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / ".cache" / "models"
+CHROMA_SERVER_VARIABLES = ("CHROMA_HOST", "CHROMA_PORT", "CHROMA_SSL", "CHROMA_AUTH_TOKEN", "CHROMA_HEADERS")
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
@@ -31,6 +32,8 @@ def _isolated_environment(monkeypatch, tmp_path):
     """Nothing a test does may touch the user's data dir or read a developer's .env."""
     monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "home-data"))
     monkeypatch.setenv("ARTICLEBOT_MODELS_DIR", str(MODELS_DIR))
+    for name in CHROMA_SERVER_VARIABLES:  # a developer's Chroma server is not the tests'
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
 

@@ -22,11 +22,13 @@ import fcntl
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import chromadb
 import httpx
+from chromadb.api.base_http_client import BaseHTTPClient
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import AuthorizationError, ChromaAuthError
 
@@ -60,17 +62,17 @@ def make_client(
         _lock_for_this_process(persist_dir)
         return chromadb.PersistentClient(path=str(persist_dir), settings=settings)
     where = _server_name(host, port)
+    headers = dict(headers or {})
+    _preflight(host, port, ssl, headers, where, settings)
     try:
-        client = chromadb.HttpClient(
-            host=host, port=port, ssl=ssl, headers=dict(headers or {}), settings=settings
-        )
+        client = chromadb.HttpClient(host=host, port=port, ssl=ssl, headers=headers, settings=settings)
     except (ChromaAuthError, AuthorizationError) as exc:
         raise StoreUnavailableError(_refused(where, exc.__class__.__name__)) from exc
-    except ValueError as exc:  # chromadb's word for "connection refused"
-        raise StoreUnavailableError(_unavailable(f"cannot connect to the Chroma server at {where}")) from exc
-    except Exception as exc:  # DNS, TLS, an HTTP error page
+    except Exception as exc:  # the server went away between the preflight and here
         raise StoreUnavailableError(_unavailable(_failed(where, exc))) from exc
-    _guard_requests(client, where)
+    session: httpx.Client = client._server._session  # chromadb sends every call through it
+    session.timeout = SERVER_TIMEOUT
+    session.request = _guarded(session.request, where)
     return client
 
 
@@ -90,7 +92,7 @@ def _unavailable(reason: str) -> str:
 
 
 def _failed(where: str, exc: Exception) -> str:
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpx.ConnectError) or "Could not connect" in str(exc):
         return f"cannot connect to the Chroma server at {where}"
     if isinstance(exc, httpx.TimeoutException):
         return f"the Chroma server at {where} did not answer in time"
@@ -104,16 +106,12 @@ def _refused(where: str, why: str) -> str:
     )
 
 
-def _guard_requests(client: chromadb.ClientAPI, where: str) -> None:
-    """Route every request of `client` through the outage and credential checks.
+def _guarded(send: Callable[..., httpx.Response], where: str) -> Callable[..., httpx.Response]:
+    """`send` (an httpx `request`) with outages and refusals turned into StoreUnavailableError.
 
-    chromadb's HTTP API object sends all its calls through one `httpx.Client` session
-    (`_server._session`); wrapping that session's `request` covers every call, ours and
+    Wrapping the session's `request` covers every call chromadb makes, ours and
     langchain-chroma's alike.
     """
-    session: httpx.Client = client._server._session
-    session.timeout = SERVER_TIMEOUT
-    send = session.request
 
     def request(*args, **kwargs) -> httpx.Response:
         try:
@@ -128,7 +126,15 @@ def _guard_requests(client: chromadb.ClientAPI, where: str) -> None:
             raise StoreUnavailableError(_unavailable(f"the Chroma server at {where} answered HTTP {status}"))
         return response
 
-    session.request = request
+    return request
+
+
+def _preflight(host: str, port: int, ssl: bool, headers: dict[str, str], where: str, settings: ChromaSettings) -> None:
+    """Ask the server who we are, as chromadb's client does first, but with our checks:
+    an unreachable server or refused credentials get their own message, not chromadb's."""
+    base = BaseHTTPClient.resolve_url(host, ssl, settings.chroma_server_api_default_path, port)
+    with httpx.Client(headers=headers, timeout=SERVER_TIMEOUT) as probe:
+        _guarded(probe.request, where)("GET", f"{base}/auth/identity")
 
 
 # -- embedded ----------------------------------------------------------------------------
@@ -154,7 +160,7 @@ def _lock_for_this_process(persist_dir: Path) -> None:
                 f"The article store {directory} is in use by another process (pid {holder}); an "
                 "embedded store serves one process at a time. Stop that process, or run a Chroma "
                 f"server (`chroma run --path {directory} --host 127.0.0.1 --port 8000`) and set "
-                "CHROMA_HOST=127.0.0.1 for the bot and every articlebot command (docs/scale-out.md)."
+                "CHROMA_HOST=127.0.0.1 for the bot and every articlebot command (README: 'Several processes')."
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

@@ -1,0 +1,208 @@
+"""Speed on this machine, in one table: ingest and its floor, the plain LangChain pipeline,
+query latency in-process and through the bot, peak memory, start-up to first answer.
+
+    ARTICLEBOT_MODELS_DIR=.cache/models .venv/bin/python benchmarks/speed.py [--questions N]
+
+- ingest: the 256 CMRC 2018 trial passages, one article each, through `Engine.ingest_loaded`
+  (cleaning, chunking, embedding, Chroma) into a temporary embedded store;
+- floor: the same chunks' texts embedded in one call by the same embeddings object;
+- plain: the textbook pipeline on the same chunks, `Chroma.from_documents` with LangChain's
+  `HuggingFaceEmbeddings` (sentence-transformers, fp32) over the multilingual-e5-small
+  checkpoint that `load_embeddings` builds;
+- queries: the CMRC questions on the warm engine (`Answer.latency_ms`);
+- the bot: `articlebot serve` as a process against the local Bot API server of the tests
+  (tests/telegram/fake_botapi.py) on a prepared store: time from launching it to the
+  answer of a question sent at launch, then 100 questions from 20 chats at once, then its
+  peak RSS (VmHWM).
+
+Everything runs on temporary data dirs (never yours). Targets (issue 6) are printed beside
+the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests.telegram.fake_botapi
+
+from bot import evaluation, squad  # noqa: E402
+from bot.engine import Engine  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from ingest.loaders import LoadedSource  # noqa: E402
+from vectorstore.client import make_client  # noqa: E402
+from vectorstore.embeddings import load_embeddings, resolve_model_path  # noqa: E402
+from vectorstore.store import ArticleStore  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+BIN = Path(sys.executable).parent
+BOT_CHATS, BOT_QUESTIONS = 20, 100
+
+
+def percentile(values: list[float], p: float) -> float:
+    return float(np.percentile(values, p))
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def ingest(settings: Settings, embeddings, passages: list[squad.Passage]) -> tuple[Engine, float]:
+    engine = Engine(settings, ArticleStore(make_client(settings.chroma_dir), embeddings, "speed"))
+    started = time.perf_counter()
+    for passage in passages:
+        loaded = LoadedSource(
+            text=passage.text, title=passage.title, source=passage.key, source_key=passage.key, kind="text"
+        )
+        engine.ingest_loaded(loaded, f"{passage.title} ({passage.key})")
+    return engine, time.perf_counter() - started
+
+
+def plain_pipeline(model_path: Path, chunks, directory: Path) -> float:
+    """`Chroma.from_documents` with LangChain's sentence-transformers embeddings, fp32."""
+    import chromadb
+    from langchain_chroma import Chroma
+    from langchain_community.embeddings import HuggingFaceEmbeddings
+
+    plain = HuggingFaceEmbeddings(
+        model_name=str(model_path),
+        model_kwargs={"device": "cpu"},
+        encode_kwargs={"normalize_embeddings": True, "prompt": "passage: "},
+    )
+    plain.embed_documents(["预热"])  # load and warm up outside the timing, as for ours
+    client = chromadb.PersistentClient(path=str(directory), settings=chromadb.Settings(anonymized_telemetry=False))
+    started = time.perf_counter()
+    Chroma.from_documents(chunks, plain, client=client, collection_name="plain",
+                          collection_metadata={"hnsw:space": "cosine"})
+    return time.perf_counter() - started
+
+
+async def through_the_bot(settings: Settings, data_dir: Path, questions: list[str]) -> dict[str, float]:
+    """Start-up to first answer, then BOT_QUESTIONS from BOT_CHATS at once, then peak RSS."""
+    from tests.telegram.fake_botapi import TOKEN, FakeBotAPI
+
+    env = os.environ | {
+        "ARTICLEBOT_DATA_DIR": str(data_dir),
+        "ARTICLEBOT_MODELS_DIR": str(settings.models_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
+    prepared = await asyncio.create_subprocess_exec(
+        str(BIN / "articlebot"), "prepare", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    await prepared.wait()
+    api = FakeBotAPI()
+    await api.start()
+    env |= {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url, "TELEGRAM_FILE_URL": api.file_url}
+    started = time.monotonic()
+    bot = await asyncio.create_subprocess_exec(
+        str(BIN / "articlebot"), "serve", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        first_user = api.user(1, "First")
+        first = api.send(api.private_chat(first_user), first_user, questions[0])
+        await api.wait_for(lambda: api.replies_to(first), timeout=120)
+        start_up = time.monotonic() - started
+
+        users = [api.user(100 + i, f"User {i}") for i in range(BOT_CHATS)]
+        asked = [
+            api.send(api.private_chat(users[n % BOT_CHATS]), users[n % BOT_CHATS], questions[n % len(questions)])
+            for n in range(BOT_QUESTIONS)
+        ]
+        await api.wait_for(lambda: all(api.replies_to(m) for m in asked), timeout=300)
+        answered_at = {
+            (c.params["chat_id"], c.params.get("reply_parameters", {}).get("message_id")): c.at
+            for c in api.calls_to("sendMessage", ok=True)  # the last (complete) reply to each
+        }
+        latencies = [
+            (answered_at[m["chat"]["id"], m["message_id"]] - api.sent_at[m["chat"]["id"], m["message_id"]]) * 1000
+            for m in asked
+        ]
+        status = Path(f"/proc/{bot.pid}/status").read_text()
+        rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+    finally:
+        bot.send_signal(signal.SIGINT)
+        await asyncio.wait_for(bot.wait(), 30)
+        await api.stop()
+    return {"start_up_s": start_up, "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "rss": rss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad", type=Path, default=SHARED / "benchmarks" / "cmrc2018_trial.json")
+    parser.add_argument("--dev", type=Path, default=SHARED / "eval" / "dev_qa.jsonl")
+    parser.add_argument("--questions", type=int, default=None, help="only the first N CMRC questions")
+    parser.add_argument("--skip-plain", action="store_true", help="leave out the plain LangChain pipeline")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    base = Settings()
+    passages = squad.read_squad(args.squad)
+    questions = [q for p in passages for q, _ in p.questions][: args.questions]
+    rows: list[tuple[str, str, str]] = []
+
+    with tempfile.TemporaryDirectory(prefix="articlebot-speed-") as tmp:
+        tmp = Path(tmp)
+        settings = base.model_copy(update={"data_dir": tmp / "data", "seed_default_corpus": False})
+        started = time.perf_counter()
+        embeddings = load_embeddings(base.embedding_model, base.models_dir)
+        embeddings.embed_documents(["预热"])
+        load_s = time.perf_counter() - started
+
+        engine, ingest_s = ingest(settings, embeddings, passages)
+        chunks = engine.store.live_chunks()
+        texts = [c.page_content for c in chunks]
+        started = time.perf_counter()
+        embeddings.embed_documents(texts)
+        floor_s = time.perf_counter() - started
+        n = len(chunks)
+        rows.append((f"ingest, {len(passages)} CMRC passages ({n} chunks)", f"{ingest_s:.1f} s, {n / ingest_s:.1f} chunks/s",
+                     f"≤ 1.3× floor: {ingest_s / floor_s:.2f}×"))
+        rows.append(("raw embedding of the same chunks (floor)", f"{floor_s:.1f} s, {n / floor_s:.1f} chunks/s", ""))
+
+        started = time.perf_counter()
+        engine.warm_up()
+        warm_s = time.perf_counter() - started
+        engine.answer(questions[0])
+        latencies = [engine.answer(q, max_chars=squad.SQUAD_ANSWER_CHARS).latency_ms for q in questions]
+        rows.append((f"query latency in-process ({len(questions)} CMRC questions, warm)",
+                     f"p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms",
+                     "p50 ≤ 40 ms"))
+        rows.append(("model load / sentence warm-up for the 256 passages", f"{load_s:.1f} s / {warm_s:.1f} s", ""))
+        rows.append(("peak RSS, this process (model, 256-passage store, queries)", f"{peak_rss_mb():.0f} MB", ""))
+
+        if not args.skip_plain:
+            model_path = resolve_model_path(base.embedding_model, base.models_dir, lambda _m: None)
+            plain_s = plain_pipeline(Path(model_path), chunks, tmp / "plain")
+            rows.insert(2, ("plain LangChain + sentence-transformers, fp32 (`Chroma.from_documents`)",
+                            f"{plain_s:.1f} s, {n / plain_s:.1f} chunks/s",
+                            f"ours ≥ 2× faster: {plain_s / ingest_s:.2f}×"))
+
+        dev = [q.q for q in evaluation.read_questions(args.dev) if q.answerable] if args.dev.exists() else questions
+        bot = asyncio.run(through_the_bot(base, tmp / "bot-data", dev))
+        rows.append(("bot start-up to first answer (`articlebot serve`, prepared store)",
+                     f"{bot['start_up_s']:.1f} s", "≤ 15 s"))
+        rows.append((f"through the bot: {BOT_QUESTIONS} questions from {BOT_CHATS} chats at once",
+                     f"p50 {bot['p50']:.0f} ms, p95 {bot['p95']:.0f} ms", "all answered, p95 ≤ 2 s"))
+        rows.append(("peak RSS, the bot process", f"{bot['rss']:.0f} MB", "≤ 1.5 GB"))
+
+    print(f"\nSpeed on this machine ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}\n")
+    print("| measure | result | target |")
+    print("| --- | --- | --- |")
+    for measure, result, target in rows:
+        print(f"| {measure} | {result} | {target} |")
+
+
+if __name__ == "__main__":
+    main()

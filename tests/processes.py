@@ -1,0 +1,162 @@
+"""Real processes for the scale-out tests: a `chroma run` server, and articlebot commands.
+
+    server = ChromaServer(tmp_path / "server", free_port()); server.start()
+    with AskProcess(articlebot_env(tmp_path / "data", CHROMA_HOST="127.0.0.1",
+                                   CHROMA_PORT=str(server.port))) as bot:
+        bot.ask("火星基地第一期可以容纳多少名宇航员?")["answer"]
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import MODELS_DIR
+
+BIN = Path(sys.executable).parent  # the venv's bin: `chroma` and `articlebot` live there
+START_TIMEOUT_S = 60
+ANSWER_TIMEOUT_S = 120  # the first answer includes loading the model
+
+MARS = """火星基地建设计划
+
+一、选址
+
+火星基地将建在乌托邦平原,那里地势平坦。基地第一期可容纳十二名宇航员。
+
+二、能源
+
+基地的主要能源来自一座小型核反应堆,备用能源是太阳能电池板。
+"""
+MARS_V2 = MARS.replace("十二名宇航员", "四十名宇航员")
+MARS_Q = "火星基地第一期可以容纳多少名宇航员?"
+
+MOON = """月球射电望远镜计划
+
+一、位置
+
+望远镜将建在月球背面的一座撞击坑里,那里没有来自地球的无线电干扰。
+
+二、规模
+
+望远镜的天线直径为五公里,由机器人在三年内铺设完成。
+"""
+MOON_Q = "月球射电望远镜的天线直径是多少?"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def articlebot_env(data_dir: Path, **values: str) -> dict[str, str]:
+    """The environment of an articlebot process of a test: its data dir, the shared model."""
+    return os.environ | {
+        "ARTICLEBOT_DATA_DIR": str(data_dir),
+        "ARTICLEBOT_MODELS_DIR": str(MODELS_DIR),
+        "ARTICLEBOT_SEED_CORPUS": "false",
+        "HF_HUB_OFFLINE": "1",
+    } | values
+
+
+def articlebot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run one `articlebot` command to its end."""
+    return subprocess.run(
+        [str(BIN / "articlebot"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+class ChromaServer:
+    """`chroma run` on loopback, from the installed chromadb; restartable on the same port and path."""
+
+    def __init__(self, path: Path, port: int) -> None:
+        self.path = path
+        self.port = port
+        self.process: subprocess.Popen | None = None
+        self.log = path.parent / f"chroma-{port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [str(BIN / "chroma"), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"chroma run exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"chroma run did not answer its heartbeat in {START_TIMEOUT_S} s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+class AskProcess:
+    """`articlebot ask --json -` kept running: a second bot process that answers on demand."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.stderr = (cwd / f"ask-{time.monotonic_ns()}.log").open("w+")
+        self.process = subprocess.Popen(
+            [str(BIN / "articlebot"), "ask", "--json", "-"],
+            env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def ask(self, question: str, timeout: float = ANSWER_TIMEOUT_S) -> dict[str, Any]:
+        """The process's JSON reply to one question (an answer, or {"error": ...})."""
+        self.process.stdin.write(question + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self.stderr.seek(0)
+            raise AssertionError(f"no answer from articlebot ask (exit {self.process.poll()}):\n{self.stderr.read()}")
+        return json.loads(line)
+
+    def close(self) -> int:
+        """End of input: the process exits; returns its status."""
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.stderr.close()
+        return self.process.returncode
+
+    def __enter__(self) -> AskProcess:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()

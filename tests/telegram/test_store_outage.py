@@ -1,0 +1,54 @@
+"""The bot on a Chroma server that goes away mid-session: users are told, and it recovers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.engine import Engine, open_client
+from bot.telegram.app import build_application
+from tests.conftest import make_settings
+from tests.processes import MARS, MARS_Q, ChromaServer, free_port
+from tests.telegram.conftest import Bot, running, telegram_settings
+from vectorstore.store import ArticleStore
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    server = ChromaServer(tmp_path / "chroma-server", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def server_bot(api, chroma_server, embeddings, tmp_path):
+    settings = make_settings(
+        tmp_path / "data", CHROMA_HOST="127.0.0.1", CHROMA_PORT=chroma_server.port, ARTICLEBOT_SEED_CORPUS=False
+    )
+    engine = Engine(settings, ArticleStore(open_client(settings), embeddings, settings.collection))
+    article = tmp_path / "mars.md"
+    article.write_text(MARS, encoding="utf-8")
+    engine.ingest(str(article))
+    application = build_application(telegram_settings(engine, api), engine=engine)
+    async with running(application):
+        yield Bot(api, application)
+
+
+async def test_a_store_outage_is_explained_to_the_user_and_the_bot_recovers(server_bot, chroma_server):
+    ann = server_bot.api.user(9001, "Ann")
+    chat = server_bot.api.private_chat(ann)
+    before = await server_bot.ask(chat, ann, MARS_Q)
+
+    await asyncio.to_thread(chroma_server.stop)
+    during = await server_bot.ask(chat, ann, MARS_Q)
+    await asyncio.to_thread(chroma_server.start)  # same port, same data
+    after = await server_bot.ask(chat, ann, MARS_Q)
+
+    assert "十二名宇航员" in before["text"]
+    assert during["text"] == (
+        f"The article store is unavailable (cannot connect to the Chroma server at 127.0.0.1:{chroma_server.port}); "
+        "try again shortly."
+    )
+    assert "十二名宇航员" in after["text"]
