@@ -3,7 +3,7 @@ query latency in-process and through the bot, peak memory, start-up to first ans
 
     ARTICLEBOT_MODELS_DIR=.cache/models .venv/bin/python benchmarks/speed.py [--questions N]
 
-- ingest: the 256 CMRC 2018 trial passages, one article each, through `Engine.ingest_loaded`
+- ingest: the 256 CMRC 2018 trial passages, one article each, through `Engine.ingest_many`
   (cleaning, chunking, embedding, Chroma) into a temporary embedded store;
 - floor: the same chunks' texts embedded in one call by the same embeddings object;
 - plain: the textbook pipeline on the same chunks, `Chroma.from_documents` with LangChain's
@@ -40,7 +40,6 @@ sys.path.insert(0, str(REPO))  # tests.telegram.fake_botapi
 from bot import evaluation, squad  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from ingest.loaders import LoadedSource  # noqa: E402
 from vectorstore.client import make_client  # noqa: E402
 from vectorstore.embeddings import load_embeddings, resolve_model_path  # noqa: E402
 from vectorstore.store import ArticleStore  # noqa: E402
@@ -60,12 +59,9 @@ def peak_rss_mb() -> float:
 
 def ingest(settings: Settings, embeddings, passages: list[squad.Passage]) -> tuple[Engine, float]:
     engine = Engine(settings, ArticleStore(make_client(settings.chroma_dir), embeddings, "speed"))
+    sources = [p.as_source() for p in passages]
     started = time.perf_counter()
-    for passage in passages:
-        loaded = LoadedSource(
-            text=passage.text, title=passage.title, source=passage.key, source_key=passage.key, kind="text"
-        )
-        engine.ingest_loaded(loaded, f"{passage.title} ({passage.key})")
+    engine.ingest_many(sources)
     return engine, time.perf_counter() - started
 
 
@@ -156,7 +152,7 @@ def main() -> None:
         tmp = Path(tmp)
         settings = base.model_copy(update={"data_dir": tmp / "data", "seed_default_corpus": False})
         started = time.perf_counter()
-        embeddings = load_embeddings(base.embedding_model, base.models_dir)
+        embeddings = load_embeddings(base.embedding_model, base.models_dir, backend=base.embedding_backend)
         embeddings.embed_documents(["预热"])
         load_s = time.perf_counter() - started
 

@@ -22,7 +22,6 @@ from bot.answer import Answer
 from bot.engine import Engine, build_engine
 from bot.settings import Settings
 from bot.telegram.cli import serve
-from ingest.pipeline import IngestResult
 from vectorstore.embeddings import load_embeddings
 from vectorstore.errors import ArticlebotError
 
@@ -69,16 +68,6 @@ class _Bar:
             self.bar.close()
 
 
-def _describe(result: IngestResult) -> str:
-    record = result.record
-    what = {
-        "new": "added",
-        "unchanged": "unchanged, skipped",
-        "replaced": f"replaced version {result.replaced.version if result.replaced else '?'}",
-    }[result.status]
-    return f"{record.article_id}  {record.title}  ({record.chunk_count} chunks, {what})"
-
-
 @click.group(cls=_Group)
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -119,7 +108,7 @@ def ingest(ctx: click.Context, sources: tuple[str, ...], title: str | None) -> N
             continue
         finally:
             bar.close()
-        click.echo(_describe(result))
+        click.echo(result.describe())
     ctx.exit(1 if failed else 0)
 
 
@@ -261,7 +250,7 @@ def eval_command(
 
 def _eval_squad(ctx: click.Context, path: Path, limit: int | None, as_json: bool) -> None:
     settings: Settings = ctx.obj
-    embeddings = load_embeddings(settings.embedding_model, settings.models_dir, _say)
+    embeddings = load_embeddings(settings.embedding_model, settings.models_dir, _say, settings.embedding_backend)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -281,7 +270,7 @@ def reindex(ctx: click.Context) -> None:
     """Re-embed every article with the current EMBEDDING_MODEL."""
     engine = _engine(ctx, check_model=False)
     bar = _Bar("reindex")
-    count = engine.store.reindex(progress=lambda done, total: bar("embedding", done, total))
+    count = engine.reindex(progress=lambda done, total: bar("embedding", done, total))
     bar.close()
     click.echo(f"Re-embedded {count} chunks with {engine.store.embeddings.name}.")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
 
 import chromadb
@@ -20,10 +20,22 @@ import numpy as np
 
 from bot.answer import Answer, Citation
 from bot.errors import QuestionError
-from bot.selection import MAX_ANSWER_CHARS, Scored, SentenceScorer, choose, content_terms, shorten
+from bot.selection import (
+    MAX_ANSWER_CHARS,
+    Scored,
+    SentenceScorer,
+    answer_length,
+    choose,
+    chunk_numbers,
+    confidence,
+    content_terms,
+    runs,
+    shorten,
+)
 from bot.settings import Settings
-from ingest.loaders import LoadedSource, LoaderLimits, load_bytes, load_source
-from ingest.pipeline import IngestResult, Progress, no_progress, ingest_loaded
+from bot.stats import AnswerStats
+from ingest.loaders import LoadedSource, LoaderLimits, check_upload, load_bytes, load_source, load_url
+from ingest.pipeline import IngestResult, Progress, no_progress, ingest_many
 from vectorstore.client import make_client
 from vectorstore.embeddings import load_embeddings
 from vectorstore.retrieval import Hit, HybridRetriever
@@ -31,9 +43,11 @@ from vectorstore.schema import ArticleRecord
 from vectorstore.store import ArticleStore
 
 RETRIEVE_K = 6
-# A best sentence scoring below this is not an answer (calibrated on the dev set; a
-# Chinese question about a Chinese article scores higher than an English one).
-REFUSAL_THRESHOLD = {"zh": 0.99, "en": 0.83}
+# A confidence (selection.confidence: the best sentence's score, plus how much of the
+# question its article title and section heading name) below this is not an answer.
+# Calibrated by benchmarks/calibrate_refusal.py; a Chinese question about a Chinese
+# article scores higher than an English one.
+REFUSAL_THRESHOLD = {"zh": 0.97, "en": 0.83}
 DEFAULT_CORPUS = ("ingest", "corpus/sora-raw.txt")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 REFUSALS = {
@@ -59,6 +73,7 @@ class Engine:
             fetch_timeout_s=settings.fetch_timeout_s,
             allow_private_urls=settings.allow_private_urls,
         )
+        self.stats = AnswerStats()
 
     # -- questions ---------------------------------------------------------------------
 
@@ -86,18 +101,20 @@ class Engine:
         question = self.check_question(question)
         scored = self.candidates(question)
         language = language_of(question)
-        confident = bool(scored) and scored[0].score >= REFUSAL_THRESHOLD[language]
+        confident = bool(scored) and confidence(question, scored[0]) >= REFUSAL_THRESHOLD[language]
         chosen = choose(scored, max_chars) if confident else []
         text, citations = (
             compose(chosen, content_terms(question), max_chars) if chosen else (REFUSALS[language], [])
         )
-        return Answer(
+        answer = Answer(
             question=question,
             text=text,
             refused=not chosen,
             citations=citations,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+        self.stats.record(answer)
+        return answer
 
     def warm_up(self) -> None:
         """Prepare answering for every stored sentence (a few seconds per hundred chunks),
@@ -109,10 +126,23 @@ class Engine:
     def articles(self) -> list[ArticleRecord]:
         return self.store.articles()
 
+    def article(self, article_id: str) -> ArticleRecord:
+        """The article with this id, or ArticleNotFoundError."""
+        return self.store.article(article_id)
+
     def ingest(self, location: str, title: str | None = None, progress: Progress = no_progress) -> IngestResult:
         """Ingest a file path or http(s) URL."""
         progress("fetching", 0, 0)
         return self.ingest_loaded(load_source(location, self.limits), title, progress)
+
+    def ingest_url(self, url: str, title: str | None = None, progress: Progress = no_progress) -> IngestResult:
+        """Ingest an http(s) URL, never a local path: what remote admins may ask for."""
+        progress("fetching", 0, 0)
+        return self.ingest_loaded(load_url(url, self.limits), title, progress)
+
+    def check_upload(self, filename: str, size: int) -> None:
+        """Refuse an upload by its name and size before it is downloaded."""
+        check_upload(filename, size, self.limits)
 
     def ingest_bytes(
         self, data: bytes, filename: str, title: str | None = None, progress: Progress = no_progress
@@ -124,10 +154,15 @@ class Engine:
         self, loaded: LoadedSource, title: str | None = None, progress: Progress = no_progress
     ) -> IngestResult:
         """Ingest an already loaded source with the configured chunking."""
-        return ingest_loaded(
+        return self.ingest_many([(loaded, title)], progress)[0]
+
+    def ingest_many(
+        self, sources: Sequence[tuple[LoadedSource, str | None]], progress: Progress = no_progress
+    ) -> list[IngestResult]:
+        """Ingest loaded (source, title) pairs in one pass: much faster than one by one."""
+        return ingest_many(
             self.store,
-            loaded,
-            title,
+            sources,
             progress,
             chunk_size=self.settings.chunk_size,
             chunk_overlap=self.settings.chunk_overlap,
@@ -135,6 +170,10 @@ class Engine:
 
     def remove(self, article_id: str) -> ArticleRecord:
         return self.store.remove_article(article_id)
+
+    def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:
+        """Re-embed every chunk with the current model; returns the number of chunks."""
+        return self.store.reindex(progress)
 
     def seed_default_corpus(self, progress: Progress = no_progress) -> IngestResult | None:
         """Ingest the bundled Sora article into a store that has never been seeded."""
@@ -147,35 +186,49 @@ class Engine:
 
 
 def compose(chosen: list[Scored], terms: set[str], max_chars: int) -> tuple[str, list[Citation]]:
-    """Answer text with a marker after each sentence; one citation per cited chunk.
+    """Answer text with a citation marker after each sentence, or after each run of
+    consecutive sentences of one chunk; one citation per cited chunk.
 
-    The quote is the cited sentences exactly as stored, so it can always be found in
-    the article, even when a long sentence is shortened in the answer.
+    The quote is the cited sentences exactly as stored (a run of them as the stretch of
+    the article it spans, paragraph breaks included), so it can be found in the article,
+    even when a long sentence is shortened in the answer.
     """
-    numbers: dict[str, int] = {}
-    quotes: dict[str, list[Scored]] = {}
-    for item in chosen:
-        numbers.setdefault(item.hit.doc.id, len(numbers) + 1)
-        quotes.setdefault(item.hit.doc.id, []).append(item)
-    room = max_chars - 4 * len(chosen)  # each marker takes up to 4 characters
-    if sum(len(s.sentence) for s in chosen) > room:  # only then is any sentence shortened
-        room //= len(chosen)
-    text = "".join(f"{shorten(s.sentence, terms, room)}[{numbers[s.hit.doc.id]}]" for s in chosen)
+    numbers = chunk_numbers(chosen)
+    quotes: dict[str, list[list[Scored]]] = {}
+    for run in runs(chosen):
+        quotes.setdefault(run[0].hit.doc.id, []).append(run)
+    room = max_chars
+    if answer_length(chosen) > max_chars:  # only then is any sentence shortened
+        room = (max_chars - 4 * len(chosen)) // len(chosen)  # each marker takes up to 4 characters
+    text = "".join(
+        "".join(shorten(s.sentence, terms, room) for s in run) + f"[{numbers[run[0].hit.doc.id]}]"
+        for run in runs(chosen)
+    )
     citations = []
     for chunk_id, n in numbers.items():
         items = quotes[chunk_id]
-        meta = items[0].hit.doc.metadata
+        meta = items[0][0].hit.doc.metadata
         citations.append(
             Citation(
                 n=n,
                 article_id=meta["article_id"],
                 title=meta["title"],
                 section=meta.get("section", ""),
-                quote="".join(s.sentence for s in items),
-                score=round(max(s.score for s in items), 4),
+                quote="".join(_span(run) for run in items),
+                score=round(max(s.score for run in items for s in run), 4),
             )
         )
     return text, citations
+
+
+def _span(run: list[Scored]) -> str:
+    """The stretch of its chunk that a run of consecutive sentences covers."""
+    content = run[0].hit.doc.page_content
+    start = content.find(run[0].sentence)
+    end = content.find(run[-1].sentence, max(start, 0))
+    if start < 0 or end < 0:
+        return "".join(s.sentence for s in run)
+    return content[start : end + len(run[-1].sentence)]
 
 
 def open_client(settings: Settings) -> chromadb.ClientAPI:
@@ -201,7 +254,9 @@ def build_engine(
     `check_model=False` opens an index built with another model, for `reindex` only.
     """
     client = open_client(settings)  # first: a busy or unreachable store fails before the model loads
-    embeddings = load_embeddings(settings.embedding_model, settings.models_dir, progress)
+    embeddings = load_embeddings(
+        settings.embedding_model, settings.models_dir, progress, backend=settings.embedding_backend
+    )
     store = ArticleStore(client, embeddings, settings.collection, check_model=check_model)
     engine = Engine(settings, store)
     if check_model:

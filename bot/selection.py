@@ -3,9 +3,11 @@
 Retrieval finds passages; a user wants the one sentence that answers. Each sentence of the
 retrieved chunks is scored by its own embedding similarity to the question, by how many of
 the question's words it contains, and by its chunk's retrieval rank. The best sentence is
-the answer; a runner-up joins it only when it scores nearly as well (the answer spans two
-sentences) and the whole stays short. Sentences are quoted exactly as stored, so every
-citation points to text that is really in the article.
+the answer's core (with the sentence before it when it refers back, or a neighbour that
+scores nearly as well); further sentences of the same article that score nearly as well
+fill the answer up to about FILL_CHARS characters, after the passage of the best one.
+Sentences are quoted exactly as stored, so every citation points to text that is really
+in the article.
 """
 
 from __future__ import annotations
@@ -18,19 +20,29 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from jieba import posseg
+from jieba import analyse, posseg
 
 from ingest.chunking import split_sentences
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.retrieval import Hit, tokenize
 
 MAX_ANSWER_CHARS = 300
-# Weights, calibrated on the dev question set (`articlebot eval`).
-LEXICAL_WEIGHT = 0.15  # share of the question's words found in the sentence
+# Weights, calibrated on the dev question set and the CMRC trial set (`articlebot eval`).
+LEXICAL_WEIGHT = 0.1  # share of the question's words found in the sentence
 RANK_WEIGHT = 0.02  # the chunk's retrieval rank
-TYPE_WEIGHT = 0.06  # the sentence holds the kind of thing asked for (a person, a date, a number)
+TYPE_WEIGHT = 0.03  # the sentence holds the kind of thing asked for (a person, a date, a number)
 RUNNER_UP_MARGIN = 0.05
 NEIGHBOUR_SPAN = 1  # how far apart (in sentences of one chunk) two answer sentences may be
+# Further sentences of the best one's article that score at most FILL_MARGIN below it fill
+# the answer up to FILL_CHARS characters (markers included): the answer to "what is it
+# like?" or "how did it happen?" often takes a few sentences, and a short answer is kept.
+FILL_MARGIN = 0.1
+FILL_CHARS = 150
+# Confidence = best sentence's score + SUBJECT_WEIGHT × the share of the question's words
+# (weighted by how rare they are in Chinese generally) in the title and section heading
+# above that sentence: a question naming what the article or section is about is about
+# it; an off-topic one at most shares common words ("人", "中国") with its headings.
+SUBJECT_WEIGHT = 0.15
 _CACHE_SIZE = 20_000
 # Question words that say nothing about the answer's content.
 _STOPWORDS = frozenset(
@@ -83,6 +95,32 @@ def entity_terms(question: str) -> set[str]:
     if found and question.lstrip().startswith(found[0]) and found[0].isalpha() and found[0][1:].islower():
         found = found[1:]
     return {t.lower().rstrip(".") for t in found if any(c.isupper() or c.isdigit() for c in t)}
+
+
+@lru_cache(maxsize=1)
+def _general_idf() -> tuple[dict[str, float], float]:
+    """jieba's IDF table of general Chinese text (and its median, for unknown words)."""
+    table = analyse.default_tfidf
+    return table.idf_freq, table.median_idf
+
+
+def subject_coverage(question: str, hit: Hit) -> float:
+    """Share of the question's content words found in a chunk's article title and section
+    heading, each weighted by its squared general-language IDF, so the question's subject
+    (a name, a rare word) counts far more than common words."""
+    terms = content_terms(question)
+    if not terms:
+        return 0.0
+    idf, median = _general_idf()
+    weights = {t: idf.get(t, median) ** 2 for t in terms}
+    meta = hit.doc.metadata
+    headings = f"{meta.get('title', '')} {meta.get('section', '')}".lower()
+    return sum(w for t, w in weights.items() if t in headings) / sum(weights.values())
+
+
+def confidence(question: str, best: Scored) -> float:
+    """What the refusal thresholds are compared with (benchmarks/calibrate_refusal.py)."""
+    return best.score + SUBJECT_WEIGHT * subject_coverage(question, best.hit)
 
 
 def answer_type(question: str) -> str | None:
@@ -176,7 +214,10 @@ class SentenceScorer:
 
     def score(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
         """Sentences of the hits that could answer (they mention the question's names and
-        numbers, and hold a date or number when one is asked for), best first."""
+        numbers, and hold a day or a number when one is asked for), best first.
+
+        A date is only preferred, not required: "when" is often answered by an event
+        ("after the war", "in his second year at school")."""
         terms = content_terms(question)
         entities = entity_terms(question)
         kind = answer_type(question)
@@ -194,7 +235,7 @@ class SentenceScorer:
         scored = []
         for (hit, i, sentence), similarity in zip(spans, dense):
             fits = fits_type(kind, sentence)
-            if not fits and kind in ("day", "date", "number"):
+            if not fits and kind in ("day", "number"):
                 continue
             lexical = lexical_overlap(weights, sentence)
             total = (
@@ -226,11 +267,78 @@ _REFERS_BACK = re.compile(r"^(因此|所以|因而|故而|由此|于是|这是�
 
 
 def choose(scored: list[Scored], max_chars: int = MAX_ANSWER_CHARS) -> list[Scored]:
+    """The answer's sentences: its core (`_core`), then further sentences of the same
+    article scoring within FILL_MARGIN of the best, best first, each while the answer
+    stays within FILL_CHARS (or `max_chars`, when smaller). Arranged by `_arrange`."""
+    if not scored:
+        return []
+    core = _core(scored, max_chars)
+    chosen = list(core)
+    budget = min(max_chars, FILL_CHARS)
+    best = scored[0]
+    if answer_length(_arrange(chosen, core)) <= budget:
+        seen = {s.sentence for s in chosen}
+        article = best.hit.doc.metadata.get("article_id")
+        for other in scored[1:]:
+            if best.score - other.score > FILL_MARGIN:
+                break
+            if other.sentence in seen or other.hit.doc.metadata.get("article_id") != article:
+                continue
+            if answer_length(_arrange([*chosen, other], core)) <= budget:
+                chosen.append(other)
+                seen.add(other.sentence)
+    return _arrange(chosen, core)
+
+
+def _arrange(chosen: list[Scored], core: list[Scored]) -> list[Scored]:
+    """The passage holding the core first (its sentences in article order, so that one
+    joining it just before or after reads on), then the other sentences in article order."""
+    grouped = runs(sorted(chosen, key=_article_offset))
+    core_ids = {id(item) for item in core}
+    holds_core = [any(id(item) in core_ids for item in run) for run in grouped]
+    first = [run for run, held in zip(grouped, holds_core) if held]
+    rest = [run for run, held in zip(grouped, holds_core) if not held]
+    return [item for run in first + rest for item in run]
+
+
+def _article_offset(item: Scored) -> int:
+    """Where a sentence starts in its article (chunks overlap, so not (chunk, index))."""
+    doc = item.hit.doc
+    return int(doc.metadata.get("start", 0)) + max(doc.page_content.find(item.sentence), 0)
+
+
+def runs(chosen: list[Scored]) -> list[list[Scored]]:
+    """Consecutive sentences of one chunk, which share one citation marker."""
+    grouped: list[list[Scored]] = []
+    for item in chosen:
+        last = grouped[-1][-1] if grouped else None
+        if last is not None and last.hit.doc.id == item.hit.doc.id and item.index == last.index + 1:
+            grouped[-1].append(item)
+        else:
+            grouped.append([item])
+    return grouped
+
+
+def chunk_numbers(chosen: list[Scored]) -> dict[str, int]:
+    """Citation number of each cited chunk, in order of first use."""
+    numbers: dict[str, int] = {}
+    for item in chosen:
+        numbers.setdefault(item.hit.doc.id, len(numbers) + 1)
+    return numbers
+
+
+def answer_length(chosen: list[Scored]) -> int:
+    """Characters of the answer text of these sentences (in this order), markers included."""
+    numbers = chunk_numbers(chosen)
+    return sum(len(s.sentence) for s in chosen) + sum(
+        len(f"[{numbers[run[0].hit.doc.id]}]") for run in runs(chosen)
+    )
+
+
+def _core(scored: list[Scored], max_chars: int) -> list[Scored]:
     """The best sentence, with the sentence before it when it refers back to that one,
     or with a neighbour that scores nearly as well (the answer spans two sentences) —
     as long as both fit the length cap."""
-    if not scored:
-        return []
     best = scored[0]
     fits = lambda other: len(best.sentence) + len(other.sentence) + 6 <= max_chars  # noqa: E731
     if best.index > 0 and _REFERS_BACK.match(best.sentence):

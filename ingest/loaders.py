@@ -64,15 +64,14 @@ def supported() -> str:
 def load_source(location: str, limits: LoaderLimits = LoaderLimits()) -> LoadedSource:
     """A file path or an http(s) URL."""
     if urlsplit(location).scheme in ("http", "https"):
-        return _load_url(location, limits)
+        return load_url(location, limits)
     if "://" in location:  # ftp://, file://, … : say so rather than "no such file"
         raise UnsupportedSourceError(f"Only http(s) URLs and files can be ingested, not {_shown(location)}.")
     path = Path(location).expanduser()
     if not path.is_file():
         raise SourceNotFoundError(f"No such file: {location}")
     kind = _kind_of(path.name)
-    if path.stat().st_size > limits.max_bytes:
-        raise SourceTooLargeError(f"{path.name} is larger than the limit of {limits.max_bytes:,} bytes.")
+    check_size(path.name, path.stat().st_size, limits)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -86,9 +85,21 @@ def load_bytes(
     """An uploaded file's contents; its type comes from the file name's extension."""
     name = PurePosixPath(filename).name or "upload"
     kind = _kind_of(name)
-    if len(data) > limits.max_bytes:
-        raise SourceTooLargeError(f"{name} is larger than the limit of {limits.max_bytes:,} bytes.")
+    check_size(name, len(data), limits)
     return _extract(data, kind, name, source or name, name)
+
+
+def check_upload(name: str, size: int, limits: LoaderLimits = LoaderLimits()) -> None:
+    """Refuse an upload by its name and announced size, before spending time downloading it."""
+    name = PurePosixPath(name).name or "upload"
+    _kind_of(name)
+    check_size(name, size, limits)
+
+
+def check_size(name: str, size: int, limits: LoaderLimits = LoaderLimits()) -> None:
+    """Refuse a source of `size` bytes over the configured limit."""
+    if size > limits.max_bytes:
+        raise SourceTooLargeError(f"{name} is larger than the limit of {limits.max_bytes:,} bytes.")
 
 
 def _kind_of(name: str) -> str:
@@ -252,8 +263,9 @@ def _shown(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
-def _load_url(url: str, limits: LoaderLimits) -> LoadedSource:
-    """GET with redirects followed by hand, so that every hop's address is checked."""
+def load_url(url: str, limits: LoaderLimits = LoaderLimits()) -> LoadedSource:
+    """An http(s) URL (anything else is refused), GET with redirects followed by hand, so
+    that every hop's address is checked."""
     current = urldefrag(url).url
     shown = _shown(current)
     with httpx.Client(timeout=limits.fetch_timeout_s, headers={"User-Agent": USER_AGENT}) as client:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
+
+from langchain_core.documents import Document
 
 from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, chunk_article, content_hash
 from ingest.cleaning import clean
@@ -35,6 +37,21 @@ class IngestResult:
     status: Literal["new", "unchanged", "replaced"]
     replaced: ArticleRecord | None = None  # the older version, when status == "replaced"
 
+    def describe(self) -> str:
+        """One line: id, title, chunk count and what happened to the store; the CLI prints
+        it and the bot's admins get it as the ingest's summary, so both say the same."""
+        record, old = self.record, self.replaced
+        if self.status == "new":
+            what = "added"
+        elif self.status == "unchanged":
+            what = "unchanged, skipped"
+        else:
+            what = f"replaced version {old.version} of {old.ingested_at}"
+            if old.title != record.title:
+                what += f" titled “{old.title}”"
+        chunks = f"{record.chunk_count} chunk{'' if record.chunk_count == 1 else 's'}"
+        return f"{record.article_id}  {record.title}  ({chunks}, {what})"
+
 
 def article_id_for(source_key: str, title: str) -> str:
     """A readable, stable id: ASCII words of the source name or title plus a short hash."""
@@ -44,26 +61,55 @@ def article_id_for(source_key: str, title: str) -> str:
     return f"{slug}-{hashlib.sha256(source_key.encode()).hexdigest()[:6]}"
 
 
-def ingest_loaded(
+@dataclass(frozen=True)
+class _Prepared:
+    """A source cleaned and chunked, ready to store."""
+
+    record: ArticleRecord
+    chunks: list[Document]
+    previous: ArticleRecord | None
+
+
+def ingest_many(
     store: ArticleStore,
-    loaded: LoadedSource,
-    title: str | None = None,
+    sources: Sequence[tuple[LoadedSource, str | None]],
     progress: Progress = no_progress,
     *,
     chunk_size: int = CHUNK_SIZE,
     chunk_overlap: int = CHUNK_OVERLAP,
-) -> IngestResult:
-    """Clean, chunk and store one loaded source; the previous version stays live until the
-    new one is completely stored."""
+) -> list[IngestResult]:
+    """Ingest several (source, title) pairs in one pass, one result each, in order.
+
+    All are cleaned and chunked before anything is stored, so a bad one (an empty article)
+    fails the call with nothing written; their chunks are then embedded together, which
+    is what makes a bulk ingest fast (see `ArticleStore.put_articles`).
+    """
     progress("cleaning", 0, 0)
+    prepared = [_prepare(store, loaded, title, chunk_size, chunk_overlap) for loaded, title in sources]
+    to_store = [p for p in prepared if isinstance(p, _Prepared)]
+    if to_store:
+        progress("chunking", 0, 0)
+        store.put_articles(
+            [(p.record, p.chunks) for p in to_store],
+            progress=lambda done, total: progress("embedding", done, total),
+        )
+    chunk_total = sum(p.record.chunk_count for p in prepared)
+    progress("done", chunk_total, chunk_total)
+    return [
+        IngestResult(p.record, "replaced" if p.previous else "new", p.previous) if isinstance(p, _Prepared) else p
+        for p in prepared
+    ]
+
+
+def _prepare(
+    store: ArticleStore, loaded: LoadedSource, title: str | None, chunk_size: int, chunk_overlap: int
+) -> _Prepared | IngestResult:
+    """The source's record and chunks; or the "unchanged" result when its text is stored already."""
     cleaned = clean(loaded.text, title=title or loaded.title)
     digest = content_hash(f"{cleaned.title}\n{cleaned.text}")
     previous = store.find_article(source_key=loaded.source_key, title=cleaned.title)
     if previous is not None and previous.content_hash == digest:
-        progress("done", previous.chunk_count, previous.chunk_count)
         return IngestResult(previous, "unchanged")
-
-    progress("chunking", 0, 0)
     chunks = chunk_article(cleaned, chunk_size, chunk_overlap)
     if not chunks:
         raise EmptyArticleError("The article has no text left to index after cleaning.")
@@ -85,6 +131,4 @@ def ingest_loaded(
             source=record.source,
             ingested_at=record.ingested_at,
         )
-    store.put_article(record, chunks, progress=lambda done, total: progress("embedding", done, total))
-    progress("done", len(chunks), len(chunks))
-    return IngestResult(record, "replaced" if previous else "new", previous)
+    return _Prepared(record, chunks, previous)

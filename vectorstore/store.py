@@ -29,7 +29,7 @@ from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
 from vectorstore.schema import ArticleRecord
 
-ADD_BATCH = 32
+ADD_BATCH = 128  # chunks embedded and written to Chroma per call
 STATE_TTL_S = 0.5  # how stale this process's view of other processes' changes may be
 _PLACEHOLDER_VECTOR = [0.0]  # registry records are looked up by id, never by similarity
 
@@ -158,21 +158,38 @@ class ArticleStore:
         progress: Callable[[int, int], None] = lambda _done, _total: None,
     ) -> None:
         """Store a new version of an article, then make it the live one."""
-        ids = [f"{record.article_id}:{record.version}:{d.metadata['position']}" for d in chunks]
-        total = len(chunks)
+        self.put_articles([(record, chunks)], progress)
+
+    def put_articles(
+        self,
+        articles: Sequence[tuple[ArticleRecord, Sequence[Document]]],
+        progress: Callable[[int, int], None] = lambda _done, _total: None,
+    ) -> None:
+        """Store new versions of several articles, then make them all live at once.
+
+        Their chunks are embedded together, longest first, in batches of similar length:
+        the model then pads little, and Chroma commits once a batch instead of once an
+        article (bulk ingest runs close to the raw speed of the model).
+        """
+        if len({record.article_id for record, _ in articles}) < len(articles):
+            raise ValueError("put_articles takes each article once")
+        docs = [(f"{r.article_id}:{r.version}:{d.metadata['position']}", d) for r, chunks in articles for d in chunks]
+        docs.sort(key=lambda pair: -len(pair[1].page_content))
+        total = len(docs)
         progress(0, total)
         for start in range(0, total, ADD_BATCH):
-            batch = list(chunks[start : start + ADD_BATCH])
-            self.chunks.add_documents(batch, ids=ids[start : start + ADD_BATCH])
+            batch = docs[start : start + ADD_BATCH]
+            self.chunks.add_documents([d for _, d in batch], ids=[i for i, _ in batch])
             progress(min(start + ADD_BATCH, total), total)
         self.registry.upsert(
-            ids=[record.article_id],
-            embeddings=[_PLACEHOLDER_VECTOR],
-            metadatas=[record.to_metadata()],
-            documents=[record.title],
+            ids=[record.article_id for record, _ in articles],
+            embeddings=[_PLACEHOLDER_VECTOR] * len(articles),
+            metadatas=[record.to_metadata() for record, _ in articles],
+            documents=[record.title for record, _ in articles],
         )
         self._state = None  # this process sees its own change at once
-        self.sweep(record.article_id, keep_version=record.version)
+        for record, _ in articles:
+            self.sweep(record.article_id, keep_version=record.version)
 
     def sweep(self, article_id: str, keep_version: str | None) -> None:
         """Delete an article's chunks of every version but `keep_version`."""
@@ -181,12 +198,17 @@ class ArticleStore:
             where = {"$and": [where, {"version": {"$ne": keep_version}}]}
         self.chunks._collection.delete(where=where)
 
-    def remove_article(self, article_id: str) -> ArticleRecord:
+    def article(self, article_id: str) -> ArticleRecord:
+        """The article with this id; ArticleNotFoundError when there is none."""
         record = self.get_article(article_id)
         if record is None:
             raise ArticleNotFoundError(
                 f"No article with id '{article_id}'. `articlebot list` shows the ids."
             )
+        return record
+
+    def remove_article(self, article_id: str) -> ArticleRecord:
+        record = self.article(article_id)
         self.registry.delete(ids=[article_id])  # readers stop seeing it at once
         self._state = None
         self.sweep(article_id, keep_version=None)

@@ -6,8 +6,9 @@
     hook = Webhook(url="https://bot.example.com/telegram", secret_token="s3cret")
     application.run_webhook(**hook.options(), allowed_updates=ALLOWED_UPDATES)
 
-`post_init` loads the engine (unless one is passed in) and registers the command menu;
-`post_shutdown` stops the engine's threads.
+`post_init` loads the engine (unless one is passed in), starts its threads (answers) and
+the writer thread (ingest, remove, reindex), and registers the command menu;
+`post_shutdown` stops the threads.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from telegram.ext import (
 
 from bot.engine import Engine, build_engine
 from bot.settings import Settings
-from bot.telegram import handlers, sources
-from bot.telegram.filters import ADDRESSED_TO_ME
+from bot.telegram import admin, handlers, sources
+from bot.telegram.filters import ADDRESSED_TO_ME, PressedBy
 from bot.telegram.limits import UserLimit, UserLimiter
 from bot.telegram.texts import COMMANDS
 
@@ -54,6 +55,8 @@ CONCURRENT_UPDATES = 64
 
 PRIVATE = filters.ChatType.PRIVATE
 NEW = filters.UpdateType.MESSAGE  # not edits: PTB's handlers take edited messages by default
+# Commands only admins may use; anybody else gets a polite refusal.
+ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats"]
 
 
 class FloodLimiter(AIORateLimiter):
@@ -110,6 +113,7 @@ def build_application(
 
     async def post_init(application: Application) -> None:
         application.bot_data[handlers.EXECUTOR] = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine")
+        application.bot_data[handlers.WRITER] = ThreadPoolExecutor(1, thread_name_prefix="writer")
         if engine is None:
             logger.info("Loading the embedding model and the articles…")
         application.bot_data[handlers.ENGINE] = engine or await asyncio.to_thread(build_engine, settings)
@@ -120,9 +124,10 @@ def build_application(
         logger.info("Serving as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:
-        executor = application.bot_data.pop(handlers.EXECUTOR, None)
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+        for key in (handlers.EXECUTOR, handlers.WRITER):
+            executor = application.bot_data.pop(key, None)
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
 
     application = (
         ApplicationBuilder()
@@ -153,22 +158,41 @@ def build_application(
 def register(application: Application) -> None:
     """Add the handlers; within a group the first matching handler wins, so order matters.
 
-    1. Commands (/start /help /articles /ask), new messages only.
-    2. The Sources button.
-    3. Questions: any text in a private chat; in groups, text that mentions the bot or
+    1. Admins (ADMIN_USER_IDS, checked on the sender's user id, never the chat):
+       /ingest /remove /reindex /stats, /articles with ids, /help with the admin
+       commands, and uploaded files (where the bot would answer: private, or addressed).
+    2. The admin commands and uploaded files from anybody else: a polite refusal.
+    3. Commands (/start /help /articles /ask), new messages only.
+    4. Buttons: Sources; /remove's confirmation pressed by an admin, then by anybody
+       else (refused).
+    5. Questions: any text in a private chat; in groups, text that mentions the bot or
        replies to it.
-    4. A command the bot doesn't have, in a private chat.
-    5. Explanations: edited messages, then non-text messages (stickers, photos, voice…),
+    6. A command the bot doesn't have, in a private chat.
+    7. Explanations: edited messages, then non-text messages (stickers, photos, voice…),
        both only where the bot would have answered.
     Everything else (group chatter, service messages, channel posts) is ignored on purpose.
     """
+    settings: Settings = application.bot_data[handlers.SETTINGS]
+    admins = filters.User(user_id=settings.admin_user_ids)
+    upload = NEW & filters.Document.ALL & ~filters.ANIMATION & (PRIVATE | ADDRESSED_TO_ME)
     application.add_handlers(
         [
+            CommandHandler("ingest", admin.ingest_url, filters=NEW & admins),
+            CommandHandler("remove", admin.ask_to_remove, filters=NEW & admins),
+            CommandHandler("reindex", admin.reindex, filters=NEW & admins),
+            CommandHandler("stats", admin.show_stats, filters=NEW & admins),
+            CommandHandler("articles", admin.list_articles_with_ids, filters=NEW & admins),
+            CommandHandler("help", admin.show_admin_help, filters=NEW & admins),
+            MessageHandler(upload & admins, admin.ingest_upload),
+            CommandHandler(ADMIN_COMMANDS, admin.refuse, filters=NEW),
+            MessageHandler(upload, admin.refuse),
             CommandHandler("start", handlers.start, filters=NEW),
             CommandHandler("help", handlers.show_help, filters=NEW),
             CommandHandler("articles", handlers.list_articles, filters=NEW),
             CommandHandler("ask", handlers.ask, filters=NEW),
             CallbackQueryHandler(handlers.toggle_sources, pattern=sources.PATTERN),
+            PressedBy(admins, admin.confirm_removal, pattern=admin.REMOVE_PATTERN),
+            CallbackQueryHandler(admin.refuse_button, pattern=admin.REMOVE_PATTERN),
             MessageHandler(NEW & PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.answer_private),
             MessageHandler(
                 NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & ADDRESSED_TO_ME,

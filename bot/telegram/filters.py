@@ -1,4 +1,4 @@
-"""Who the bot listens to in groups, as PTB filters used at handler registration.
+"""Who the bot listens to, as PTB filters (and one handler) used at handler registration.
 
 In a group the bot answers only messages addressed to it: a mention (`@botname`, in text
 or in a caption) or a reply to one of its own messages. With privacy mode on (BotFather's
@@ -9,9 +9,11 @@ delivers all group chatter, which these filters keep out.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from telegram import Message, MessageEntity
-from telegram.ext import filters
+from telegram import Message, MessageEntity, Update
+from telegram.ext import CallbackQueryHandler, filters
 
 
 class _MentionsMe(filters.MessageFilter):
@@ -35,6 +37,24 @@ class _RepliesToMe(filters.MessageFilter):
     def filter(self, message: Message) -> bool:
         replied = message.reply_to_message
         return bool(replied and replied.from_user and replied.from_user.id == message.get_bot().id)
+
+
+class PressedBy(CallbackQueryHandler):
+    """A CallbackQueryHandler for button presses by `users` only.
+
+    PTB's CallbackQueryHandler takes no filters, and `filters.User` looks at a message's
+    sender, which for a button is the bot; a press is checked on the user who pressed it.
+    """
+
+    def __init__(self, users: filters.User, callback: Callable[[Update, Any], Awaitable[None]], pattern: str) -> None:
+        super().__init__(callback, pattern=pattern)
+        self.users = users
+
+    def check_update(self, update: object) -> bool | object | None:
+        user = update.effective_user if isinstance(update, Update) else None
+        if user is None or user.id not in self.users.user_ids:
+            return None
+        return super().check_update(update)
 
 
 MENTIONS_ME = _MentionsMe(name="MENTIONS_ME")

@@ -142,6 +142,26 @@ def article_list(records: list[ArticleRecord], lang: str) -> str:
     return say(lang, "articles", count=len(records), lines="\n".join(lines))
 
 
+def admin_article_list(records: list[ArticleRecord], lang: str) -> str:
+    """/articles for admins: numbered titles with the ids /remove takes."""
+    if not records:
+        return say(lang, "no_articles")
+    lines = [
+        say(
+            lang,
+            "admin_article_line",
+            n=i,
+            title=f"<b>{escape(r.title)}</b>",
+            id=escape(r.article_id),
+            chunks=r.chunk_count,
+            date=escape(r.ingested_at[:10]),
+        )
+        for i, r in enumerate(records, 1)
+    ]
+    chunks = sum(r.chunk_count for r in records)
+    return truncate_html(say(lang, "admin_articles", count=len(records), chunks=chunks, lines="\n".join(lines)))
+
+
 def title_list(records: list[ArticleRecord]) -> str:
     """Bulleted titles for /start."""
     return "\n".join(f"• <b>{escape(r.title)}</b>" for r in records)

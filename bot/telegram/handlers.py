@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 # Keys of context.bot_data.
 ENGINE = "engine"
 EXECUTOR = "engine_executor"
+# One thread for writes (ingest, remove, reindex): they run one at a time, and a long
+# ingest never takes the engine threads that answer questions.
+WRITER = "writer_executor"
 SETTINGS = "settings"
 REPLIES = "recent_replies"
 LIMITER = "user_limiter"
@@ -54,14 +57,15 @@ T = TypeVar("T")
 # -- plumbing ---------------------------------------------------------------------------
 
 
-def _user_language(update: Update) -> str:
+def user_language(update: Update) -> str:
     user = update.effective_user
     return language_for(None, user.language_code if user else None)
 
 
-async def _in_engine_thread(context: Context, fn: Callable[..., T], *args: Any) -> T:
-    """Run a blocking engine call on the engine's threads, keeping the event loop free."""
-    executor: Executor = context.bot_data[EXECUTOR]
+async def in_engine_thread(context: Context, fn: Callable[..., T], *args: Any, pool: str = EXECUTOR) -> T:
+    """Run a blocking engine call on the engine's threads (or the `pool` named by its
+    bot_data key, e.g. WRITER), keeping the event loop free."""
+    executor: Executor = context.bot_data[pool]
     return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
 
@@ -81,7 +85,7 @@ def limited(callback: Callback) -> Callback:
             await callback(update, context)
             return
         if verdict is Verdict.WARN:
-            note = say(_user_language(update), "too_fast", seconds=limiter.wait_s(who))
+            note = say(user_language(update), "too_fast", seconds=limiter.wait_s(who))
             await update.effective_message.reply_html(note)
         logger.info("User %s is over the limit (%s); update %s", who, verdict.value, update.update_id)
 
@@ -124,7 +128,7 @@ async def _answer(update: Update, context: Context, question: str) -> None:
     engine: Engine = context.bot_data[ENGINE]
     try:
         async with _typing(message):
-            answer: Answer = await _in_engine_thread(context, engine.answer, question)
+            answer: Answer = await in_engine_thread(context, engine.answer, question)
     except ArticlebotError as exc:
         # QuestionError and store trouble: their message is written for users.
         logger.warning("Update %s: %s", update.update_id, exc)
@@ -146,8 +150,8 @@ async def _answer(update: Update, context: Context, question: str) -> None:
 @limited
 async def start(update: Update, context: Context) -> None:
     """/start: what the bot knows and how to ask it."""
-    lang = _user_language(update)
-    records = await _in_engine_thread(context, context.bot_data[ENGINE].articles)
+    lang = user_language(update)
+    records = await in_engine_thread(context, context.bot_data[ENGINE].articles)
     if not records:
         await update.effective_message.reply_html(say(lang, "start_empty"))
         return
@@ -164,15 +168,15 @@ async def start(update: Update, context: Context) -> None:
 @limited
 async def show_help(update: Update, context: Context) -> None:
     """/help: how to ask and how to read an answer."""
-    lang = _user_language(update)
+    lang = user_language(update)
     await update.effective_message.reply_html(say(lang, "help", mention=escape(f"@{context.bot.username}")))
 
 
 @limited
 async def list_articles(update: Update, context: Context) -> None:
     """/articles: the articles' titles and when they were added."""
-    records = await _in_engine_thread(context, context.bot_data[ENGINE].articles)
-    await update.effective_message.reply_html(article_list(records, _user_language(update)))
+    records = await in_engine_thread(context, context.bot_data[ENGINE].articles)
+    await update.effective_message.reply_html(article_list(records, user_language(update)))
 
 
 @limited
@@ -181,7 +185,7 @@ async def ask(update: Update, context: Context) -> None:
     message = update.effective_message
     question = command_argument(message.text)
     if not question:
-        lang = _user_language(update)
+        lang = user_language(update)
         await message.reply_html(say(lang, "ask_usage", example=escape(say(lang, "example"))))
         return
     await _answer(update, context, question)
@@ -190,7 +194,7 @@ async def ask(update: Update, context: Context) -> None:
 @limited
 async def unknown_command(update: Update, context: Context) -> None:
     """A command the bot doesn't have, in a private chat."""
-    await update.effective_message.reply_html(say(_user_language(update), "unknown_command"))
+    await update.effective_message.reply_html(say(user_language(update), "unknown_command"))
 
 
 # -- questions --------------------------------------------------------------------------
@@ -208,7 +212,7 @@ async def answer_in_group(update: Update, context: Context) -> None:
     message = update.effective_message
     question = without_mention(message.text, context.bot.username)
     if not question:
-        lang = _user_language(update)
+        lang = user_language(update)
         await message.reply_html(say(lang, "empty_mention", example=escape(say(lang, "example"))))
         return
     await _answer(update, context, question)
@@ -220,7 +224,7 @@ async def toggle_sources(update: Update, context: Context) -> None:
     key, expand = sources.parse(query.data)
     reply = context.bot_data[REPLIES].get(key)
     if reply is None:
-        await query.answer(say(_user_language(update), "sources_gone"), show_alert=True)
+        await query.answer(say(user_language(update), "sources_gone"), show_alert=True)
         return
     await query.answer()
     try:
@@ -235,10 +239,11 @@ async def toggle_sources(update: Update, context: Context) -> None:
 
 # -- everything else --------------------------------------------------------------------
 
-# Message attributes checked in this order; an animation also carries a document.
+# Message attributes checked in this order. Files (documents) never get here: they are
+# admins' uploads or refused (bot/telegram/admin.py); an animation also carries a document.
 _KINDS = (
     "sticker", "photo", "voice", "audio", "video_note", "video", "animation",
-    "document", "location", "contact", "poll",
+    "location", "contact", "poll",
 )
 
 
@@ -247,7 +252,7 @@ async def explain_unsupported(update: Update, context: Context) -> None:
     """Stickers, photos, voice and other non-text messages: say that only text works."""
     message = update.effective_message
     kind = next((k for k in _KINDS if getattr(message, k, None)), "other")
-    lang = _user_language(update)
+    lang = user_language(update)
     await message.reply_html(say(lang, "unsupported", kind=say(lang, f"kind_{kind}")))
 
 
@@ -255,7 +260,7 @@ async def explain_unsupported(update: Update, context: Context) -> None:
 async def explain_edit(update: Update, context: Context) -> None:
     """An edited message: the bot answered (or ignored) the original; ask for a new one."""
     message = update.effective_message
-    lang = language_for(message.text) if message.text else _user_language(update)
+    lang = language_for(message.text) if message.text else user_language(update)
     await message.reply_html(say(lang, "unsupported_edit"), do_quote=True)
 
 
@@ -269,7 +274,7 @@ async def report_error(update: object, context: Context) -> None:
     logger.error("Update %s caused an error", update_id, exc_info=context.error)
     if not isinstance(update, Update):
         return
-    apology = say(_user_language(update), "apology")
+    apology = say(user_language(update), "apology")
     try:
         if update.callback_query:
             await update.callback_query.answer(apology, show_alert=True)

@@ -79,11 +79,75 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_video": "videos",
         "kind_video_note": "video messages",
         "kind_animation": "GIFs",
-        "kind_document": "files",
         "kind_location": "locations",
         "kind_contact": "contacts",
         "kind_poll": "polls",
         "kind_other": "this kind of message",
+        # Admins (bot/telegram/admin.py).
+        "admin_only": (
+            "Sorry, only the bot's admins can add, change or remove articles. "
+            "You can still ask me anything about the articles."
+        ),
+        "admin_help": (
+            "\n\n<b>Admin commands</b>\n"
+            "/ingest <i>URL</i> [<i>title</i>]: add a web page as an article\n"
+            "Send a file ({types}; UTF-8 or GBK text), with an optional caption as its title\n"
+            "The same URL, file name or title again replaces that article.\n"
+            "/articles: the articles with their ids\n"
+            "/remove <i>id</i>: remove an article (asks first)\n"
+            "/reindex: re-embed every article with the current model\n"
+            "/stats: articles, chunks, questions and latency since start"
+        ),
+        "ingest_usage": (
+            "Put an http(s) URL after the command, e.g. "
+            "<code>/ingest https://example.com/post.html</code>, or send me a file ({types})."
+        ),
+        "status": "⏳ <b>{source}</b>\n{stage}",
+        "stage_start": "Starting…",
+        "stage_download": "Downloading the file…",
+        "stage_fetching": "Fetching…",
+        "stage_cleaning": "Cleaning the text…",
+        "stage_chunking": "Splitting it into chunks…",
+        "stage_embedding": "{total} chunks; embedding {done}/{total}…",
+        "ingest_new": "✅ <b>{source}</b>\nAdded a new article:\n<code>{summary}</code>",
+        "ingest_unchanged": (
+            "✅ <b>{source}</b>\nUnchanged since the last time, nothing to do:\n<code>{summary}</code>"
+        ),
+        "ingest_replaced": "✅ <b>{source}</b>\nReplaced the older version:\n<code>{summary}</code>",
+        "ingest_failed": "❌ <b>{source}</b>\n{reason}\nThe articles are unchanged.",
+        "download_failed": "Telegram did not let me download the file ({reason}).",
+        "ingest_crashed": (
+            "❌ <b>{source}</b>\nThe ingest failed midway (an error on my side, now in the log). "
+            "Nothing was lost: the articles are as before. Send it again to retry."
+        ),
+        "admin_articles": "<b>Articles</b> ({count}, {chunks} chunks):\n{lines}",
+        "admin_article_line": "{n}. {title}\n<code>{id}</code>, {chunks} chunks, added {date}",
+        "remove_usage": (
+            "Put the article's id after the command, e.g. <code>/remove {example}</code>; /articles shows the ids."
+        ),
+        "unknown_article": "No article has the id <code>{id}</code>. /articles shows the ids.",
+        "remove_confirm": (
+            "Remove <b>{title}</b> (<code>{id}</code>, {chunks} chunks)? "
+            "Questions about it will no longer be answered."
+        ),
+        "remove_yes": "🗑 Remove",
+        "remove_no": "Keep it",
+        "removed": "🗑 Removed <b>{title}</b> (<code>{id}</code>).",
+        "remove_kept": "Kept <b>{title}</b> (<code>{id}</code>).",
+        "reindex_status": "⏳ Re-embedding every article with {model}: {done}/{total} chunks…",
+        "reindex_done": "✅ Re-embedded {count} chunks with {model}.",
+        "reindex_failed": (
+            "❌ Re-embedding failed midway (an error on my side, now in the log). Send /reindex again."
+        ),
+        "stats": (
+            "<b>Since start</b>\n"
+            "Articles: {articles} ({chunks} chunks)\n"
+            "Questions answered: {answered}\n"
+            "Refused: {refused}\n"
+            "Median latency: {median}"
+        ),
+        "milliseconds": "{ms} ms",
+        "no_latency": "none yet",
     },
     "zh": {
         "start": (
@@ -131,11 +195,62 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_video": "视频",
         "kind_video_note": "视频消息",
         "kind_animation": "动图",
-        "kind_document": "文件",
         "kind_location": "位置",
         "kind_contact": "联系人",
         "kind_poll": "投票",
         "kind_other": "这种消息",
+        "admin_only": "抱歉,只有机器人的管理员可以添加、修改或删除文章。你仍然可以就文章向我提问。",
+        "admin_help": (
+            "\n\n<b>管理员命令</b>\n"
+            "/ingest <i>网址</i> [<i>标题</i>]:把网页加为文章\n"
+            "发送文件({types};UTF-8 或 GBK 文本),可用说明文字作标题\n"
+            "再次发送同一网址、文件名或标题会替换那篇文章。\n"
+            "/articles:文章及其 id\n"
+            "/remove <i>id</i>:删除文章(会先确认)\n"
+            "/reindex:用当前模型重新嵌入所有文章\n"
+            "/stats:启动以来的文章、片段、提问和延迟"
+        ),
+        "ingest_usage": (
+            "请把 http(s) 网址写在命令后面,例如 "
+            "<code>/ingest https://example.com/post.html</code>,或者直接发送文件({types})。"
+        ),
+        "status": "⏳ <b>{source}</b>\n{stage}",
+        "stage_start": "开始处理…",
+        "stage_download": "正在下载文件…",
+        "stage_fetching": "正在获取…",
+        "stage_cleaning": "正在清理文本…",
+        "stage_chunking": "正在切分片段…",
+        "stage_embedding": "{total} 个片段;正在嵌入 {done}/{total}…",
+        "ingest_new": "✅ <b>{source}</b>\n已添加新文章:\n<code>{summary}</code>",
+        "ingest_unchanged": "✅ <b>{source}</b>\n内容与上次相同,无需处理:\n<code>{summary}</code>",
+        "ingest_replaced": "✅ <b>{source}</b>\n已替换旧版本:\n<code>{summary}</code>",
+        "ingest_failed": "❌ <b>{source}</b>\n{reason}\n文章没有任何改动。",
+        "download_failed": "Telegram 不让我下载这个文件({reason})。",
+        "ingest_crashed": (
+            "❌ <b>{source}</b>\n处理到一半出错了(是我这边的问题,已记入日志)。"
+            "没有丢失任何内容:文章和之前一样。请重新发送再试一次。"
+        ),
+        "admin_articles": "<b>文章</b>({count} 篇,{chunks} 个片段):\n{lines}",
+        "admin_article_line": "{n}. {title}\n<code>{id}</code>,{chunks} 个片段,添加于 {date}",
+        "remove_usage": "请把文章 id 写在命令后面,例如 <code>/remove {example}</code>;/articles 列出所有 id。",
+        "unknown_article": "没有 id 为 <code>{id}</code> 的文章。/articles 列出所有 id。",
+        "remove_confirm": "删除 <b>{title}</b>(<code>{id}</code>,{chunks} 个片段)?删除后将不再回答关于它的问题。",
+        "remove_yes": "🗑 删除",
+        "remove_no": "保留",
+        "removed": "🗑 已删除 <b>{title}</b>(<code>{id}</code>)。",
+        "remove_kept": "已保留 <b>{title}</b>(<code>{id}</code>)。",
+        "reindex_status": "⏳ 正在用 {model} 重新嵌入所有文章:{done}/{total} 个片段…",
+        "reindex_done": "✅ 已用 {model} 重新嵌入 {count} 个片段。",
+        "reindex_failed": "❌ 重新嵌入中途失败(是我这边的问题,已记入日志)。请再发送一次 /reindex。",
+        "stats": (
+            "<b>启动以来</b>\n"
+            "文章:{articles} 篇({chunks} 个片段)\n"
+            "已回答的问题:{answered}\n"
+            "未能回答:{refused}\n"
+            "延迟中位数:{median}"
+        ),
+        "milliseconds": "{ms} 毫秒",
+        "no_latency": "暂无",
     },
 }
 

@@ -33,6 +33,7 @@ from aiohttp import web
 
 TOKEN = "123456789:AAF-fake_token-for-the-local-bot-api"
 MAX_TEXT = 4096
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files
 # All update types but these three are delivered when allowed_updates is empty.
 _OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
 # Fields that stay strings; everything else arrives JSON-encoded (numbers, objects).
@@ -268,6 +269,26 @@ class FakeBotAPI:
         self.update_ids[chat["id"], message["message_id"]] = self._push("message", message)
         self.sent_at[chat["id"], message["message_id"]] = time.monotonic()
         return message
+
+    def upload(
+        self,
+        chat: dict[str, Any],
+        user: dict[str, Any],
+        file_name: str,
+        content: bytes,
+        caption: str | None = None,
+        mime_type: str = "application/octet-stream",
+    ) -> dict[str, Any]:
+        """A user sends a file, as Telegram delivers it: a message with a `document`."""
+        file_id = f"doc{len(self._files) + 1}"
+        suffix = re.sub(r"[^A-Za-z0-9.]", "", file_name[file_name.rfind("."):]) if "." in file_name else ""
+        stored = self.add_file(file_id, content, f"documents/file_{file_id}{suffix}")  # Telegram's naming
+        document = {
+            "file_id": file_id, "file_unique_id": stored["file_unique_id"], "file_name": file_name,
+            "mime_type": mime_type, "file_size": len(content),
+        }
+        extra = {"caption": caption} if caption is not None else {}
+        return self.send(chat, user, document=document, **extra)
 
     def edit(self, message: dict[str, Any], text: str) -> dict[str, Any]:
         """The user edits their message."""
@@ -584,6 +605,8 @@ class FakeBotAPI:
         file = self._files.get(params.get("file_id"))
         if file is None:
             raise bad_request("invalid file_id")
+        if file["file_size"] > MAX_DOWNLOAD:
+            raise bad_request("file is too big")
         return {k: v for k, v in file.items() if k != "content"}
 
     # -- checks Telegram makes -----------------------------------------------------------------

@@ -26,7 +26,6 @@ def chat(bot: Bot, ann: dict) -> dict:
         ({"sticker": STICKER}, "stickers"),
         ({"photo": [{**FILE, "width": 90, "height": 90}], "caption": "what is this?"}, "photos"),
         ({"voice": {**FILE, "duration": 3, "mime_type": "audio/ogg"}}, "voice messages"),
-        ({"document": {**FILE, "file_name": "sora.pdf", "mime_type": "application/pdf"}}, "files"),
         ({"location": {"latitude": 52.5, "longitude": 13.4}}, "locations"),
     ],
 )
