@@ -55,3 +55,14 @@ def fresh_engine(tmp_path, embeddings) -> Engine:
     settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False)
     store = ArticleStore(make_client(settings.chroma_dir), embeddings, settings.collection)
     return Engine(settings, store)
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real `chroma run` server on a free loopback port, stopped at the end of the test."""
+    from tests.processes import ChromaServer, free_port  # it imports this module
+
+    server = ChromaServer(tmp_path / "chroma-server", free_port())
+    server.start()
+    yield server
+    server.stop()

@@ -15,7 +15,7 @@ from bot.engine import Engine, build_engine, open_client
 from bot.settings import Settings
 from tests.conftest import make_settings
 from tests.processes import (
-    MARS, MARS_Q, MARS_V2, MOON, MOON_Q, AskProcess, ChromaServer, articlebot, articlebot_env, free_port,
+    MARS, MARS_Q, MARS_V2, MOON, MOON_Q, AskProcess, articlebot, articlebot_env, free_port,
 )
 from vectorstore.errors import StoreUnavailableError
 from vectorstore.store import STATE_TTL_S, ArticleStore
@@ -25,14 +25,6 @@ OUTAGE = re.compile(
     r"The article store is unavailable \(cannot connect to the Chroma server at 127\.0\.0\.1:\d+\); "
     r"try again shortly\."
 )
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    server = ChromaServer(tmp_path / "chroma-server", free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

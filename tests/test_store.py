@@ -10,18 +10,7 @@ from vectorstore.embeddings import load_embeddings
 from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
 from vectorstore.store import ArticleStore
 from tests.conftest import make_settings
-
-ARTICLE_V1 = """火星基地建设计划
-
-一、选址
-
-火星基地将建在乌托邦平原,那里地势平坦。基地第一期可容纳十二名宇航员。
-
-二、能源
-
-基地的主要能源来自一座小型核反应堆,备用能源是太阳能电池板。
-"""
-ARTICLE_V2 = ARTICLE_V1.replace("十二名宇航员", "四十名宇航员")
+from tests.processes import MARS as ARTICLE_V1, MARS_V2 as ARTICLE_V2
 
 
 def chunk_ids(engine: Engine) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,8 @@ def export_onnx(model: Any, target: Path) -> Path:
             return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     dynamic = {0: "batch", 1: "tokens"}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on Python branches: none matter here
         torch.onnx.export(
             LastHiddenState(),
             tuple(sample[name] for name in INPUTS),

@@ -9,17 +9,9 @@ import pytest
 from bot.engine import Engine, open_client
 from bot.telegram.app import build_application
 from tests.conftest import make_settings
-from tests.processes import MARS, MARS_Q, ChromaServer, free_port
+from tests.processes import MARS, MARS_Q
 from tests.telegram.conftest import Bot, running, telegram_settings
 from vectorstore.store import ArticleStore
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    server = ChromaServer(tmp_path / "chroma-server", free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
