@@ -84,11 +84,9 @@ def ingest_many(
     fails the call with nothing written; their chunks are then embedded together, which
     is what makes a bulk ingest fast (see `ArticleStore.put_articles`).
     """
-    progress("cleaning", 0, 0)
-    prepared = [_prepare(store, loaded, title, chunk_size, chunk_overlap) for loaded, title in sources]
+    prepared = [_prepare(store, loaded, title, progress, chunk_size, chunk_overlap) for loaded, title in sources]
     to_store = [p for p in prepared if isinstance(p, _Prepared)]
     if to_store:
-        progress("chunking", 0, 0)
         store.put_articles(
             [(p.record, p.chunks) for p in to_store],
             progress=lambda done, total: progress("embedding", done, total),
@@ -102,14 +100,21 @@ def ingest_many(
 
 
 def _prepare(
-    store: ArticleStore, loaded: LoadedSource, title: str | None, chunk_size: int, chunk_overlap: int
+    store: ArticleStore,
+    loaded: LoadedSource,
+    title: str | None,
+    progress: Progress,
+    chunk_size: int,
+    chunk_overlap: int,
 ) -> _Prepared | IngestResult:
     """The source's record and chunks; or the "unchanged" result when its text is stored already."""
+    progress("cleaning", 0, 0)
     cleaned = clean(loaded.text, title=title or loaded.title)
     digest = content_hash(f"{cleaned.title}\n{cleaned.text}")
     previous = store.find_article(source_key=loaded.source_key, title=cleaned.title)
     if previous is not None and previous.content_hash == digest:
         return IngestResult(previous, "unchanged")
+    progress("chunking", 0, 0)
     chunks = chunk_article(cleaned, chunk_size, chunk_overlap)
     if not chunks:
         raise EmptyArticleError("The article has no text left to index after cleaning.")
