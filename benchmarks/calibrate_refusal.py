@@ -23,7 +23,6 @@ from bot import evaluation, squad
 from bot.engine import REFUSAL_THRESHOLD, Engine, language_of
 from bot.selection import confidence
 from bot.settings import Settings
-from ingest.loaders import LoadedSource
 from vectorstore.client import make_client
 from vectorstore.embeddings import load_embeddings
 from vectorstore.store import ArticleStore
@@ -44,11 +43,7 @@ def in_domain_scores(path: Path, base: Settings, embeddings) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = base.model_copy(update={"data_dir": Path(tmp), "seed_default_corpus": False})
         engine = Engine(settings, ArticleStore(make_client(settings.chroma_dir), embeddings, "squad"))
-        for p in passages:
-            engine.ingest_loaded(
-                LoadedSource(text=p.text, title=p.title, source=p.key, source_key=p.key, kind="text"),
-                f"{p.title} ({p.key})",
-            )
+        engine.ingest_many([p.as_source() for p in passages])
         engine.warm_up()
         return [best_score(engine, question) for p in passages for question, _ in p.questions]
 
@@ -62,7 +57,7 @@ def main() -> None:
                         help="Also score the SQuAD questions against their own passages (minutes).")
     args = parser.parse_args()
     base = Settings()
-    embeddings = load_embeddings(base.embedding_model, base.models_dir)
+    embeddings = load_embeddings(base.embedding_model, base.models_dir, backend=base.embedding_backend)
     with tempfile.TemporaryDirectory() as tmp:
         settings = base.model_copy(update={"data_dir": Path(tmp)})
         engine = Engine(settings, ArticleStore(make_client(settings.chroma_dir), embeddings))

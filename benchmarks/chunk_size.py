@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--squad", type=Path, default=SHARED / "benchmarks" / "cmrc2018_trial.json")
     args = parser.parse_args()
     base = Settings()
-    embeddings = load_embeddings(base.embedding_model, base.models_dir)
+    embeddings = load_embeddings(base.embedding_model, base.models_dir, backend=base.embedding_backend)
     questions = evaluation.read_questions(args.dev)
     print("size overlap | dev right  gold | cmrc R@1   R@5  contain | p50 ms")
     for size, overlap in SIZES:

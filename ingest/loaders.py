@@ -71,7 +71,7 @@ def load_source(location: str, limits: LoaderLimits = LoaderLimits()) -> LoadedS
     if not path.is_file():
         raise SourceNotFoundError(f"No such file: {location}")
     kind = _kind_of(path.name)
-    check_size(path.name, path.stat().st_size, limits)
+    _check_size(path.name, path.stat().st_size, limits)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -85,7 +85,7 @@ def load_bytes(
     """An uploaded file's contents; its type comes from the file name's extension."""
     name = PurePosixPath(filename).name or "upload"
     kind = _kind_of(name)
-    check_size(name, len(data), limits)
+    _check_size(name, len(data), limits)
     return _extract(data, kind, name, source or name, name)
 
 
@@ -93,10 +93,10 @@ def check_upload(name: str, size: int, limits: LoaderLimits = LoaderLimits()) ->
     """Refuse an upload by its name and announced size, before spending time downloading it."""
     name = PurePosixPath(name).name or "upload"
     _kind_of(name)
-    check_size(name, size, limits)
+    _check_size(name, size, limits)
 
 
-def check_size(name: str, size: int, limits: LoaderLimits = LoaderLimits()) -> None:
+def _check_size(name: str, size: int, limits: LoaderLimits = LoaderLimits()) -> None:
     """Refuse a source of `size` bytes over the configured limit."""
     if size > limits.max_bytes:
         raise SourceTooLargeError(f"{name} is larger than the limit of {limits.max_bytes:,} bytes.")

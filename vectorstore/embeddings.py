@@ -86,7 +86,7 @@ def load_embeddings(
 ) -> SentenceEmbeddings:
     """Load (building first if needed) the embedding model named by `spec`, run by `backend`.
 
-    Both backends give the same vectors (cosine ≥ 0.99999), so they share a fingerprint
+    Both backends give the same vectors (cosine ≥ 0.9999), so they share a fingerprint
     and an index built with one is searched with the other.
     """
     location = resolve_model_path(spec, models_dir, progress)
