@@ -31,6 +31,10 @@ class Answer:
     refused: bool
     citations: list[Citation] = field(default_factory=list)
     latency_ms: float = 0.0
+    # The question as answered, when a follow-up was rewritten to stand on its own.
+    standalone: str | None = None
+    # The chat model that wrote the answer; None for an extractive one.
+    generated_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON contract of `articlebot ask --json`."""
@@ -40,4 +44,6 @@ class Answer:
             "refused": self.refused,
             "citations": [asdict(c) for c in self.citations],
             "latency_ms": round(self.latency_ms, 1),
+            "standalone": self.standalone,
+            "generated_by": self.generated_by,
         }

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from bot import evaluation, squad
 from bot.answer import Answer
 from bot.engine import Engine, build_engine
+from bot.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
 from bot.telegram.cli import serve
 from vectorstore.embeddings import load_embeddings
@@ -113,11 +114,18 @@ def ingest(ctx: click.Context, sources: tuple[str, ...], title: str | None) -> N
 
 
 @main.command()
+@click.option("--llm", "with_llm", is_flag=True,
+              help="Also fetch the local chat model (LLM_MODEL when LLM_PROVIDER=local, else the default).")
 @click.pass_context
-def prepare(ctx: click.Context) -> None:
+def prepare(ctx: click.Context, with_llm: bool) -> None:
     """Build the embedding model and ingest the default article (run once by set-up)."""
     engine = _engine(ctx)
     click.echo(f"Model {engine.store.embeddings.name} ready; {len(engine.articles())} article(s) in the store.")
+    if with_llm:
+        settings: Settings = ctx.obj
+        local = settings.llm_provider == "local"
+        spec = (settings.llm_model if local else None) or DEFAULT_LOCAL_MODEL
+        click.echo(f"Chat model ready: {local_model_path(spec, settings.models_dir, progress=_say)}")
 
 
 @main.command(name="list")
@@ -140,12 +148,41 @@ def remove(ctx: click.Context, article_id: str) -> None:
     click.echo(f"Removed {record.article_id}  {record.title}")
 
 
-def _render(answer: Answer) -> str:
-    lines = [answer.text]
+def _render(answer: Answer, with_text: bool = True) -> str:
+    lines = [answer.text] if with_text else []
+    if answer.standalone:
+        lines.append(f"  (understood as: {answer.standalone})")
     for c in answer.citations:
         section = f" — {c.section}" if c.section else ""
         lines.append(f"  [{c.n}] {c.title}{section}\n      “{c.quote}”")
     return "\n".join(lines)
+
+
+class _Stream:
+    """Prints a generated answer as it grows, then its checked form and sources.
+
+    The growing text is the model's, unchecked; when checking changed it (a sentence
+    dropped or re-cited), the checked answer follows it, marked as such."""
+
+    def __init__(self) -> None:
+        self.shown = ""
+
+    def __call__(self, text: str) -> None:
+        if text.startswith(self.shown):
+            click.echo(text[len(self.shown) :], nl=False)
+            sys.stdout.flush()
+            self.shown = text
+
+    def finish(self, answer: Answer) -> None:
+        if not self.shown:
+            click.echo(_render(answer))
+            return
+        click.echo()
+        if " ".join(self.shown.split()) == " ".join(answer.text.split()):
+            click.echo(_render(answer, with_text=False))
+        else:
+            click.echo(f"Checked against the sources: {_render(answer)}")
+        self.shown = ""
 
 
 def _ask_lines(engine: Engine, lines: list[str] | object, emit: Callable[[Answer | str], None]) -> None:
@@ -171,8 +208,11 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     """
     engine = _engine(ctx)
     if question != "-":
-        answer = engine.answer(question)
-        click.echo(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else _render(answer))
+        if as_json:
+            click.echo(json.dumps(engine.answer(question).to_json(), ensure_ascii=False))
+            return
+        stream = _Stream()
+        stream.finish(engine.answer(question, on_draft=stream))
         return
 
     def emit(item: Answer | str) -> None:
@@ -189,20 +229,30 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
 @main.command()
 @click.pass_context
 def chat(ctx: click.Context) -> None:
-    """A terminal conversation with the bot (Ctrl-D to leave)."""
+    """A terminal conversation with the bot: follow-up questions work; /reset forgets
+    the conversation so far (Ctrl-D to leave)."""
     engine = _engine(ctx)
     titles = ", ".join(r.title for r in engine.articles()) or "none yet"
-    click.echo(f"Ask about the articles ({titles}). Ctrl-D to leave.")
+    click.echo(f"Ask about the articles ({titles}). /reset starts over, Ctrl-D leaves.")
+    earlier: list[str] = []
+    stream = _Stream()
     while True:
         try:
             question = click.prompt("you", prompt_suffix="> ")
         except (EOFError, click.Abort):
             click.echo()
             return
+        if question.strip() == "/reset":
+            earlier.clear()
+            click.echo("Forgotten: the next question starts a new conversation.")
+            continue
         try:
-            click.echo(_render(engine.answer(question)))
+            answer = engine.answer(question, earlier=earlier, on_draft=stream)
         except ArticlebotError as exc:
             click.echo(str(exc))
+            continue
+        stream.finish(answer)
+        earlier = [*earlier, answer.standalone or answer.question][-ctx.obj.history_turns :]
 
 
 @main.command(name="eval")

@@ -10,6 +10,7 @@ call it; it owns the store, the retriever and the sentence scorer::
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -18,9 +19,13 @@ from importlib import resources
 import chromadb
 import numpy as np
 
+from bot import followups, verification
 from bot.answer import Answer, Citation
+from bot.chat_models import make_chat_model
 from bot.errors import QuestionError
+from bot.generation import PASSAGES, GenerationFailed, Generator
 from bot.selection import (
+    FILL_MARGIN,
     MAX_ANSWER_CHARS,
     Scored,
     SentenceScorer,
@@ -41,6 +46,8 @@ from vectorstore.embeddings import load_embeddings
 from vectorstore.retrieval import Hit, HybridRetriever
 from vectorstore.schema import ArticleRecord
 from vectorstore.store import ArticleStore
+
+logger = logging.getLogger(__name__)
 
 RETRIEVE_K = 6
 # A confidence (selection.confidence: the best sentence's score, plus how much of the
@@ -63,11 +70,13 @@ def language_of(text: str) -> str:
 class Engine:
     """Answers questions from the store and manages its articles."""
 
-    def __init__(self, settings: Settings, store: ArticleStore) -> None:
+    def __init__(self, settings: Settings, store: ArticleStore, generator: Generator | None = None) -> None:
         self.settings = settings
         self.store = store
         self.retriever = HybridRetriever(store)
         self.scorer = SentenceScorer(store.embeddings)
+        self.generator = generator  # None: extractive answers
+        self.verifier = verification.Verifier(self.scorer)
         self.limits = LoaderLimits(
             max_bytes=settings.max_source_bytes,
             fetch_timeout_s=settings.fetch_timeout_s,
@@ -94,27 +103,90 @@ class Engine:
         hits = self.retriever.retrieve(question, query_vector.tolist(), k=RETRIEVE_K)
         return self.scorer.score(question, query_vector, hits)
 
-    def answer(self, question: str, max_chars: int = MAX_ANSWER_CHARS) -> Answer:
+    def standalone(self, question: str, earlier: Sequence[str]) -> str:
+        """The question as it can be understood without the `earlier` questions (newest
+        last): rewritten by the chat model in generation mode, by a heuristic otherwise."""
+        if not earlier or not followups.is_follow_up(question):
+            return question
+        if self.generator is not None:
+            try:
+                rewritten = self.generator.standalone(question, language_of(question), earlier[-2:])
+                if 0 < len(rewritten) <= 2 * len(question) + len(earlier[-1]):
+                    return rewritten
+            except GenerationFailed as exc:
+                logger.warning("Rewriting a follow-up failed (%s); using the heuristic", exc)
+        return followups.rewrite(question, earlier[-1])
+
+    def answer(
+        self,
+        question: str,
+        max_chars: int = MAX_ANSWER_CHARS,
+        *,
+        earlier: Sequence[str] = (),
+        on_draft: Callable[[str], None] = lambda _text: None,
+    ) -> Answer:
         """A short cited answer (at most `max_chars` with its markers), or a refusal when
-        the articles don't contain one."""
+        the articles don't contain one.
+
+        `earlier` are the chat's previous questions in standalone form, for follow-ups.
+        In generation mode the model's text goes to `on_draft` as it grows (unchecked);
+        the returned answer holds only its checked sentences.
+        """
         started = time.perf_counter()
         question = self.check_question(question)
-        scored = self.candidates(question)
+        asked = self.standalone(question, earlier)
+        scored = self.candidates(asked)
         language = language_of(question)
-        confident = bool(scored) and confidence(question, scored[0]) >= REFUSAL_THRESHOLD[language]
-        chosen = choose(scored, max_chars) if confident else []
-        text, citations = (
-            compose(chosen, content_terms(question), max_chars) if chosen else (REFUSALS[language], [])
-        )
+        confident = bool(scored) and confidence(asked, scored[0]) >= REFUSAL_THRESHOLD[language]
+        text, citations, generated = REFUSALS[language], [], False
+        if confident and self.generator is not None:
+            try:
+                text, citations = self._generate(asked, language, scored, max_chars, on_draft)
+                generated = True
+            except GenerationFailed as exc:
+                logger.warning("Generation failed (%s); answering extractively", exc)
+        if confident and not generated:
+            text, citations = compose(choose(scored, max_chars), content_terms(asked), max_chars)
+        if not citations:
+            text = REFUSALS[language]
         answer = Answer(
             question=question,
             text=text,
-            refused=not chosen,
+            refused=not citations,
             citations=citations,
             latency_ms=(time.perf_counter() - started) * 1000,
+            standalone=asked if asked != question else None,
+            generated_by=self.generator.name if generated else None,
         )
         self.stats.record(answer)
         return answer
+
+    def _generate(
+        self, question: str, language: str, scored: list[Scored], max_chars: int, on_draft: Callable[[str], None]
+    ) -> tuple[str, list[Citation]]:
+        """The model's answer from the best sentences' chunks, keeping only its sentences
+        that a passage supports and that answer the question; no citations (a refusal)
+        when none is supported.
+
+        The refusal threshold has already judged that the passages answer, and which
+        sentence does (the best-scoring one). A model that declines, or whose supported
+        sentences leave that one out, has failed: GenerationFailed, and the
+        extractive answer is given instead, so generating never answers worse.
+        """
+        passages = list({s.hit.doc.id: s.hit for s in scored}.values())[:PASSAGES]
+        written = self.generator.write(question, language, passages, on_draft)
+        claims = [c for c in verification.claims(written) if not verification.declines(c.text)]
+        if not claims:
+            raise GenerationFailed("the model declined passages that answer the question")
+        supports = self.verifier.supports(claims, passages)
+        if not any(supports):
+            return "", []
+        where = [(passages[s.passage].doc.id, s.sentence) if s else None for s in supports]
+        if (scored[0].hit.doc.id, scored[0].index) not in where:
+            raise GenerationFailed("the model's sentences leave out the answering one")
+        relevant = _relevant_sentences(scored)
+        kept = [s if w in relevant else None for s, w in zip(supports, where)]
+        return verification.cite(claims, kept, passages, max_chars)
 
     def warm_up(self) -> None:
         """Prepare answering for every stored sentence (a few seconds per hundred chunks),
@@ -183,6 +255,13 @@ class Engine:
         result = self.ingest_loaded(load_bytes(data, "sora-raw.txt", self.limits), None, progress)
         self.store.mark_seeded()
         return result
+
+
+def _relevant_sentences(scored: list[Scored]) -> set[tuple[str, int]]:
+    """(chunk id, sentence index) of the sentences that score nearly as well as the best
+    one for the question: what an answer may say (the extractive fill's margin)."""
+    floor = scored[0].score - FILL_MARGIN
+    return {(s.hit.doc.id, s.index) for s in scored if s.score >= floor}
 
 
 def compose(chosen: list[Scored], terms: set[str], max_chars: int) -> tuple[str, list[Citation]]:
@@ -258,7 +337,8 @@ def build_engine(
         settings.embedding_model, settings.models_dir, progress, backend=settings.embedding_backend
     )
     store = ArticleStore(client, embeddings, settings.collection, check_model=check_model)
-    engine = Engine(settings, store)
+    chat = make_chat_model(settings, progress) if check_model else None
+    engine = Engine(settings, store, Generator(chat, settings.llm_timeout_s) if chat else None)
     if check_model:
         engine.seed_default_corpus(
             lambda stage, done, total: progress(f"default article: {stage} {done}/{total}")

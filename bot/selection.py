@@ -205,6 +205,10 @@ class SentenceScorer:
         with self._lock:
             return np.stack([self._cache[s] for s in sentences])
 
+    def sentence_vectors(self, hit: Hit, sentences: list[str]) -> np.ndarray:
+        """The (cached) vectors of sentences of a hit's chunk, as `score` compares them."""
+        return self._vectors([_in_context(hit, s) for s in sentences])
+
     def warm_up(self, hits: list[Hit]) -> None:
         """Embed every sentence of these chunks now, so that later answers only embed
         their question."""

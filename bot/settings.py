@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,18 @@ class Settings(BaseSettings):
     chroma_ssl: bool = Field(default=False, alias="CHROMA_SSL")
     chroma_auth_token: SecretStr | None = Field(default=None, alias="CHROMA_AUTH_TOKEN")
     chroma_headers: dict[str, SecretStr] | None = Field(default=None, alias="CHROMA_HEADERS")  # JSON object
+
+    # Generation mode (README: "Fluent answers"): none keeps the extractive answers.
+    llm_provider: Literal["none", "openai", "ollama", "local"] = Field(default="none", alias="LLM_PROVIDER")
+    # openai/ollama: the model's name there; local: a name from bot.local_model or a .gguf path.
+    llm_model: str | None = Field(default=None, alias="LLM_MODEL")
+    llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
+    llm_api_key: SecretStr | None = Field(default=None, alias="LLM_API_KEY")
+    # The whole generation may take this long; then the extractive answer is given instead.
+    llm_timeout_s: float = Field(default=30.0, alias="LLM_TIMEOUT")
+    llm_threads: int = Field(default=max(1, os.cpu_count() or 1), alias="LLM_THREADS")  # local only
+    # Turns per chat kept for follow-up questions (a turn is a question and its answer).
+    history_turns: int = Field(default=4, alias="HISTORY_TURNS")
 
     chunk_size: int = Field(default=CHUNK_SIZE, alias="CHUNK_SIZE")
     chunk_overlap: int = Field(default=CHUNK_OVERLAP, alias="CHUNK_OVERLAP")

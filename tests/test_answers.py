@@ -80,8 +80,9 @@ def test_oversized_question_is_an_error(engine):
 
 def test_json_contract(engine):
     data = engine.answer("Sora这个名字是什么意思?").to_json()
-    assert set(data) == {"question", "answer", "refused", "citations", "latency_ms"}
+    assert set(data) == {"question", "answer", "refused", "citations", "latency_ms", "standalone", "generated_by"}
     assert isinstance(data["refused"], bool) and isinstance(data["latency_ms"], float)
+    assert data["standalone"] is None and data["generated_by"] is None  # no follow-up, extractive
     assert data["citations"] and set(data["citations"][0]) == {
         "n", "article_id", "title", "section", "quote", "score"
     }

@@ -35,11 +35,13 @@ from telegram.ext import (
     filters,
 )
 
+from bot.conversation import Conversations
 from bot.engine import Engine, build_engine
 from bot.settings import Settings
 from bot.telegram import admin, handlers, sources
 from bot.telegram.filters import ADDRESSED_TO_ME, PressedBy
 from bot.telegram.limits import UserLimit, UserLimiter
+from bot.telegram.streaming import EditPacer
 from bot.telegram.texts import COMMANDS
 
 logger = logging.getLogger(__name__)
@@ -151,6 +153,10 @@ def build_application(
     application.bot_data[handlers.SETTINGS] = settings
     application.bot_data[handlers.REPLIES] = sources.RecentReplies()
     application.bot_data[handlers.LIMITER] = UserLimiter(user_limit)
+    application.bot_data[handlers.CONVERSATIONS] = Conversations(
+        settings.data_dir / "conversations.sqlite3", settings.history_turns
+    )
+    application.bot_data[handlers.PACER] = EditPacer()
     register(application)
     return application
 
@@ -162,7 +168,7 @@ def register(application: Application) -> None:
        /ingest /remove /reindex /stats, /articles with ids, /help with the admin
        commands, and uploaded files (where the bot would answer: private, or addressed).
     2. The admin commands and uploaded files from anybody else: a polite refusal.
-    3. Commands (/start /help /articles /ask), new messages only.
+    3. Commands (/start /help /articles /ask /reset), new messages only.
     4. Buttons: Sources; /remove's confirmation pressed by an admin, then by anybody
        else (refused).
     5. Questions: any text in a private chat; in groups, text that mentions the bot or
@@ -190,6 +196,7 @@ def register(application: Application) -> None:
             CommandHandler("help", handlers.show_help, filters=NEW),
             CommandHandler("articles", handlers.list_articles, filters=NEW),
             CommandHandler("ask", handlers.ask, filters=NEW),
+            CommandHandler("reset", handlers.reset, filters=NEW),
             CallbackQueryHandler(handlers.toggle_sources, pattern=sources.PATTERN),
             PressedBy(admins, admin.confirm_removal, pattern=admin.REMOVE_PATTERN),
             CallbackQueryHandler(admin.refuse_button, pattern=admin.REMOVE_PATTERN),

@@ -98,16 +98,25 @@ def last_message(reply: Reply, expanded: bool, limit: int = MAX_LENGTH) -> str:
 
 def compact_sources(answer: Answer, lang: str) -> str:
     """A bold heading and one line per citation: [n] title, section."""
-    lines = [f"<b>{say(lang, 'sources')}</b>"]
+    lines = [_sources_heading(answer, lang)]
     lines += [f"[{c.n}] {_where(c.title, c.section)}" for c in answer.citations]
     return "\n".join(lines)
+
+
+def _sources_heading(answer: Answer, lang: str) -> str:
+    """"Sources", and how a follow-up question was understood (its standalone form)."""
+    heading = f"<b>{say(lang, 'sources')}</b>"
+    if answer.standalone:
+        understood = say(lang, "understood_as", question=escape(shorten(answer.standalone, ECHO_CHARS)))
+        heading += f"\n<i>{understood}</i>"
+    return heading
 
 
 def expanded_sources(answer: Answer, lang: str, room: int = MAX_LENGTH) -> str:
     """Each citation with its quoted passage; quotes are shortened until it fits `room`."""
     cap = max((len(c.quote) for c in answer.citations), default=0)
     while True:
-        blocks = [f"<b>{say(lang, 'sources')}</b>"]
+        blocks = [_sources_heading(answer, lang)]
         for c in answer.citations:
             quote = escape(shorten(c.quote, cap))
             blocks.append(f"[{c.n}] {_where(c.title, c.section)}\n<blockquote>{quote}</blockquote>")

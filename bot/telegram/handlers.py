@@ -25,9 +25,11 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.answer import Answer
+from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.settings import Settings
 from bot.telegram import sources
+from bot.telegram.streaming import Draft
 from bot.telegram.filters import command_argument, without_mention
 from bot.telegram.formatting import article_list, escape, last_message, layout, title_list
 from bot.telegram.limits import UserLimiter, Verdict
@@ -45,6 +47,8 @@ WRITER = "writer_executor"
 SETTINGS = "settings"
 REPLIES = "recent_replies"
 LIMITER = "user_limiter"
+CONVERSATIONS = "conversations"
+PACER = "edit_pacer"
 
 # Telegram shows "typing…" for 5 s or until the bot's next message; renew it before then.
 TYPING_RENEW_S = 4.5
@@ -115,8 +119,29 @@ async def _typing(message: Message) -> AsyncIterator[None]:
         task.cancel()
 
 
+def conversation_key(update: Update) -> str:
+    """Whose conversation a message continues: the private chat's, or in a group the
+    sender's own (several people ask there at once)."""
+    chat = update.effective_chat
+    if chat.type == chat.PRIVATE or update.effective_user is None:
+        return str(chat.id)
+    return f"{chat.id}:{update.effective_user.id}"
+
+
+def _converse(
+    engine: Engine, conversations: Conversations, key: str, question: str, on_draft: Callable[[str], None]
+) -> Answer:
+    """Answer `question` as the next turn of the conversation `key`, and remember it."""
+    earlier = [turn.question for turn in conversations.turns(key)]
+    answer = engine.answer(question, earlier=earlier, on_draft=on_draft)
+    conversations.add(key, answer.standalone or answer.question, answer.text)
+    return answer
+
+
 async def _answer(update: Update, context: Context, question: str) -> None:
-    """Answer `question` under the message that asked it, with sources and the button."""
+    """Answer `question` under the message that asked it, with sources and the button.
+
+    A generated answer appears while it is written (bot/telegram/streaming.py)."""
     message = update.effective_message
     lang = language_for(question)
     settings: Settings = context.bot_data[SETTINGS]
@@ -126,22 +151,28 @@ async def _answer(update: Update, context: Context, question: str) -> None:
         await message.reply_html(too_long)
         return
     engine: Engine = context.bot_data[ENGINE]
+    conversations: Conversations = context.bot_data[CONVERSATIONS]
     try:
-        async with _typing(message):
-            answer: Answer = await in_engine_thread(context, engine.answer, question)
+        async with _typing(message), Draft(message, context.bot_data[PACER]) as draft:
+            answer: Answer = await in_engine_thread(
+                context, _converse, engine, conversations, conversation_key(update), question, draft.update
+            )
     except ArticlebotError as exc:
         # QuestionError and store trouble: their message is written for users.
         logger.warning("Update %s: %s", update.update_id, exc)
         await message.reply_html(escape(str(exc)), do_quote=True)
         return
     reply = layout(answer, lang)
-    for part in reply.parts:
-        await message.reply_html(part, do_quote=True)
     markup = None
     if reply.has_sources:
         key = context.bot_data[REPLIES].add(reply)
         markup = sources.keyboard(key, lang, expanded=False)
-    await message.reply_html(last_message(reply, expanded=False), reply_markup=markup, do_quote=True)
+    bodies = [*reply.parts, last_message(reply, expanded=False)]
+    for i, body in enumerate(bodies):
+        last = i == len(bodies) - 1
+        if i == 0 and await draft.finish(body, markup if last else None):
+            continue
+        await message.reply_html(body, reply_markup=markup if last else None, do_quote=True)
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -189,6 +220,14 @@ async def ask(update: Update, context: Context) -> None:
         await message.reply_html(say(lang, "ask_usage", example=escape(say(lang, "example"))))
         return
     await _answer(update, context, question)
+
+
+@limited
+async def reset(update: Update, context: Context) -> None:
+    """/reset: forget the conversation, so the next question starts afresh."""
+    conversations: Conversations = context.bot_data[CONVERSATIONS]
+    await in_engine_thread(context, conversations.reset, conversation_key(update))
+    await update.effective_message.reply_html(say(user_language(update), "reset_done"))
 
 
 @limited

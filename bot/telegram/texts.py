@@ -38,15 +38,20 @@ TEXTS: dict[str, dict[str, str]] = {
             "Press <b>Sources</b> under the answer to read the quoted passages; press it "
             "again to hide them.\n\n"
             "I only know what the articles say: if they don't cover your question I say so.\n\n"
+            "I remember your last few questions, so you can follow up (“And how long can "
+            "its videos be?”); /reset makes me forget them.\n\n"
             "<b>Commands</b>\n"
             "/articles: the articles I know\n"
             "/ask <i>question</i>: ask (handy in groups)\n"
+            "/reset: start a new conversation\n"
             "/help: this message"
         ),
         "articles": "<b>Articles I know</b> ({count}):\n{lines}",
         "article_line": "{n}. {title}, added {date}",
         "no_articles": "I don't have any articles yet.",
         "sources": "Sources",
+        "understood_as": "Understood as: {question}",
+        "reset_done": "Done: I've forgotten our conversation. Your next question starts afresh.",
         "show_sources": "📖 Sources",
         "hide_sources": "Hide sources",
         "refusal": (
@@ -167,15 +172,20 @@ TEXTS: dict[str, dict[str, str]] = {
             "简短的回答带有 [1] 这样的标记,后面是编号的来源列表。"
             "点回答下面的 <b>来源</b> 按钮可以查看引用的原文,再点一次收起。\n\n"
             "我只知道文章里写了什么:文章没有涉及的问题,我会直接说明。\n\n"
+            "我记得你最近的几个问题,所以可以接着追问(“它能生成多长的视频?”);"
+            "/reset 让我忘掉之前的对话。\n\n"
             "<b>命令</b>\n"
             "/articles:我知道的文章\n"
             "/ask <i>问题</i>:提问(适合在群组里用)\n"
+            "/reset:开始新的对话\n"
             "/help:本说明"
         ),
         "articles": "<b>我知道的文章</b>({count} 篇):\n{lines}",
         "article_line": "{n}. {title},添加于 {date}",
         "no_articles": "现在还没有文章。",
         "sources": "来源",
+        "understood_as": "理解为:{question}",
+        "reset_done": "好的,我已经忘掉之前的对话。下一个问题重新开始。",
         "show_sources": "📖 来源",
         "hide_sources": "收起来源",
         "refusal": "我知道的文章里没有涉及“{question}”。\n发送 /articles 看看这些文章讲了什么。",
@@ -260,12 +270,14 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("ask", "Ask a question about the articles"),
         ("articles", "List the articles I know"),
         ("help", "How to ask and read answers"),
+        ("reset", "Forget our conversation"),
         ("start", "What I know and how to ask"),
     ],
     "zh": [
         ("ask", "就文章提问"),
         ("articles", "列出我知道的文章"),
         ("help", "怎么提问、怎么看回答"),
+        ("reset", "忘掉之前的对话"),
         ("start", "我知道什么、怎么提问"),
     ],
 }

@@ -134,8 +134,8 @@ async def test_help_explains_asking_in_private_and_in_groups(bot, ann, chat):
 
 
 async def test_command_menu_is_registered_in_english_and_chinese(bot):
-    assert [c["command"] for c in bot.api.commands[""]] == ["ask", "articles", "help", "start"]
-    assert [c["command"] for c in bot.api.commands["zh"]] == ["ask", "articles", "help", "start"]
+    assert [c["command"] for c in bot.api.commands[""]] == ["ask", "articles", "help", "reset", "start"]
+    assert [c["command"] for c in bot.api.commands["zh"]] == ["ask", "articles", "help", "reset", "start"]
 
 
 async def test_ask_command_works_in_private_too(bot, ann, chat):

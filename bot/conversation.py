@@ -1,0 +1,65 @@
+"""Each chat's recent turns, kept so that follow-up questions can be understood.
+
+Turns are LangChain chat messages in SQLite under the data dir (LangChain's
+`SQLChatMessageHistory`), so a restarted bot still knows what a chat was talking about;
+each chat keeps its last HISTORY_TURNS turns. A turn stores the question in its
+standalone form (what was really asked) and the answer's text.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from langchain_core.messages import AIMessage, HumanMessage
+from sqlalchemy import create_engine, text
+
+with warnings.catch_warnings():  # langchain-community announces its sunset on import
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from langchain_community.chat_message_histories import SQLChatMessageHistory
+
+TABLE = "message_store"  # SQLChatMessageHistory's default
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str  # standalone form
+    answer: str
+
+
+class Conversations:
+    """Recent turns per chat key (a private chat, or one person in a group)."""
+
+    def __init__(self, path: Path, max_turns: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(f"sqlite:///{path}")
+        self.max_turns = max_turns
+
+    def _history(self, key: str) -> SQLChatMessageHistory:
+        return SQLChatMessageHistory(session_id=key, connection=self.engine, table_name=TABLE)
+
+    def turns(self, key: str) -> list[Turn]:
+        """The chat's recent turns, oldest first."""
+        messages = self._history(key).messages
+        return [
+            Turn(str(q.content), str(a.content))
+            for q, a in zip(messages[::2], messages[1::2])
+            if isinstance(q, HumanMessage) and isinstance(a, AIMessage)
+        ]
+
+    def add(self, key: str, question: str, answer: str) -> None:
+        """Remember a turn, forgetting the chat's turns beyond the newest `max_turns`."""
+        self._history(key).add_messages([HumanMessage(question), AIMessage(answer)])
+        with self.engine.begin() as db:
+            db.execute(
+                text(
+                    f"DELETE FROM {TABLE} WHERE session_id = :key AND id NOT IN "
+                    f"(SELECT id FROM {TABLE} WHERE session_id = :key ORDER BY id DESC LIMIT :keep)"
+                ),
+                {"key": key, "keep": 2 * self.max_turns},
+            )
+
+    def reset(self, key: str) -> None:
+        """Forget the chat's turns (/reset)."""
+        self._history(key).clear()
