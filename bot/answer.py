@@ -33,7 +33,7 @@ class Answer:
     latency_ms: float = 0.0
     # The question as answered, when a follow-up was rewritten to stand on its own.
     standalone: str | None = None
-    # The chat model that wrote the answer; None for an extractive one.
+    # The chat model that wrote the answer; None for an extractive answer or a refusal.
     generated_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -79,7 +79,8 @@ def _remote(settings: Settings, provider: str) -> ChatModel:
             temperature=0,
             max_tokens=MAX_TOKENS,
             timeout=settings.llm_timeout_s,
-            max_retries=1,  # the user is waiting, and the extractive answer is the fallback
+            # No retries: LLM_TIMEOUT covers the whole answer, and the extractive one is the fallback.
+            max_retries=0,
         )
     return ChatModel(chat, f"{settings.llm_provider}:{model}")
 

@@ -19,7 +19,9 @@ from tqdm import tqdm
 
 from bot import evaluation, squad
 from bot.answer import Answer
+from bot.chat_models import make_chat_model
 from bot.engine import Engine, build_engine
+from bot.generation import Generator
 from bot.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
 from bot.telegram.cli import serve
@@ -259,24 +261,37 @@ def chat(ctx: click.Context) -> None:
 @click.argument("qa_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--squad", "squad_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A reading-comprehension set in SQuAD layout, run on a temporary store.")
+@click.option("--followups", "followups_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Follow-up conversations (schema: bot/evaluation.py), e.g. eval/followups.jsonl.")
 @click.option("--limit", type=int, help="Only the first N passages of --squad.")
-@click.option("--table", is_flag=True, help="One line per question.")
+@click.option("--table", is_flag=True, help="One line per question (per conversation with --followups).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.pass_context
 def eval_command(
-    ctx: click.Context, qa_file: Path | None, squad_file: Path | None, limit: int | None, table: bool, as_json: bool
+    ctx: click.Context,
+    qa_file: Path | None,
+    squad_file: Path | None,
+    followups_file: Path | None,
+    limit: int | None,
+    table: bool,
+    as_json: bool,
 ) -> None:
-    """Score answers on a question set (schema: ../shared/eval/README.md) or a SQuAD file.
+    """Score answers on a question set (schema: ../shared/eval/README.md), a SQuAD file,
+    or follow-up conversations.
 
     Example usage:
 
         articlebot eval ../shared/eval/dev_qa.jsonl --table
         articlebot eval --squad ../shared/benchmarks/cmrc2018_trial.json
+        articlebot eval --followups eval/followups.jsonl
     """
-    if (qa_file is None) == (squad_file is None):
-        raise click.UsageError("Give a question set QA_FILE or --squad FILE.")
+    if sum(f is not None for f in (qa_file, squad_file, followups_file)) != 1:
+        raise click.UsageError("Give a question set QA_FILE, --squad FILE or --followups FILE.")
     if squad_file is not None:
         _eval_squad(ctx, squad_file, limit, as_json)
+        return
+    if followups_file is not None:
+        _eval_followups(ctx, followups_file, table, as_json)
         return
     engine = _engine(ctx)
     questions = evaluation.read_questions(qa_file)
@@ -298,6 +313,56 @@ def eval_command(
     click.echo("\n".join(summary.lines()))
 
 
+def _eval_followups(ctx: click.Context, path: Path, table: bool, as_json: bool) -> None:
+    """`eval --followups`: each conversation asked turn by turn, its last answer graded
+    with and without the conversation."""
+    conversations = evaluation.read_conversations(path)
+    engine = _engine(ctx)
+    engine.warm_up()
+    history_turns = ctx.obj.history_turns
+    graded = list(
+        tqdm(
+            evaluation.run_followups(conversations, engine.answer, history_turns),
+            total=len(conversations),
+            file=sys.stderr,
+            desc="follow-ups",
+        )
+    )
+    summary = evaluation.FollowUpSummary.of(graded)
+    if as_json:
+        per_conversation = [
+            {
+                "id": g.conversation.id,
+                "control": g.conversation.is_control,
+                "turns": g.conversation.turns,
+                "earlier": g.earlier,
+                "understood_as": g.understood_as,
+                "understood": g.understood,
+                "right": g.right,
+                "cites_gold": g.cites_gold,
+                "right_without_history": g.right_alone,
+                "answer": g.answer.to_json(),
+                "answer_without_history": g.alone.text,
+            }
+            for g in graded
+        ]
+        click.echo(json.dumps({**asdict(summary), "per_conversation": per_conversation}, ensure_ascii=False))
+        return
+    if table:
+        for g in graded:
+            marks = " ".join(
+                [
+                    "ctl" if g.conversation.is_control else "   ",
+                    "understood" if g.understood else "MISREAD   ",
+                    "ok " if g.right else "BAD",
+                    "gold" if g.cites_gold else "    ",
+                    "alone-ok " if g.right_alone else "alone-BAD",
+                ]
+            )
+            click.echo(f"{marks} {g.conversation.id:5} {g.conversation.question[:30]}  ⇒  {g.understood_as[:50]}  →  {g.answer.text[:60]}")
+    click.echo("\n".join(summary.lines()))
+
+
 def _eval_squad(ctx: click.Context, path: Path, limit: int | None, as_json: bool) -> None:
     settings: Settings = ctx.obj
     embeddings = load_embeddings(settings.embedding_model, settings.models_dir, _say, settings.embedding_backend)
@@ -308,7 +373,9 @@ def _eval_squad(ctx: click.Context, path: Path, limit: int | None, as_json: bool
         bar.n = done
         bar.refresh()
 
-    report = squad.run_squad(path, settings, embeddings, limit=limit, progress=progress)
+    chat = make_chat_model(settings, _say)
+    generator = Generator(chat, settings.llm_timeout_s) if chat else None
+    report = squad.run_squad(path, settings, embeddings, limit=limit, generator=generator, progress=progress)
     for bar in bars.values():
         bar.close()
     click.echo(json.dumps(asdict(report)) if as_json else "\n".join(report.lines()))

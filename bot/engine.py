@@ -156,7 +156,7 @@ class Engine:
             citations=citations,
             latency_ms=(time.perf_counter() - started) * 1000,
             standalone=asked if asked != question else None,
-            generated_by=self.generator.name if generated else None,
+            generated_by=self.generator.name if generated and citations else None,
         )
         self.stats.record(answer)
         return answer
@@ -171,7 +171,8 @@ class Engine:
         The refusal threshold has already judged that the passages answer, and which
         sentence does (the best-scoring one). A model that declines, or whose supported
         sentences leave that one out, has failed: GenerationFailed, and the
-        extractive answer is given instead, so generating never answers worse.
+        extractive answer is given instead. So a generated answer always states what the
+        extractive one would lead with.
         """
         passages = list({s.hit.doc.id: s.hit for s in scored}.values())[:PASSAGES]
         written = self.generator.write(question, language, passages, on_draft)

@@ -3,13 +3,27 @@
 A question is right when its answer (at most 300 characters) contains at least one
 string of every `expect` group, or, for an unanswerable question, when it is refused.
 A right answer cites correctly when one of its quotes contains the `gold` passage.
+
+Follow-up conversations (eval/followups.jsonl, one JSON object a line):
+
+| field | meaning |
+| --- | --- |
+| id, lang | as in a question set |
+| turns | the questions of one conversation, oldest first; the last one is graded |
+| standalone | groups: the last question as the engine understood it (its standalone form) must contain one string of every group |
+| expect, gold | the last question's answer, as in a question set (always answerable) |
+| control | optional: true when the last question already stands on its own and must not be rewritten (default: it already contains every `standalone` group) |
+
+Each conversation is asked as a chat would ask it: every turn with the standalone forms
+of the turns before it as `earlier`. The last question is also asked without them, the
+baseline that shows what remembering the conversation is worth.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +119,158 @@ class Summary:
 
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
+
+
+# -- follow-up conversations ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    turns: list[str]
+    standalone: list[list[str]]
+    expect: list[list[str]]
+    gold: str | None
+    lang: str = ""
+    control: bool | None = None
+
+    @property
+    def question(self) -> str:
+        """The graded (last) question."""
+        return self.turns[-1]
+
+    @property
+    def is_control(self) -> bool:
+        """Whether the last question already stands on its own (must not be rewritten)."""
+        return self.control if self.control is not None else holds_all(self.question, self.standalone)
+
+
+def holds_all(text: str, groups: list[list[str]]) -> bool:
+    """Whether `text` contains one string of every group (case-insensitive)."""
+    return all(any(s.lower() in text.lower() for s in group) for group in groups)
+
+
+def read_conversations(path: Path) -> list[Conversation]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        conversations = [
+            Conversation(**{k: v for k, v in json.loads(line).items() if k in Conversation.__dataclass_fields__})
+            for line in lines
+            if line.strip()
+        ]
+    except (OSError, ValueError, TypeError) as exc:
+        raise QuestionError(f"Cannot read follow-up set {path}: {exc}") from exc
+    if empty := [c.id for c in conversations if not c.turns]:
+        raise QuestionError(f"Cannot read follow-up set {path}: no turns in {', '.join(empty)}")
+    return conversations
+
+
+# engine.answer, or anything with its signature: ask(question, earlier=[...]) -> Answer
+Ask = Callable[..., Answer]
+
+
+@dataclass(frozen=True)
+class GradedConversation:
+    conversation: Conversation
+    earlier: list[str]  # the standalone forms the last question was asked after
+    answer: Answer  # the last question, asked after the earlier turns
+    alone: Answer  # the last question, asked without them (baseline)
+    understood: bool  # its standalone form contains every `standalone` group
+    right: bool
+    cites_gold: bool
+    right_alone: bool
+
+    @property
+    def understood_as(self) -> str:
+        return self.answer.standalone or self.answer.question
+
+    @property
+    def rewritten(self) -> bool:
+        return self.answer.standalone is not None
+
+
+def ask_conversation(conversation: Conversation, ask: Ask, history_turns: int = 4) -> GradedConversation:
+    """Ask the turns in order, each after the standalone forms of the (at most
+    `history_turns`) turns before it, as a chat does; grade the last answer."""
+    earlier: list[str] = []
+    for turn in conversation.turns[:-1]:
+        answer = ask(turn, earlier=list(earlier))
+        earlier = [*earlier, answer.standalone or answer.question][-history_turns:]
+    final = ask(conversation.question, earlier=list(earlier))
+    alone = ask(conversation.question, earlier=[])
+    question = Question(
+        id=conversation.id,
+        q=conversation.question,
+        answerable=True,
+        expect=conversation.expect,
+        gold=conversation.gold,
+        lang=conversation.lang,
+    )
+    graded, baseline = grade(question, final), grade(question, alone)
+    return GradedConversation(
+        conversation=conversation,
+        earlier=earlier,
+        answer=final,
+        alone=alone,
+        understood=holds_all(final.standalone or final.question, conversation.standalone),
+        right=graded.right,
+        cites_gold=graded.cites_gold,
+        right_alone=baseline.right,
+    )
+
+
+def run_followups(conversations: Sequence[Conversation], ask: Ask, history_turns: int = 4) -> Iterator[GradedConversation]:
+    for conversation in conversations:
+        yield ask_conversation(conversation, ask, history_turns)
+
+
+@dataclass(frozen=True)
+class FollowUpSummary:
+    total: int
+    follow_ups: int  # conversations whose last question leans on the earlier ones
+    controls: int  # ... and whose last question stands on its own
+    understood: int  # standalone form holds every group, all conversations
+    understood_follow_ups: int
+    right: int  # last answers right, asked after the conversation
+    right_alone: int  # the same questions asked without it (baseline)
+    right_follow_ups: int
+    right_alone_follow_ups: int
+    cites_gold: int  # right last answers that cite the gold passage
+    controls_rewritten: int  # controls rewritten at all
+    controls_broken: int  # ... whose rewrite lost a word of a `standalone` group
+    p50_ms: float
+
+    @classmethod
+    def of(cls, graded: list[GradedConversation]) -> FollowUpSummary:
+        follow_ups = [g for g in graded if not g.conversation.is_control]
+        controls = [g for g in graded if g.conversation.is_control]
+        latencies = sorted(g.answer.latency_ms for g in graded) or [0.0]
+        return cls(
+            total=len(graded),
+            follow_ups=len(follow_ups),
+            controls=len(controls),
+            understood=sum(g.understood for g in graded),
+            understood_follow_ups=sum(g.understood for g in follow_ups),
+            right=sum(g.right for g in graded),
+            right_alone=sum(g.right_alone for g in graded),
+            right_follow_ups=sum(g.right for g in follow_ups),
+            right_alone_follow_ups=sum(g.right_alone for g in follow_ups),
+            cites_gold=sum(g.cites_gold for g in graded),
+            controls_rewritten=sum(g.rewritten for g in controls),
+            controls_broken=sum(g.rewritten and not g.understood for g in controls),
+            p50_ms=statistics.median(latencies),
+        )
+
+    def lines(self) -> list[str]:
+        return [
+            f"rewrite accuracy   {self.understood}/{self.total} understood "
+            f"(follow-ups {self.understood_follow_ups}/{self.follow_ups}, "
+            f"controls {self.understood - self.understood_follow_ups}/{self.controls})",
+            f"answer accuracy    {self.right}/{self.total} with the conversation, "
+            f"{self.right_alone}/{self.total} without (follow-ups {self.right_follow_ups} vs "
+            f"{self.right_alone_follow_ups} of {self.follow_ups})",
+            f"citations of gold  {self.cites_gold}/{self.right} right answers",
+            f"controls rewritten {self.controls_rewritten}/{self.controls} needlessly "
+            f"({self.controls_broken} losing a key word)",
+            f"latency            p50 {self.p50_ms:.0f} ms (last question, with the conversation)",
+        ]

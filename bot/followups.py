@@ -18,13 +18,15 @@ from jieba import posseg
 from bot.selection import entity_terms
 
 # Pronouns that stand for the earlier question's subject, with what replaces them.
-_ZH_PRONOUN = re.compile(r"它们|他们|她们|它|他|她|该(?:公司|模型|产品|工具|技术)?|这个(?:模型|产品|工具|公司)?|这款|此")
-_EN_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|he|she|his|her)\b", re.I)
+_ZH_PRONOUN = re.compile(r"它们|他们|她们|它|他|她|该(?:公司|模型|产品|工具|技术)?|这个(?:模型|产品|工具|公司)?|这款|其|此")
+_EN_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|he|she|his|her)\b", re.I)
 _EN_POSSESSIVE = {"its", "their", "his", "her"}
 # Elliptical follow-ups: the new part is the group.
 _ZH_ELLIPSIS = re.compile(r"^(?:那么?|还有|那在)?\s*(?P<part>[^，,。？?]{1,20}?)(?:呢|怎么样|如何)[？?]?$")
 _EN_ELLIPSIS = re.compile(r"^(?:and|what about|how about|and what about)\s+(?P<part>[^?]{1,60}?)\??$", re.I)
 _EN_PREPOSITION = re.compile(r"^(in|on|at|for|by|from|to|with|about|of|during|after|before)\s", re.I)
+# A Latin-script name in a Chinese question ("Sora这个词…": 这个 is not a follow-up's pronoun).
+_LATIN_NAME = re.compile(r"[A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*")
 _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "does", "do", "did", "can"}
 
 
@@ -32,16 +34,29 @@ def is_follow_up(question: str) -> bool:
     """Whether the question leans on an earlier one (a pronoun for its subject, or an
     elliptical "and …?" / "…呢?")."""
     q = question.strip()
-    return bool(
-        _ZH_ELLIPSIS.match(q) or _EN_ELLIPSIS.match(q) or _EN_PRONOUN.search(q) or _zh_pronoun(q)
-    )
+    return bool(_ZH_ELLIPSIS.match(q) or _EN_ELLIPSIS.match(q) or _en_pronoun(q) or _zh_pronoun(q))
+
+
+def _en_pronoun(question: str) -> re.Match | None:
+    """An English pronoun with no name before it in the question (in "Runway … its
+    Series C", "its" is Runway's)."""
+    match = _EN_PRONOUN.search(question)
+    if match and not entity_terms(question[: match.start()]):
+        return match
+    return None
 
 
 def _zh_pronoun(question: str) -> re.Match | None:
-    """A Chinese pronoun standing alone (not inside 其他, 这个词 …: checked by jieba's tags)."""
+    """A Chinese pronoun standing alone: the jieba word at its place is tagged as a
+    pronoun (so not inside 其他, 其中, 这个词 …)."""
+    offsets, at = {}, 0
+    for word in posseg.lcut(question):
+        offsets[at] = word
+        at += len(word.word)
     for match in _ZH_PRONOUN.finditer(question):
-        word = next((w for w in posseg.lcut(question) if w.word.startswith(match.group())), None)
-        if word is not None and word.flag in ("r", "rz", "rr"):
+        word = offsets.get(match.start())
+        standalone = word is not None and match.group().startswith(word.word)  # not 其|他 in 其他
+        if standalone and word.flag in ("r", "rz", "rr") and not _LATIN_NAME.search(question[: match.start()]):
             return match
     return None
 
@@ -49,7 +64,7 @@ def _zh_pronoun(question: str) -> re.Match | None:
 def subject(question: str) -> str | None:
     """The earlier question's subject: its first name (Latin-script word or Chinese proper
     noun), else its first noun."""
-    names = [w for w in re.findall(r"[A-Za-z][\w.\-]*", question) if w.lower() in entity_terms(question)]
+    names = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9.\-]*", question) if w.lower() in entity_terms(question)]
     if names:
         return names[0]
     words = posseg.lcut(question)
@@ -71,7 +86,7 @@ def rewrite(question: str, earlier: str) -> str:
     topic = subject(earlier)
     if topic is None:
         return q
-    if match := _EN_PRONOUN.search(q):
+    if match := _en_pronoun(q):
         replacement = f"{topic}'s" if match.group(1).lower() in _EN_POSSESSIVE else topic
         return q[: match.start()] + replacement + q[match.end() :]
     if match := _zh_pronoun(q):

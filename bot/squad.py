@@ -3,7 +3,7 @@
 Every passage becomes one article in a store under a temporary directory (never the
 user's); every question is then asked, and we measure whether retrieval ranks the
 question's own passage first (recall@1, @5, MRR) and whether a short answer contains a
-gold answer string.
+gold answer string, and whether an answer's first citation is the question's passage.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 from bot.engine import Engine
 from bot.errors import QuestionError
+from bot.generation import Generator
 from bot.settings import Settings
 from ingest.loaders import LoadedSource
 from vectorstore.client import make_client
@@ -51,6 +52,8 @@ class SquadReport:
     recall_at_5: float
     mrr: float
     containment: float
+    cites_passage: float  # of the answers given, share whose first citation is the question's passage
+    generated: float  # share of answers written by the chat model (generation mode)
     refused: float  # every question has an answer in its passage, so any refusal is false
     ingest_s: float
     warm_up_s: float  # embedding every sentence once, before the first question
@@ -62,6 +65,8 @@ class SquadReport:
             f"passages / questions  {self.passages} / {self.questions}",
             f"recall@1 / @5 / MRR   {self.recall_at_1:.3f} / {self.recall_at_5:.3f} / {self.mrr:.3f}",
             f"answer containment    {self.containment:.3f} (answers ≤ {SQUAD_ANSWER_CHARS} chars)",
+            f"cites own passage     {self.cites_passage:.3f} of answers given",
+            f"generated answers     {self.generated:.3f}",
             f"false refusals        {self.refused:.3f}",
             f"ingest                {self.ingest_s:.1f} s (+ {self.warm_up_s:.1f} s sentence warm-up)",
             f"query latency         p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms",
@@ -92,13 +97,15 @@ def run_squad(
     embeddings: SentenceEmbeddings,
     *,
     limit: int | None = None,
+    generator: Generator | None = None,
     progress: Callable[[str, int, int], None] = lambda _stage, _done, _total: None,
 ) -> SquadReport:
-    """Ingest every passage into a throwaway store, then ask every question."""
+    """Ingest every passage into a throwaway store, then ask every question (answers
+    written by `generator` in generation mode)."""
     passages = read_squad(path, limit)
     with tempfile.TemporaryDirectory(prefix="articlebot-squad-") as tmp:
         local = settings.model_copy(update={"data_dir": Path(tmp), "seed_default_corpus": False})
-        engine = Engine(local, ArticleStore(make_client(local.chroma_dir), embeddings, "squad"))
+        engine = Engine(local, ArticleStore(make_client(local.chroma_dir), embeddings, "squad"), generator)
         started = time.perf_counter()
         engine.ingest_many(
             [p.as_source() for p in passages],
@@ -115,12 +122,14 @@ def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, warm_up_s
     article_of = {r.source_key: r.article_id for r in engine.articles()}
     total = sum(len(p.questions) for p in passages)
     ranks: list[int | None] = []
-    contained, refused, latencies = 0, 0, []
+    contained, refused, cites, generated, latencies = 0, 0, 0, 0, []
     for passage in passages:
         for question, golds in passage.questions:
             answer = engine.answer(question, max_chars=SQUAD_ANSWER_CHARS)
             latencies.append(answer.latency_ms)
             refused += answer.refused
+            generated += answer.generated_by is not None
+            cites += bool(answer.citations) and answer.citations[0].article_id == article_of[passage.key]
             contained += any(g and g in answer.text for g in golds)
             ranks.append(_rank(engine, question, article_of[passage.key]))
             progress("ask", len(ranks), total)
@@ -132,6 +141,8 @@ def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, warm_up_s
         recall_at_5=sum(r < 5 for r in found) / total,
         mrr=sum(1 / (r + 1) for r in found) / total,
         containment=contained / total,
+        cites_passage=cites / max(total - refused, 1),
+        generated=generated / total,
         refused=refused / total,
         ingest_s=ingest_s,
         warm_up_s=warm_up_s,

@@ -36,6 +36,10 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _MARKER = re.compile(r"\s*[\[【［]\s*(\d{1,2}(?:\s*[,，、]\s*\d{1,2})*)\s*[\]】］]")
 # A marker written after the sentence's full stop belongs to that sentence.
 _MARKER_AFTER_STOP = re.compile(r"([。！？!?.])((?:\s*[\[【［]\s*\d{1,2}(?:\s*[,，、]\s*\d{1,2})*\s*[\]】］])+)")
+# A clause that ends with its own marker is a claim of its own: "…60秒[1]，而…4秒[2]。",
+# "built in 1985 [1] and holds 80 people [2]."
+_CLAUSE_AFTER_MARKER = re.compile(r"(?<=[\]】］])\s*([，,；;]?)\s*(?=[^\s。！？!?.\[【［])")
+_CLAUSE_END = "，,；;"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # How models say that the passages don't answer (the prompts ask for NO_ANSWER).
 _DECLINES = re.compile(
@@ -67,7 +71,8 @@ def claims(answer: str) -> list[Claim]:
     """The answer's sentences with the passage numbers each one cites."""
     answer = _MARKER_AFTER_STOP.sub(r"\2\1", answer.strip())
     found = []
-    for sentence in split_sentences(answer):
+    clauses = (c for s in split_sentences(answer) for c in _CLAUSE_AFTER_MARKER.sub(r"\1\n", s).split("\n"))
+    for sentence in clauses:
         cited = tuple(int(n) for group in _MARKER.findall(sentence) for n in re.split(r"\D+", group) if n)
         text = _MARKER.sub("", sentence).strip()
         if text and any(c.isalnum() for c in text):
@@ -148,7 +153,8 @@ def cite(
         if support is None:
             continue
         n = numbers.get(support.passage, len(numbers) + 1)
-        piece = f"{claim.text}[{n}]"
+        body = claim.text.rstrip(_CLAUSE_END)
+        piece = f"{body}[{n}]{claim.text[len(body):]}"  # a clause's marker goes before its comma
         if text and len(text) + len(piece) > max_chars:
             break
         numbers[support.passage] = n

@@ -67,7 +67,11 @@ def serve(settings: Settings, webhook_url: str | None, listen: str, port: int) -
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     # httpx logs every request URL at INFO, and each URL holds the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    redact_logs(settings.telegram_bot_token.get_secret_value(), hook.secret_token if hook else "")
+    redact_logs(
+        settings.telegram_bot_token.get_secret_value(),
+        hook.secret_token if hook else "",
+        settings.llm_api_key.get_secret_value() if settings.llm_api_key else "",
+    )
 
     application = build_application(settings)
     try:

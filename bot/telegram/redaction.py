@@ -2,7 +2,8 @@
 
 PTB and httpx put the bot token in request URLs (httpx logs them at INFO) and in some
 error messages (`InvalidToken: The token `…` was rejected`). `serve` installs this filter
-on the root handlers, so no record leaves the process with the token or webhook secret.
+on the root handlers, so no record leaves the process with the token, the webhook secret
+or the chat model's API key.
 """
 
 from __future__ import annotations

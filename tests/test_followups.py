@@ -1,0 +1,227 @@
+"""Follow-up questions: the extractive rewriting heuristic, the per-chat history, the
+engine answering with earlier questions, and the follow-up evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot import evaluation
+from bot.answer import Answer
+from bot.cli import main
+from bot.conversation import Conversations, Turn
+from bot.followups import is_follow_up, rewrite
+
+FOLLOWUPS = Path(__file__).resolve().parent.parent / "eval" / "followups.jsonl"
+
+
+# -- the heuristic ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("earlier", "question", "standalone"),
+    [
+        # a pronoun for the earlier question's subject
+        ("Sora是什么?", "它最长能生成多长的视频?", "Sora最长能生成多长的视频?"),
+        ("Runway开发了哪个视频生成模型?", "它的估值超过多少?", "Runway的估值超过多少?"),
+        ("What is Sora?", "Who released it?", "Who released Sora?"),
+        ("What is Sora?", "How long can its videos be?", "How long can Sora's videos be?"),
+        # an elliptical question: its new part replaces the counterpart
+        ("Sora在韩语中是什么意思?", "芬兰语呢?", "Sora在芬兰语中是什么意思?"),
+        ("Sora最长能生成多长的视频?", "那Runway呢?", "Runway最长能生成多长的视频?"),
+        ("What does Sora mean in Korean?", "And in Finnish?", "What does Sora mean in Finnish?"),
+        (
+            "How long were the videos Runway could make before Sora?",
+            "What about Pika?",
+            "How long were the videos Pika could make before Sora?",
+        ),
+    ],
+)
+def test_follow_up_is_rewritten_from_the_earlier_question(earlier, question, standalone):
+    assert is_follow_up(question)
+    assert rewrite(question, earlier) == standalone
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Sora最长能生成多长的视频?",
+        "What is Sora?",
+        "这篇文章整理了几个信息点?",  # a demonstrative with its own noun
+        "其他公司有文生视频大模型吗?",  # 其他 is no pronoun
+        "知乎上那位坦承心路历程的创业者叫什么名字?",
+        "Which companies took part in Runway's Series C round?",
+    ],
+)
+def test_standalone_question_is_left_alone(question, engine):
+    assert not is_follow_up(question)
+    assert rewrite(question, "Sora在韩语中是什么意思?") == question
+    assert engine.standalone(question, ["Sora在韩语中是什么意思?"]) == question
+
+
+def test_without_earlier_questions_nothing_is_rewritten(engine):
+    assert engine.standalone("它最长能生成多长的视频?", []) == "它最长能生成多长的视频?"
+
+
+# Known misses of the heuristic (see eval/followups.jsonl); these flip when it is fixed.
+def test_multi_word_chinese_pronoun_is_recognised():
+    assert rewrite("该模型背后有哪些技术革新?", "Sora是什么?") == "Sora背后有哪些技术革新?"
+
+
+@pytest.mark.xfail(strict=True, reason="subject(): [A-Za-z][\\w.-]* also matches CJK, so 'OpenAI发布的Sora…' has no name")
+def test_subject_is_the_name_asked_about_not_a_modifier():
+    assert "Sora" in rewrite("它有哪些关键特点?", "OpenAI发布的Sora是什么模型?")
+
+
+def test_english_pronoun_with_its_antecedent_in_the_question_is_left_alone():
+    assert not is_follow_up("What did Musk say that Tesla has mastered?")
+
+
+# -- the history -------------------------------------------------------------------------
+
+
+def test_turns_persist_in_the_file_across_a_restart(tmp_path):
+    path = tmp_path / "data" / "conversations.sqlite3"
+    Conversations(path, max_turns=4).add("42", "Sora是什么?", "Sora是文生视频大模型。[1]")
+
+    reopened = Conversations(path, max_turns=4)
+
+    assert reopened.turns("42") == [Turn("Sora是什么?", "Sora是文生视频大模型。[1]")]
+    assert reopened.turns("43") == []
+
+
+def test_only_the_newest_turns_are_kept(tmp_path):
+    conversations = Conversations(tmp_path / "c.sqlite3", max_turns=2)
+    for n in range(1, 5):
+        conversations.add("42", f"question {n}", f"answer {n}")
+
+    assert conversations.turns("42") == [Turn("question 3", "answer 3"), Turn("question 4", "answer 4")]
+
+
+def test_reset_forgets_only_that_chat(tmp_path):
+    conversations = Conversations(tmp_path / "c.sqlite3", max_turns=4)
+    for key in ("42", "-100:7", "-100:8"):
+        conversations.add(key, f"question of {key}", f"answer of {key}")
+
+    conversations.reset("-100:7")
+
+    assert conversations.turns("-100:7") == []
+    assert conversations.turns("42") == [Turn("question of 42", "answer of 42")]
+    assert conversations.turns("-100:8") == [Turn("question of -100:8", "answer of -100:8")]
+    conversations.add("-100:7", "again", "answer")
+    assert conversations.turns("-100:7") == [Turn("again", "answer")]
+
+
+# -- the engine --------------------------------------------------------------------------
+
+
+def test_engine_answers_a_follow_up_from_the_earlier_question(engine):
+    answer = engine.answer("它能生成多长的视频?", earlier=["Sora是什么?"])
+
+    assert not answer.refused and "60秒" in answer.text
+    assert answer.standalone is not None and "Sora" in answer.standalone
+    assert any("60秒" in c.quote for c in answer.citations)
+    assert answer.question == "它能生成多长的视频?"
+
+
+def test_engine_without_history_does_not_rewrite(engine):
+    answer = engine.answer("它能生成多长的视频?")
+
+    assert answer.standalone is None
+    assert answer.question == "它能生成多长的视频?"
+
+
+# -- the evaluation ----------------------------------------------------------------------
+
+
+def test_the_follow_up_set_is_well_formed():
+    article = (Path(__file__).resolve().parent.parent / "ingest" / "corpus" / "sora-raw.txt").read_text("utf-8")
+    conversations = evaluation.read_conversations(FOLLOWUPS)
+
+    assert len({c.id for c in conversations}) == len(conversations) >= 20
+    assert sum(c.is_control for c in conversations) >= 4
+    for c in conversations:
+        assert len(c.turns) >= 2 and c.lang in ("zh", "en") and c.standalone and c.expect
+        assert c.gold in article, c.id
+        assert all(any(s in article for s in group) for group in c.expect), c.id
+        assert c.is_control == evaluation.holds_all(c.question, c.standalone), c.id
+
+
+class ScriptedEngine:
+    """engine.answer's signature: rewrites 它 from the newest earlier question's first word."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def answer(self, question: str, earlier=()) -> Answer:
+        self.calls.append((question, list(earlier)))
+        standalone = question.replace("它", earlier[-1].split("在")[0]) if earlier and "它" in question else None
+        asked = standalone or question
+        text = "Sora在芬兰语中表示砂砾。[1]" if asked.startswith("Sora") else "抱歉。"
+        return Answer(question=question, text=text, refused=text == "抱歉。", standalone=standalone)
+
+
+def test_conversation_threads_the_standalone_forms_and_asks_the_baseline_alone():
+    conversation = evaluation.Conversation(
+        id="x", lang="zh", turns=["Sora在韩语中是什么意思?", "它在日语中呢?", "它在芬兰语中是什么意思?"],
+        standalone=[["Sora"], ["芬兰语"]], expect=[["砂砾"]], gold=None,
+    )
+    scripted = ScriptedEngine()
+
+    graded = evaluation.ask_conversation(conversation, scripted.answer, history_turns=4)
+
+    assert scripted.calls == [
+        ("Sora在韩语中是什么意思?", []),
+        ("它在日语中呢?", ["Sora在韩语中是什么意思?"]),
+        ("它在芬兰语中是什么意思?", ["Sora在韩语中是什么意思?", "Sora在日语中呢?"]),
+        ("它在芬兰语中是什么意思?", []),
+    ]
+    assert graded.understood and graded.right and not graded.right_alone and not graded.cites_gold
+    summary = evaluation.FollowUpSummary.of([graded])
+    assert (summary.understood, summary.right, summary.right_alone, summary.controls) == (1, 1, 0, 0)
+    assert summary.lines()[0].startswith("rewrite accuracy   1/1")
+
+
+def test_history_is_bounded_like_a_chats():
+    conversation = evaluation.Conversation(
+        id="x", turns=["a?", "b?", "c?", "d?"], standalone=[["d"]], expect=[["d"]], gold=None
+    )
+    scripted = ScriptedEngine()
+
+    evaluation.ask_conversation(conversation, scripted.answer, history_turns=2)
+
+    assert scripted.calls[3] == ("d?", ["b?", "c?"])
+
+
+def test_eval_followups_command_reports_with_and_without_history(tmp_path, monkeypatch, engine):
+    monkeypatch.setattr("bot.cli.build_engine", lambda *_args, **_kwargs: engine)  # the model loads once
+    lines = FOLLOWUPS.read_text("utf-8").splitlines()
+    chosen = [line for line in lines if json.loads(line)["id"] in ("f01", "f11", "c02")]
+    subset = tmp_path / "followups.jsonl"
+    subset.write_text("\n".join(chosen) + "\n", "utf-8")
+
+    result = CliRunner().invoke(main, ["eval", "--followups", str(subset), "--json"])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    by_id = {c["id"]: c for c in report["per_conversation"]}
+    assert by_id["f01"]["understood_as"] == "Sora最长能生成多长的视频?" and by_id["f01"]["right"]
+    assert by_id["f11"]["understood_as"] == "Sora在芬兰语中是什么意思?" and by_id["f11"]["right"]
+    assert by_id["c02"]["control"] and by_id["c02"]["answer"]["standalone"] is None
+    assert (report["total"], report["follow_ups"], report["controls"], report["understood"]) == (3, 2, 1, 3)
+    assert report["controls_rewritten"] == 0
+
+    text = CliRunner().invoke(main, ["eval", "--followups", str(subset)])
+    assert text.exit_code == 0, text.output
+    assert "rewrite accuracy   3/3" in text.stdout and "without" in text.stdout
+
+
+def test_eval_wants_exactly_one_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "data"))
+
+    result = CliRunner().invoke(main, ["eval", "--followups", str(FOLLOWUPS), "--squad", str(FOLLOWUPS)])
+
+    assert result.exit_code == 2 and "--followups FILE" in result.output
