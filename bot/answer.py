@@ -17,6 +17,18 @@ class Citation:
     quote: str
     score: float
 
+    @classmethod
+    def of_chunk(cls, n: int, metadata: dict[str, Any], quote: str, score: float) -> Citation:
+        """A citation of a quote from the stored chunk with this metadata."""
+        return cls(
+            n=n,
+            article_id=metadata["article_id"],
+            title=metadata["title"],
+            section=metadata.get("section", ""),
+            quote=quote,
+            score=round(score, 4),
+        )
+
 
 @dataclass(frozen=True)
 class Answer:

@@ -287,15 +287,12 @@ def compose(chosen: list[Scored], terms: set[str], max_chars: int) -> tuple[str,
     citations = []
     for chunk_id, n in numbers.items():
         items = quotes[chunk_id]
-        meta = items[0][0].hit.doc.metadata
         citations.append(
-            Citation(
-                n=n,
-                article_id=meta["article_id"],
-                title=meta["title"],
-                section=meta.get("section", ""),
-                quote="".join(_span(run) for run in items),
-                score=round(max(s.score for run in items for s in run), 4),
+            Citation.of_chunk(
+                n,
+                items[0][0].hit.doc.metadata,
+                "".join(_span(run) for run in items),
+                max(s.score for run in items for s in run),
             )
         )
     return text, citations

@@ -163,15 +163,12 @@ def cite(
     citations = []
     for passage, n in numbers.items():
         hit = passages[passage]
-        meta = hit.doc.metadata
         citations.append(
-            Citation(
-                n=n,
-                article_id=meta["article_id"],
-                title=meta["title"],
-                section=meta.get("section", ""),
-                quote=_quote(hit.doc.page_content, sorted(quoted[passage])),
-                score=round(max(s.similarity for s in supports if s and s.passage == passage), 4),
+            Citation.of_chunk(
+                n,
+                hit.doc.metadata,
+                _quote(hit.doc.page_content, sorted(quoted[passage])),
+                max(s.similarity for s in supports if s and s.passage == passage),
             )
         )
     return text.strip(), citations
