@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 
 from bot import evaluation, squad
-from bot.engine import REFUSAL_THRESHOLD, Engine, language_of
+from bot.engine import REFUSAL_THRESHOLD, Engine
+from bot.language import language_of
 from bot.selection import confidence
 from bot.settings import Settings
 from vectorstore.client import make_client

@@ -48,6 +48,11 @@ class Answer:
     # The chat model that wrote the answer; None for an extractive answer or a refusal.
     generated_by: str | None = None
 
+    @property
+    def understood_as(self) -> str:
+        """The question as answered: what a follow-up after this one refers back to."""
+        return self.standalone or self.question
+
     def to_json(self) -> dict[str, Any]:
         """The documented JSON contract of `articlebot ask --json`."""
         return {

@@ -19,9 +19,8 @@ from tqdm import tqdm
 
 from bot import evaluation, squad
 from bot.answer import Answer
-from bot.chat_models import make_chat_model
 from bot.engine import Engine, build_engine
-from bot.generation import Generator
+from bot.generation import build_generator
 from bot.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
 from bot.telegram.cli import serve
@@ -254,7 +253,7 @@ def chat(ctx: click.Context) -> None:
             click.echo(str(exc))
             continue
         stream.finish(answer)
-        earlier = [*earlier, answer.standalone or answer.question][-ctx.obj.history_turns :]
+        earlier = [*earlier, answer.understood_as][-ctx.obj.history_turns :]
 
 
 @main.command(name="eval")
@@ -336,13 +335,13 @@ def _eval_followups(ctx: click.Context, path: Path, table: bool, as_json: bool) 
                 "control": g.conversation.is_control,
                 "turns": g.conversation.turns,
                 "earlier": g.earlier,
-                "understood_as": g.understood_as,
+                "understood_as": g.answer.understood_as,
                 "understood": g.understood,
-                "right": g.right,
-                "cites_gold": g.cites_gold,
-                "right_without_history": g.right_alone,
+                "right": g.final.right,
+                "cites_gold": g.final.cites_gold,
+                "right_without_history": g.alone.right,
                 "answer": g.answer.to_json(),
-                "answer_without_history": g.alone.text,
+                "answer_without_history": g.alone.answer.text,
             }
             for g in graded
         ]
@@ -354,12 +353,12 @@ def _eval_followups(ctx: click.Context, path: Path, table: bool, as_json: bool) 
                 [
                     "ctl" if g.conversation.is_control else "   ",
                     "understood" if g.understood else "MISREAD   ",
-                    "ok " if g.right else "BAD",
-                    "gold" if g.cites_gold else "    ",
-                    "alone-ok " if g.right_alone else "alone-BAD",
+                    "ok " if g.final.right else "BAD",
+                    "gold" if g.final.cites_gold else "    ",
+                    "alone-ok " if g.alone.right else "alone-BAD",
                 ]
             )
-            click.echo(f"{marks} {g.conversation.id:5} {g.conversation.question[:30]}  ⇒  {g.understood_as[:50]}  →  {g.answer.text[:60]}")
+            click.echo(f"{marks} {g.conversation.id:5} {g.conversation.question[:30]}  ⇒  {g.answer.understood_as[:50]}  →  {g.answer.text[:60]}")
     click.echo("\n".join(summary.lines()))
 
 
@@ -373,8 +372,7 @@ def _eval_squad(ctx: click.Context, path: Path, limit: int | None, as_json: bool
         bar.n = done
         bar.refresh()
 
-    chat = make_chat_model(settings, _say)
-    generator = Generator(chat, settings.llm_timeout_s) if chat else None
+    generator = build_generator(settings, _say)
     report = squad.run_squad(path, settings, embeddings, limit=limit, generator=generator, progress=progress)
     for bar in bars.values():
         bar.close()

@@ -33,11 +33,11 @@ class Conversations:
 
     def __init__(self, path: Path, max_turns: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(f"sqlite:///{path}")
+        self.db = create_engine(f"sqlite:///{path}")
         self.max_turns = max_turns
 
     def _history(self, key: str) -> SQLChatMessageHistory:
-        return SQLChatMessageHistory(session_id=key, connection=self.engine, table_name=TABLE)
+        return SQLChatMessageHistory(session_id=key, connection=self.db, table_name=TABLE)
 
     def turns(self, key: str) -> list[Turn]:
         """The chat's recent turns, oldest first."""
@@ -51,8 +51,8 @@ class Conversations:
     def add(self, key: str, question: str, answer: str) -> None:
         """Remember a turn, forgetting the chat's turns beyond the newest `max_turns`."""
         self._history(key).add_messages([HumanMessage(question), AIMessage(answer)])
-        with self.engine.begin() as db:
-            db.execute(
+        with self.db.begin() as connection:
+            connection.execute(
                 text(
                     f"DELETE FROM {TABLE} WHERE session_id = :key AND id NOT IN "
                     f"(SELECT id FROM {TABLE} WHERE session_id = :key ORDER BY id DESC LIMIT :keep)"

@@ -11,7 +11,6 @@ call it; it owns the store, the retriever and the sentence scorer::
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -21,9 +20,9 @@ import numpy as np
 
 from bot import followups, verification
 from bot.answer import Answer, Citation
-from bot.chat_models import make_chat_model
 from bot.errors import QuestionError
-from bot.generation import PASSAGES, GenerationFailed, Generator
+from bot.generation import PASSAGES, GenerationFailed, Generator, build_generator
+from bot.language import language_of
 from bot.selection import (
     FILL_MARGIN,
     MAX_ANSWER_CHARS,
@@ -56,15 +55,10 @@ RETRIEVE_K = 6
 # article scores higher than an English one.
 REFUSAL_THRESHOLD = {"zh": 0.97, "en": 0.83}
 DEFAULT_CORPUS = ("ingest", "corpus/sora-raw.txt")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 REFUSALS = {
     "zh": "抱歉,现有文章中没有提到这个问题的答案。",
     "en": "Sorry, the articles don't say.",
 }
-
-
-def language_of(text: str) -> str:
-    return "zh" if _CJK.search(text) else "en"
 
 
 class Engine:
@@ -138,7 +132,7 @@ class Engine:
         scored = self.candidates(asked)
         language = language_of(question)
         confident = bool(scored) and confidence(asked, scored[0]) >= REFUSAL_THRESHOLD[language]
-        text, citations, generated = REFUSALS[language], [], False
+        text, citations, generated = "", [], False
         if confident and self.generator is not None:
             try:
                 text, citations = self._generate(asked, language, scored, max_chars, on_draft)
@@ -335,8 +329,7 @@ def build_engine(
         settings.embedding_model, settings.models_dir, progress, backend=settings.embedding_backend
     )
     store = ArticleStore(client, embeddings, settings.collection, check_model=check_model)
-    chat = make_chat_model(settings, progress) if check_model else None
-    engine = Engine(settings, store, Generator(chat, settings.llm_timeout_s) if chat else None)
+    engine = Engine(settings, store, build_generator(settings, progress) if check_model else None)
     if check_model:
         engine.seed_default_corpus(
             lambda stage, done, total: progress(f"default article: {stage} {done}/{total}")

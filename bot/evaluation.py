@@ -26,10 +26,13 @@ import statistics
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from bot.answer import Answer
 from bot.errors import QuestionError
 from bot.selection import MAX_ANSWER_CHARS
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,27 +53,31 @@ class Graded:
     cites_gold: bool
 
 
-def read_questions(path: Path) -> list[Question]:
+def _read_jsonl(path: Path, kind: type[T], what: str) -> list[T]:
+    """One `kind` per non-empty line of a JSON-lines file; unknown fields are ignored."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
         return [
-            Question(**{k: v for k, v in json.loads(line).items() if k in Question.__dataclass_fields__})
-            for line in lines
+            kind(**{k: v for k, v in json.loads(line).items() if k in kind.__dataclass_fields__})
+            for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()
         ]
     except (OSError, ValueError, TypeError) as exc:
-        raise QuestionError(f"Cannot read question set {path}: {exc}") from exc
+        raise QuestionError(f"Cannot read {what} {path}: {exc}") from exc
+
+
+def read_questions(path: Path) -> list[Question]:
+    return _read_jsonl(path, Question, "question set")
+
+
+def holds_all(text: str, groups: list[list[str]]) -> bool:
+    """Whether `text` contains one string of every group (case-insensitive)."""
+    return all(any(s.lower() in text.lower() for s in group) for group in groups)
 
 
 def grade(question: Question, answer: Answer) -> Graded:
     if not question.answerable:
         return Graded(question, answer, right=answer.refused, cites_gold=answer.refused)
-    text = answer.text
-    right = (
-        not answer.refused
-        and len(text) <= MAX_ANSWER_CHARS
-        and all(any(s.lower() in text.lower() for s in group) for group in question.expect)
-    )
+    right = not answer.refused and len(answer.text) <= MAX_ANSWER_CHARS and holds_all(answer.text, question.expect)
     cites = bool(question.gold) and any(question.gold in c.quote for c in answer.citations)
     return Graded(question, answer, right, right and cites)
 
@@ -145,21 +152,8 @@ class Conversation:
         return self.control if self.control is not None else holds_all(self.question, self.standalone)
 
 
-def holds_all(text: str, groups: list[list[str]]) -> bool:
-    """Whether `text` contains one string of every group (case-insensitive)."""
-    return all(any(s.lower() in text.lower() for s in group) for group in groups)
-
-
 def read_conversations(path: Path) -> list[Conversation]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        conversations = [
-            Conversation(**{k: v for k, v in json.loads(line).items() if k in Conversation.__dataclass_fields__})
-            for line in lines
-            if line.strip()
-        ]
-    except (OSError, ValueError, TypeError) as exc:
-        raise QuestionError(f"Cannot read follow-up set {path}: {exc}") from exc
+    conversations = _read_jsonl(path, Conversation, "follow-up set")
     if empty := [c.id for c in conversations if not c.turns]:
         raise QuestionError(f"Cannot read follow-up set {path}: no turns in {', '.join(empty)}")
     return conversations
@@ -173,16 +167,17 @@ Ask = Callable[..., Answer]
 class GradedConversation:
     conversation: Conversation
     earlier: list[str]  # the standalone forms the last question was asked after
-    answer: Answer  # the last question, asked after the earlier turns
-    alone: Answer  # the last question, asked without them (baseline)
-    understood: bool  # its standalone form contains every `standalone` group
-    right: bool
-    cites_gold: bool
-    right_alone: bool
+    final: Graded  # the last question, asked after the earlier turns
+    alone: Graded  # the last question, asked without them (baseline)
 
     @property
-    def understood_as(self) -> str:
-        return self.answer.standalone or self.answer.question
+    def answer(self) -> Answer:
+        return self.final.answer
+
+    @property
+    def understood(self) -> bool:
+        """Its standalone form contains every `standalone` group."""
+        return holds_all(self.answer.understood_as, self.conversation.standalone)
 
     @property
     def rewritten(self) -> bool:
@@ -195,9 +190,7 @@ def ask_conversation(conversation: Conversation, ask: Ask, history_turns: int = 
     earlier: list[str] = []
     for turn in conversation.turns[:-1]:
         answer = ask(turn, earlier=list(earlier))
-        earlier = [*earlier, answer.standalone or answer.question][-history_turns:]
-    final = ask(conversation.question, earlier=list(earlier))
-    alone = ask(conversation.question, earlier=[])
+        earlier = [*earlier, answer.understood_as][-history_turns:]
     question = Question(
         id=conversation.id,
         q=conversation.question,
@@ -206,16 +199,11 @@ def ask_conversation(conversation: Conversation, ask: Ask, history_turns: int = 
         gold=conversation.gold,
         lang=conversation.lang,
     )
-    graded, baseline = grade(question, final), grade(question, alone)
     return GradedConversation(
         conversation=conversation,
         earlier=earlier,
-        answer=final,
-        alone=alone,
-        understood=holds_all(final.standalone or final.question, conversation.standalone),
-        right=graded.right,
-        cites_gold=graded.cites_gold,
-        right_alone=baseline.right,
+        final=grade(question, ask(conversation.question, earlier=list(earlier))),
+        alone=grade(question, ask(conversation.question, earlier=[])),
     )
 
 
@@ -251,11 +239,11 @@ class FollowUpSummary:
             controls=len(controls),
             understood=sum(g.understood for g in graded),
             understood_follow_ups=sum(g.understood for g in follow_ups),
-            right=sum(g.right for g in graded),
-            right_alone=sum(g.right_alone for g in graded),
-            right_follow_ups=sum(g.right for g in follow_ups),
-            right_alone_follow_ups=sum(g.right_alone for g in follow_ups),
-            cites_gold=sum(g.cites_gold for g in graded),
+            right=sum(g.final.right for g in graded),
+            right_alone=sum(g.alone.right for g in graded),
+            right_follow_ups=sum(g.final.right for g in follow_ups),
+            right_alone_follow_ups=sum(g.alone.right for g in follow_ups),
+            cites_gold=sum(g.final.cites_gold for g in graded),
             controls_rewritten=sum(g.rewritten for g in controls),
             controls_broken=sum(g.rewritten and not g.understood for g in controls),
             p50_ms=statistics.median(latencies),

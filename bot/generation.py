@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from bot.chat_models import ChatModel
+from bot.chat_models import ChatModel, make_chat_model
 from bot.prompts import answer_prompt, standalone_prompt
+from bot.settings import Settings
 from vectorstore.retrieval import Hit
 
 # The passages given to the model: the chunks of the best-scoring sentences, best first.
@@ -79,3 +80,9 @@ class Generator:
         if not text.strip():
             raise GenerationFailed("the model's reply was empty")
         return text.strip()
+
+
+def build_generator(settings: Settings, progress: Callable[[str], None] = lambda _m: None) -> Generator | None:
+    """The configured chat model ready to answer, or None for extractive answers."""
+    chat = make_chat_model(settings, progress)
+    return Generator(chat, settings.llm_timeout_s) if chat else None

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import LocalModelError
+from vectorstore.e5_weights import sha256_of
 
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
 CHUNK = 1 << 20
@@ -129,7 +130,7 @@ def is_verified(model: GgufModel, target: Path) -> bool:
     stamp = stamp_path(target)
     if stamp.is_file() and stamp.read_text().strip() == model.sha256:
         return True
-    if _sha256_of(target) != model.sha256:
+    if sha256_of(target) != model.sha256:
         return False
     _write_stamp(target, model.sha256)
     return True
@@ -245,14 +246,6 @@ def _check(model: GgufModel, digest: str, size: int) -> None:
             f"Checksum mismatch for {model.name}: expected SHA-256 {model.sha256} ({model.size} bytes), "
             f"got {digest} ({size} bytes). The file was not kept."
         )
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write_stamp(target: Path, digest: str) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.answer import Citation
+from bot.language import language_of
 from bot.selection import SentenceScorer, content_terms, lexical_overlap
 from ingest.chunking import split_sentences
 from vectorstore.retrieval import Hit
@@ -31,7 +32,6 @@ MIN_SIMILARITY = 0.92
 MIN_SIMILARITY_ACROSS = 0.80
 # ... or when the passage contains this share of the sentence's content words.
 MIN_OVERLAP = 0.6
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 _MARKER = re.compile(r"\s*[\[【［]\s*(\d{1,2}(?:\s*[,，、]\s*\d{1,2})*)\s*[\]】］]")
 # A marker written after the sentence's full stop belongs to that sentence.
@@ -121,7 +121,7 @@ class Verifier:
         similarities = vectors @ vector
         best = int(np.argmax(similarities))
         overlap = lexical_overlap(content_terms(claim), hit.doc.page_content)
-        across = bool(_CJK.search(claim)) != bool(_CJK.search(hit.doc.page_content))
+        across = language_of(claim) != language_of(hit.doc.page_content)
         close = similarities[best] >= (MIN_SIMILARITY_ACROSS if across else MIN_SIMILARITY)
         if not close and overlap < MIN_OVERLAP:
             return None

@@ -21,9 +21,8 @@ scripts. One server serves both protocols at once:
                                           `done: false` per piece, then a `done: true` line
                                           with done_reason and the counters/durations;
                                           stream false: one JSON object
-             GET  /api/tags (what ChatOllama(validate_model_on_init=True) calls),
-             POST /api/show, GET /api/ps, GET /api/version, GET /
-             errors are `{"error": "..."}`; no auth unless ollama_api_key is set.
+             GET  /api/tags (what ChatOllama(validate_model_on_init=True) calls)
+             errors are `{"error": "..."}`; no auth, as Ollama has none.
 
 Usage. The primary mode runs the server in a background thread with its own event loop,
 so it answers whoever calls it: sync code, worker threads with their own loops, or an
@@ -78,7 +77,6 @@ from aiohttp import web
 
 DEFAULT_REPLY = "This is the fake model's answer."
 DEFAULT_MODEL = "fake-model"
-OLLAMA_VERSION = "0.12.6"
 
 Reply = Callable[[list[dict[str, Any]]], str]
 
@@ -191,7 +189,6 @@ class FakeChatServer:
         self,
         *,
         api_key: str | None = None,
-        ollama_api_key: str | None = None,
         reply: str | Reply = DEFAULT_REPLY,
         models: Sequence[str] | None = None,
         piece_size: int = 4,
@@ -200,7 +197,6 @@ class FakeChatServer:
     ) -> None:
         """`models`: the models served; None serves any model name (and lists DEFAULT_MODEL)."""
         self.api_key = api_key
-        self.ollama_api_key = ollama_api_key
         self.models = list(models) if models is not None else None
         self.piece_size = piece_size
         self.first_token_delay_s = first_token_delay_s
@@ -236,10 +232,6 @@ class FakeChatServer:
         app.router.add_get("/v1/models/{model:.+}", self._openai_model)
         app.router.add_post("/api/chat", self._ollama_chat)
         app.router.add_get("/api/tags", self._ollama_tags)
-        app.router.add_post("/api/show", self._ollama_show)
-        app.router.add_get("/api/ps", self._ollama_ps)
-        app.router.add_get("/api/version", self._ollama_version)
-        app.router.add_get("/", self._ollama_root)
         app.router.add_route("*", "/{path:.*}", self._not_found)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -362,17 +354,6 @@ class FakeChatServer:
             self._hang = None
         self._in_loop(self._release_hung)
 
-    def reset(self) -> None:
-        """Forget requests, pending failures and hangs; back to the default reply, no delays."""
-        with self._lock:
-            self._failures.clear()
-            self._hang = None
-            self.requests.clear()
-            self.errors.clear()
-        self.reply_with(DEFAULT_REPLY)
-        self.first_token_delay_s = self.token_delay_s = 0.0
-        self._in_loop(self._release_hung)
-
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         with self._lock:
@@ -411,6 +392,14 @@ class FakeChatServer:
                 future.set_result(None)
 
     # -- shared machinery -----------------------------------------------------------------
+
+    async def _chat(self, request: web.Request, provider: str, answer) -> web.StreamResponse:
+        """Record a chat request, answer it in the provider's way, record the status."""
+        record = await self._record(request, provider)
+        response = await answer(request, record)
+        if record.status is None and response.status != 499:
+            record.status = response.status
+        return response
 
     async def _record(self, request: web.Request, provider: str) -> RecordedRequest:
         raw = await request.read()
@@ -561,11 +550,7 @@ class FakeChatServer:
         )
 
     async def _openai_chat(self, request: web.Request) -> web.StreamResponse:
-        record = await self._record(request, "openai")
-        response = await self._openai_chat_answer(request, record)
-        if record.status is None and response.status != 499:
-            record.status = response.status
-        return response
+        return await self._chat(request, "openai", self._openai_chat_answer)
 
     async def _openai_chat_answer(self, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
         if (denied := self._openai_auth(request)) is not None:
@@ -747,20 +732,11 @@ class FakeChatServer:
             {"error": message or _OLLAMA_ERRORS.get(status, f"HTTP {status}")}, status=status, headers=headers
         )
 
-    def _ollama_auth(self, request: web.Request) -> web.Response | None:
-        return None if self._bearer_ok(request, self.ollama_api_key) else self._ollama_error(401, "unauthorized")
-
     async def _ollama_chat(self, request: web.Request) -> web.StreamResponse:
-        record = await self._record(request, "ollama")
-        response = await self._ollama_chat_answer(request, record)
-        if record.status is None and response.status != 499:
-            record.status = response.status
-        return response
+        return await self._chat(request, "ollama", self._ollama_chat_answer)
 
     async def _ollama_chat_answer(self, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
         started = time.monotonic_ns()
-        if (denied := self._ollama_auth(request)) is not None:
-            return denied
         body = record.json
         if not isinstance(body, dict):
             return self._ollama_error(400, "invalid character in request body")
@@ -834,53 +810,9 @@ class FakeChatServer:
 
     async def _ollama_tags(self, request: web.Request) -> web.Response:
         record = await self._record(request, "ollama")
-        answer = self._ollama_auth(request) or web.json_response(
-            {"models": [self._ollama_model_object(m) for m in self._listed()]}
-        )
+        answer = web.json_response({"models": [self._ollama_model_object(m) for m in self._listed()]})
         record.status = answer.status
         return answer
-
-    async def _ollama_ps(self, request: web.Request) -> web.Response:
-        record = await self._record(request, "ollama")
-        answer = self._ollama_auth(request) or web.json_response({"models": []})
-        record.status = answer.status
-        return answer
-
-    async def _ollama_show(self, request: web.Request) -> web.Response:
-        record = await self._record(request, "ollama")
-        answer = self._ollama_auth(request)
-        body = record.json if isinstance(record.json, dict) else {}
-        model = body.get("model") or body.get("name")
-        if answer is None:
-            if not isinstance(model, str) or not model:
-                answer = self._ollama_error(400, "model is required")
-            elif not self._serves(model, "ollama"):
-                answer = self._ollama_error(404, f"model '{model}' not found")
-            else:
-                details = self._ollama_model_object(model)["details"]
-                answer = web.json_response(
-                    {
-                        "modelfile": f"FROM {_ollama_name(model)}\n",
-                        "parameters": 'stop "<|end|>"',
-                        "template": "{{ .Prompt }}",
-                        "details": details,
-                        "model_info": {"general.architecture": "llama", "llama.context_length": 8192},
-                        "capabilities": ["completion"],
-                        "modified_at": "2025-01-01T00:00:00.000000Z",
-                    }
-                )
-        record.status = answer.status
-        return answer
-
-    async def _ollama_version(self, request: web.Request) -> web.Response:
-        record = await self._record(request, "ollama")
-        record.status = 200
-        return web.json_response({"version": OLLAMA_VERSION})
-
-    async def _ollama_root(self, request: web.Request) -> web.Response:
-        record = await self._record(request, "ollama")
-        record.status = 200
-        return web.Response(text="Ollama is running")
 
     @staticmethod
     def _ollama_model_object(model: str) -> dict[str, Any]:

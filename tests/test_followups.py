@@ -66,12 +66,12 @@ def test_without_earlier_questions_nothing_is_rewritten(engine):
     assert engine.standalone("它最长能生成多长的视频?", []) == "它最长能生成多长的视频?"
 
 
-# Known misses of the heuristic (see eval/followups.jsonl); these flip when it is fixed.
 def test_multi_word_chinese_pronoun_is_recognised():
     assert rewrite("该模型背后有哪些技术革新?", "Sora是什么?") == "Sora背后有哪些技术革新?"
 
 
-@pytest.mark.xfail(strict=True, reason="subject(): [A-Za-z][\\w.-]* also matches CJK, so 'OpenAI发布的Sora…' has no name")
+# A known miss of the heuristic (eval/followups.jsonl f03): it flips when fixed.
+@pytest.mark.xfail(strict=True, reason="subject() takes the first name, here the modifier OpenAI")
 def test_subject_is_the_name_asked_about_not_a_modifier():
     assert "Sora" in rewrite("它有哪些关键特点?", "OpenAI发布的Sora是什么模型?")
 
@@ -150,50 +150,48 @@ def test_the_follow_up_set_is_well_formed():
         assert c.is_control == evaluation.holds_all(c.question, c.standalone), c.id
 
 
-class ScriptedEngine:
-    """engine.answer's signature: rewrites 它 from the newest earlier question's first word."""
+def recording(engine):
+    """engine.answer, keeping each call's question and earlier questions."""
+    calls: list[tuple[str, list[str]]] = []
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, list[str]]] = []
+    def ask(question: str, earlier=()) -> Answer:
+        calls.append((question, list(earlier)))
+        return engine.answer(question, earlier=earlier)
 
-    def answer(self, question: str, earlier=()) -> Answer:
-        self.calls.append((question, list(earlier)))
-        standalone = question.replace("它", earlier[-1].split("在")[0]) if earlier and "它" in question else None
-        asked = standalone or question
-        text = "Sora在芬兰语中表示砂砾。[1]" if asked.startswith("Sora") else "抱歉。"
-        return Answer(question=question, text=text, refused=text == "抱歉。", standalone=standalone)
+    return ask, calls
 
 
-def test_conversation_threads_the_standalone_forms_and_asks_the_baseline_alone():
+def test_conversation_threads_the_standalone_forms_and_asks_the_baseline_alone(engine):
     conversation = evaluation.Conversation(
-        id="x", lang="zh", turns=["Sora在韩语中是什么意思?", "它在日语中呢?", "它在芬兰语中是什么意思?"],
-        standalone=[["Sora"], ["芬兰语"]], expect=[["砂砾"]], gold=None,
+        id="x", lang="zh", turns=["Sora是什么?", "它在韩语中表示什么?", "芬兰语呢?"],
+        standalone=[["Sora"], ["芬兰语"]], expect=[["砂砾"]], gold="在芬兰语中表示砂砾",
     )
-    scripted = ScriptedEngine()
+    ask, calls = recording(engine)
 
-    graded = evaluation.ask_conversation(conversation, scripted.answer, history_turns=4)
+    graded = evaluation.ask_conversation(conversation, ask, history_turns=4)
 
-    assert scripted.calls == [
-        ("Sora在韩语中是什么意思?", []),
-        ("它在日语中呢?", ["Sora在韩语中是什么意思?"]),
-        ("它在芬兰语中是什么意思?", ["Sora在韩语中是什么意思?", "Sora在日语中呢?"]),
-        ("它在芬兰语中是什么意思?", []),
+    assert calls == [
+        ("Sora是什么?", []),
+        ("它在韩语中表示什么?", ["Sora是什么?"]),
+        ("芬兰语呢?", ["Sora是什么?", "Sora在韩语中表示什么?"]),
+        ("芬兰语呢?", []),  # the baseline, without the conversation
     ]
-    assert graded.understood and graded.right and not graded.right_alone and not graded.cites_gold
+    assert graded.answer.understood_as == "Sora在芬兰语中表示什么?"
+    assert graded.understood and graded.final.right and graded.final.cites_gold
     summary = evaluation.FollowUpSummary.of([graded])
-    assert (summary.understood, summary.right, summary.right_alone, summary.controls) == (1, 1, 0, 0)
+    assert (summary.understood, summary.right, summary.cites_gold, summary.controls) == (1, 1, 1, 0)
     assert summary.lines()[0].startswith("rewrite accuracy   1/1")
 
 
-def test_history_is_bounded_like_a_chats():
+def test_history_is_bounded_like_a_chats(engine):
     conversation = evaluation.Conversation(
         id="x", turns=["a?", "b?", "c?", "d?"], standalone=[["d"]], expect=[["d"]], gold=None
     )
-    scripted = ScriptedEngine()
+    ask, calls = recording(engine)
 
-    evaluation.ask_conversation(conversation, scripted.answer, history_turns=2)
+    evaluation.ask_conversation(conversation, ask, history_turns=2)
 
-    assert scripted.calls[3] == ("d?", ["b?", "c?"])
+    assert calls[3] == ("d?", ["b?", "c?"])
 
 
 def test_eval_followups_command_reports_with_and_without_history(tmp_path, monkeypatch, engine):
@@ -225,3 +223,4 @@ def test_eval_wants_exactly_one_set(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["eval", "--followups", str(FOLLOWUPS), "--squad", str(FOLLOWUPS)])
 
     assert result.exit_code == 2 and "--followups FILE" in result.output
+

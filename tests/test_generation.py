@@ -24,10 +24,10 @@ from pydantic import SecretStr
 
 from bot import verification
 from bot.answer import Answer
-from bot.chat_models import MAX_TOKENS, make_chat_model
+from bot.chat_models import MAX_TOKENS
 from bot.cli import main
 from bot.engine import REFUSALS, Engine
-from bot.generation import PASSAGES, Generator
+from bot.generation import PASSAGES, build_generator
 from bot.verification import Claim
 from tests.conftest import MODELS_DIR
 from tests.fake_llm_server import FakeChatServer
@@ -46,7 +46,7 @@ SLOW_MODEL_TIMEOUT_S = 180.0
 def generating(engine: Engine, **update) -> Engine:
     """An engine in generation mode over the session engine's store."""
     settings = engine.settings.model_copy(update=update)
-    return Engine(settings, engine.store, Generator(make_chat_model(settings), settings.llm_timeout_s))
+    return Engine(settings, engine.store, build_generator(settings))
 
 
 def openai_engine(engine: Engine, server: FakeChatServer, **update) -> Engine:
@@ -251,7 +251,7 @@ def test_server_error_gives_the_extractive_answer(engine, fake):
 
 
 @pytest.mark.parametrize("after_pieces", [0, 2], ids=["before-first-token", "mid-stream"])
-def test_hung_server_falls_back_to_the_extractive_answer_in_time(engine, fake, after_pieces):
+def test_hung_server_falls_back_to_the_extractive_answer_within_llm_timeout(engine, fake, after_pieces):
     timeout = 2.0
     fake.reply_with(f"{ANSWER_60}[1]")
     fake.hang(after_pieces=after_pieces)
@@ -259,18 +259,10 @@ def test_hung_server_falls_back_to_the_extractive_answer_in_time(engine, fake, a
     started = time.monotonic()
     answer = generating_engine.answer(SORA_Q)
     elapsed = time.monotonic() - started
-    assert elapsed < timeout + 5, elapsed
+    # A retried request would cost twice LLM_TIMEOUT (the client's timeout is per attempt).
+    assert elapsed < timeout + 1.5, elapsed
     assert answer.generated_by is None and not answer.refused
     assert answer.text == engine.answer(SORA_Q).text
-
-
-def test_hung_server_costs_no_more_than_llm_timeout(engine, fake):
-    timeout = 2.0
-    fake.hang()
-    generating_engine = openai_engine(engine, fake, llm_timeout_s=timeout)
-    started = time.monotonic()
-    generating_engine.answer(SORA_Q)
-    assert time.monotonic() - started < timeout + 1.5
 
 
 def test_api_key_is_never_logged_nor_answered_when_the_server_refuses_it(engine, caplog):

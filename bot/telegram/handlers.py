@@ -134,7 +134,7 @@ def _converse(
     """Answer `question` as the next turn of the conversation `key`, and remember it."""
     earlier = [turn.question for turn in conversations.turns(key)]
     answer = engine.answer(question, earlier=earlier, on_draft=on_draft)
-    conversations.add(key, answer.standalone or answer.question, answer.text)
+    conversations.add(key, answer.understood_as, answer.text)
     return answer
 
 

@@ -7,9 +7,7 @@ a Chinese reply whatever the app language), else the user's Telegram language.
 
 from __future__ import annotations
 
-import re
-
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+from bot.language import language_of
 
 LANGUAGES = ("en", "zh")
 
@@ -285,7 +283,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
 
 def language_for(text: str | None = None, language_code: str | None = None) -> str:
     """"zh" for a Chinese question or a Chinese-speaking user, otherwise "en"."""
-    if text and _CJK.search(text):
+    if text and language_of(text) == "zh":
         return "zh"
     if text is None and language_code and language_code.lower().startswith("zh"):
         return "zh"

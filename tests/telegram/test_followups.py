@@ -13,9 +13,8 @@ import re
 
 from pydantic import SecretStr
 
-from bot.chat_models import make_chat_model
 from bot.engine import Engine
-from bot.generation import Generator
+from bot.generation import build_generator
 from bot.telegram.app import build_application
 from bot.telegram.streaming import CURSOR, PRIVATE_INTERVAL_S
 from tests.fake_llm_server import FakeChatServer
@@ -136,7 +135,7 @@ async def test_generated_follow_up_is_rewritten_by_the_model_and_streamed(api, e
                 "llm_api_key": SecretStr("k"),
             }
         )
-        generating = Engine(settings, engine.store, Generator(make_chat_model(settings), settings.llm_timeout_s))
+        generating = Engine(settings, engine.store, build_generator(settings))
         li = new_user(api)
         chat = api.private_chat(li)
         async with running(build_application(telegram_settings(generating, api), engine=generating)):
