@@ -35,6 +35,9 @@ class Conversations:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = create_engine(f"sqlite:///{path}")
         self.max_turns = max_turns
+        # Every history object creates the table if it is missing; creating it here, once,
+        # keeps concurrent first questions from racing to create it.
+        self._history("")
 
     def _history(self, key: str) -> SQLChatMessageHistory:
         return SQLChatMessageHistory(session_id=key, connection=self.db, table_name=TABLE)

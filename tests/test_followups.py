@@ -4,6 +4,8 @@ engine answering with earlier questions, and the follow-up evaluation."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -224,3 +226,17 @@ def test_eval_wants_exactly_one_set(tmp_path, monkeypatch):
 
     assert result.exit_code == 2 and "--followups FILE" in result.output
 
+
+def test_first_questions_of_many_chats_at_once_are_all_remembered(tmp_path):
+    """A new bot gets its first questions concurrently (engine threads); none may fail."""
+    conversations = Conversations(tmp_path / "conversations.sqlite3", max_turns=4)
+    start = threading.Barrier(8)
+
+    def first_turn(chat: int) -> None:
+        start.wait()
+        conversations.turns(str(chat))
+        conversations.add(str(chat), f"q{chat}", "a")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(first_turn, range(8)))  # re-raises any thread's error
+    assert all(conversations.turns(str(chat)) == [Turn(f"q{chat}", "a")] for chat in range(8))
