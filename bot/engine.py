@@ -173,7 +173,7 @@ class Engine:
         claims = [c for c in verification.claims(written) if not verification.declines(c.text)]
         if not claims:
             raise GenerationFailed("the model declined passages that answer the question")
-        supports = self.verifier.supports(claims, passages)
+        supports = self.verifier.supports(claims, passages, question)
         if not any(supports):
             return "", []
         where = [(passages[s.passage].doc.id, s.sentence) if s else None for s in supports]

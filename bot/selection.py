@@ -104,6 +104,13 @@ def _general_idf() -> tuple[dict[str, float], float]:
     return table.idf_freq, table.median_idf
 
 
+def rarity(terms: set[str]) -> dict[str, float]:
+    """Each term's IDF in general Chinese text (jieba's table; unknown words get its
+    median): "纸飞机" counts for much more than "很多" or "包括"."""
+    idf, median = _general_idf()
+    return {t: idf.get(t, median) for t in terms}
+
+
 def subject_coverage(question: str, hit: Hit) -> float:
     """Share of the question's content words found in a chunk's article title and section
     heading, each weighted by its squared general-language IDF, so the question's subject
@@ -111,8 +118,7 @@ def subject_coverage(question: str, hit: Hit) -> float:
     terms = content_terms(question)
     if not terms:
         return 0.0
-    idf, median = _general_idf()
-    weights = {t: idf.get(t, median) ** 2 for t in terms}
+    weights = {t: w**2 for t, w in rarity(terms).items()}
     meta = hit.doc.metadata
     headings = f"{meta.get('title', '')} {meta.get('section', '')}".lower()
     return sum(w for t, w in weights.items() if t in headings) / sum(weights.values())

@@ -199,6 +199,22 @@ def test_invented_sentence_is_dropped_and_the_supported_one_kept(engine, fake):
     assert "谷歌" in drafts[-1]  # the draft is the model's unchecked text
 
 
+def test_sentence_on_the_passages_topic_with_invented_details_is_dropped(engine, fake):
+    # About the passage's Runway/Pika sentence ("只能做3或4秒长的模糊视频"), close to it in
+    # meaning, but what it adds (clear picture, smooth motion) is not in the article.
+    invented = "Runway和Pika能生成画质清晰、动作流畅的长视频。"
+    fake.reply_with(f"{ANSWER_60}[1] {invented}[1]")
+    answer = openai_engine(engine, fake).answer(SORA_Q)
+    assert answer.generated_by == f"openai:{FAKE_MODEL}"
+    assert answer.text == f"{ANSWER_60}[1]"
+
+
+def test_sentence_that_only_repeats_the_question_is_dropped(engine, fake):
+    fake.reply_with(f"Sora最长能生成的视频有多长,资料里有说明。[1]{ANSWER_60}[1]")
+    answer = openai_engine(engine, fake).answer(SORA_Q)
+    assert answer.text == f"{ANSWER_60}[1]"
+
+
 def test_wrongly_cited_sentence_is_recited_to_the_passage_that_holds_it(engine, fake):
     wrong: list[int] = []
 
