@@ -52,6 +52,7 @@ class SquadReport:
     recall_at_5: float
     mrr: float
     containment: float
+    gold_recall: float  # mean share of the gold answer's characters the answer has, in order (LCS)
     cites_passage: float  # of the answers given, share whose first citation is the question's passage
     generated: float  # share of answers written by the chat model (generation mode)
     refused: float  # every question has an answer in its passage, so any refusal is false
@@ -65,6 +66,7 @@ class SquadReport:
             f"passages / questions  {self.passages} / {self.questions}",
             f"recall@1 / @5 / MRR   {self.recall_at_1:.3f} / {self.recall_at_5:.3f} / {self.mrr:.3f}",
             f"answer containment    {self.containment:.3f} (answers ≤ {SQUAD_ANSWER_CHARS} chars)",
+            f"gold answer recall    {self.gold_recall:.3f} (characters, in order)",
             f"cites own passage     {self.cites_passage:.3f} of answers given",
             f"generated answers     {self.generated:.3f}",
             f"false refusals        {self.refused:.3f}",
@@ -122,7 +124,7 @@ def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, warm_up_s
     article_of = {r.source_key: r.article_id for r in engine.articles()}
     total = sum(len(p.questions) for p in passages)
     ranks: list[int | None] = []
-    contained, refused, cites, generated, latencies = 0, 0, 0, 0, []
+    contained, recall, refused, cites, generated, latencies = 0, 0.0, 0, 0, 0, []
     for passage in passages:
         for question, golds in passage.questions:
             answer = engine.answer(question, max_chars=SQUAD_ANSWER_CHARS)
@@ -131,6 +133,7 @@ def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, warm_up_s
             generated += answer.generated_by is not None
             cites += bool(answer.citations) and answer.citations[0].article_id == article_of[passage.key]
             contained += any(g and g in answer.text for g in golds)
+            recall += max((gold_recall(answer.text, g) for g in golds if g), default=0.0)
             ranks.append(_rank(engine, question, article_of[passage.key]))
             progress("ask", len(ranks), total)
     found = [r for r in ranks if r is not None]
@@ -141,6 +144,7 @@ def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, warm_up_s
         recall_at_5=sum(r < 5 for r in found) / total,
         mrr=sum(1 / (r + 1) for r in found) / total,
         containment=contained / total,
+        gold_recall=recall / total,
         cites_passage=cites / max(total - refused, 1),
         generated=generated / total,
         refused=refused / total,
@@ -149,6 +153,19 @@ def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, warm_up_s
         p50_ms=statistics.median(latencies),
         p95_ms=float(np.percentile(latencies, 95)),
     )
+
+
+def gold_recall(answer: str, gold: str) -> float:
+    """Share of the gold answer's characters found in the answer in the same order: the
+    recall half of CMRC's character F1. Containment asks for the gold string verbatim,
+    which a correct paraphrase ("玩家用水枪…" for "玩家以水枪…") misses."""
+    previous = [0] * (len(gold) + 1)
+    for a in answer:
+        current = [0]
+        for j, g in enumerate(gold):
+            current.append(previous[j] + 1 if a == g else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1] / len(gold)
 
 
 def _rank(engine: Engine, question: str, article_id: str, depth: int = 10) -> int | None:
