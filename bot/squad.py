@@ -3,12 +3,14 @@
 Every passage becomes one article in a store under a temporary directory (never the
 user's); every question is then asked, and we measure whether retrieval ranks the
 question's own passage first (recall@1, @5, MRR) and whether a short answer contains a
-gold answer string, and whether an answer's first citation is the question's passage.
+gold answer string, how it scores on CMRC's own F1, and whether an answer's first
+citation is the question's passage.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import tempfile
 import time
@@ -53,6 +55,7 @@ class SquadReport:
     mrr: float
     containment: float
     gold_recall: float  # mean share of the gold answer's characters the answer has, in order (LCS)
+    f1: float  # CMRC 2018's official F1: longest common substring, precision and recall
     cites_passage: float  # of the answers given, share whose first citation is the question's passage
     generated: float  # share of answers written by the chat model (generation mode)
     refused: float  # every question has an answer in its passage, so any refusal is false
@@ -67,6 +70,7 @@ class SquadReport:
             f"recall@1 / @5 / MRR   {self.recall_at_1:.3f} / {self.recall_at_5:.3f} / {self.mrr:.3f}",
             f"answer containment    {self.containment:.3f} (answers ≤ {SQUAD_ANSWER_CHARS} chars)",
             f"gold answer recall    {self.gold_recall:.3f} (characters, in order)",
+            f"CMRC F1               {self.f1:.3f} (official: longest common substring)",
             f"cites own passage     {self.cites_passage:.3f} of answers given",
             f"generated answers     {self.generated:.3f}",
             f"false refusals        {self.refused:.3f}",
@@ -124,7 +128,7 @@ def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, warm_up_s
     article_of = {r.source_key: r.article_id for r in engine.articles()}
     total = sum(len(p.questions) for p in passages)
     ranks: list[int | None] = []
-    contained, recall, refused, cites, generated, latencies = 0, 0.0, 0, 0, 0, []
+    contained, recall, f1, refused, cites, generated, latencies = 0, 0.0, 0.0, 0, 0, 0, []
     for passage in passages:
         for question, golds in passage.questions:
             answer = engine.answer(question, max_chars=SQUAD_ANSWER_CHARS)
@@ -134,6 +138,7 @@ def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, warm_up_s
             cites += bool(answer.citations) and answer.citations[0].article_id == article_of[passage.key]
             contained += any(g and g in answer.text for g in golds)
             recall += max((gold_recall(answer.text, g) for g in golds if g), default=0.0)
+            f1 += max((cmrc_f1(answer.text, g) for g in golds if g), default=0.0)
             ranks.append(_rank(engine, question, article_of[passage.key]))
             progress("ask", len(ranks), total)
     found = [r for r in ranks if r is not None]
@@ -145,6 +150,7 @@ def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, warm_up_s
         mrr=sum(1 / (r + 1) for r in found) / total,
         containment=contained / total,
         gold_recall=recall / total,
+        f1=f1 / total,
         cites_passage=cites / max(total - refused, 1),
         generated=generated / total,
         refused=refused / total,
@@ -166,6 +172,33 @@ def gold_recall(answer: str, gold: str) -> float:
             current.append(previous[j] + 1 if a == g else max(previous[j + 1], current[j]))
         previous = current
     return previous[-1] / len(gold)
+
+
+# Tokens as CMRC's evaluation script counts them: each Chinese character, each other word;
+# punctuation is not a token. Citation markers are not part of an answer and go first.
+_MARKERS = re.compile(r"\[\d+\]")
+_TOKENS = re.compile(r"[\u4e00-\u9fff]|[^\W\u4e00-\u9fff]+")
+
+
+def cmrc_f1(answer: str, gold: str) -> float:
+    """CMRC 2018's F1 of one answer against one gold answer: Chinese characters and other
+    words as tokens, punctuation removed, the longest common run of tokens as the overlap.
+    Unlike containment it also counts what the answer says besides the gold, so it favours
+    answers as short as the gold over long quotes that contain it."""
+    ours = _TOKENS.findall(_MARKERS.sub(" ", answer.lower()))
+    theirs = _TOKENS.findall(gold.lower())
+    longest, previous = 0, [0] * (len(theirs) + 1)
+    for a in ours:
+        current = [0] * (len(theirs) + 1)
+        for j, g in enumerate(theirs):
+            if a == g:
+                current[j + 1] = previous[j] + 1
+                longest = max(longest, current[j + 1])
+        previous = current
+    if not longest:
+        return 0.0
+    precision, recall = longest / len(ours), longest / len(theirs)
+    return 2 * precision * recall / (precision + recall)
 
 
 def _rank(engine: Engine, question: str, article_id: str, depth: int = 10) -> int | None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.squad import gold_recall, run_squad
+from bot.squad import cmrc_f1, gold_recall, run_squad
 from tests.conftest import make_settings
 
 SQUAD = {
@@ -51,6 +51,20 @@ def test_gold_recall_counts_the_gold_characters_found_in_order(answer, gold, rec
     assert gold_recall(answer, gold) == pytest.approx(recall)
 
 
+@pytest.mark.parametrize(
+    ("answer", "gold", "f1"),
+    [
+        ("玩家以水枪泡封敌人。[1]", "玩家以水枪泡封敌人", 1.0),  # markers and punctuation don't count
+        ("长城站于1985年2月20日建成。[1]", "1985年2月20日", 2 * (6 / 12) / (6 / 12 + 1)),  # extra words cost precision
+        ("它在1985年建成", "1985年2月20日", 2 * (2 / 6) * (2 / 6) / (4 / 6)),  # one common run: "1985", "年"
+        ("Sora makes 60-second videos [2].", "60 second videos", 2 * (3 / 5) / (3 / 5 + 1)),  # English words are tokens
+        ("完全无关", "1985年", 0.0),
+    ],
+)
+def test_cmrc_f1_rewards_the_gold_and_nothing_else(answer, gold, f1):
+    assert cmrc_f1(answer, gold) == pytest.approx(f1)
+
+
 def test_report_measures_retrieval_and_answers(tmp_path, embeddings):
     path = tmp_path / "squad.json"
     path.write_text(json.dumps(SQUAD, ensure_ascii=False), encoding="utf-8")
@@ -60,4 +74,5 @@ def test_report_measures_retrieval_and_answers(tmp_path, embeddings):
     assert (report.passages, report.questions) == (2, 3)
     assert report.recall_at_1 == 1.0 and report.cites_passage == 1.0
     assert report.containment == 1.0 and report.gold_recall == 1.0
+    assert 0.2 < report.f1 < 1.0  # whole sentences quoted: they hold the gold and more
     assert report.refused == 0.0 and report.generated == 0.0
