@@ -163,9 +163,10 @@ class Engine:
         when none is supported.
 
         The refusal threshold has already judged that the passages answer, and which
-        sentence does (the best-scoring one). A model that declines, or whose supported
-        sentences leave that one out, has failed: GenerationFailed, and the
-        extractive answer is given instead. So a generated answer always states what the
+        sentence does (the best-scoring one). A model that declines, that writes no
+        supported sentence and no [n] marker either, or whose supported sentences leave
+        the best one out, has failed: GenerationFailed, and the extractive answer is
+        given instead. So a generated answer always states what the
         extractive one would lead with.
         """
         passages = list({s.hit.doc.id: s.hit for s in scored}.values())[:PASSAGES]
@@ -175,6 +176,10 @@ class Engine:
             raise GenerationFailed("the model declined passages that answer the question")
         supports = self.verifier.supports(claims, passages, question)
         if not any(supports):
+            if not any(c.cited for c in claims):
+                # No marker at all: the model ignored the task (echoed a passage heading,
+                # mangled the question) rather than cited something the passage denies.
+                raise GenerationFailed("the model cited no passage and no passage supports it")
             return "", []
         where = [(passages[s.passage].doc.id, s.sentence) if s else None for s in supports]
         if (scored[0].hit.doc.id, scored[0].index) not in where:

@@ -241,6 +241,15 @@ def test_only_unsupported_sentences_give_a_refusal(engine, fake):
     assert answer.generated_by is None  # a refusal, not the model's answer
 
 
+def test_unsupported_answer_without_markers_gives_the_extractive_answer(engine, fake):
+    # Seen from the 1.5B model on CMRC: the question echoed with a word changed, no [n].
+    fake.reply_with(INVENTED)
+    answer = openai_engine(engine, fake).answer(SORA_Q)
+    extractive = engine.answer(SORA_Q)
+    assert answer.generated_by is None and not answer.refused
+    assert (answer.text, answer.citations) == (extractive.text, extractive.citations)
+
+
 def test_a_sentence_citing_two_passages_clause_by_clause_is_answered(engine, fake):
     fake.reply_with("Sora最长能生成60秒视频[1]，而Runway和Pika只能做3或4秒长的模糊视频[2]。")
     answer = openai_engine(engine, fake).answer(SORA_Q)
