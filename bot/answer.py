@@ -7,6 +7,16 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier question of a conversation, as it was understood, and the answer's text.
+    A follow-up may point into either: "它" for the question's subject, "他" for the
+    person the answer named."""
+
+    question: str  # standalone form
+    answer: str
+
+
+@dataclass(frozen=True)
 class Citation:
     """One numbered source passage behind an answer's inline marker [n]."""
 
@@ -52,6 +62,11 @@ class Answer:
     def understood_as(self) -> str:
         """The question as answered: what a follow-up after this one refers back to."""
         return self.standalone or self.question
+
+    @property
+    def turn(self) -> Turn:
+        """This question and answer as a turn of its conversation."""
+        return Turn(self.understood_as, self.text)
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON contract of `articlebot ask --json`."""

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from bot import evaluation, squad
-from bot.answer import Answer
+from bot.answer import Answer, Turn
 from bot.engine import Engine, build_engine
 from bot.generation import build_generator
 from bot.local_model import DEFAULT_LOCAL_MODEL, local_model_path
@@ -235,7 +235,7 @@ def chat(ctx: click.Context) -> None:
     engine = _engine(ctx)
     titles = ", ".join(r.title for r in engine.articles()) or "none yet"
     click.echo(f"Ask about the articles ({titles}). /reset starts over, Ctrl-D leaves.")
-    earlier: list[str] = []
+    earlier: list[Turn] = []
     stream = _Stream()
     while True:
         try:
@@ -253,7 +253,7 @@ def chat(ctx: click.Context) -> None:
             click.echo(str(exc))
             continue
         stream.finish(answer)
-        earlier = [*earlier, answer.understood_as][-ctx.obj.history_turns :]
+        earlier = [*earlier, answer.turn][-ctx.obj.history_turns :]
 
 
 @main.command(name="eval")
@@ -334,7 +334,7 @@ def _eval_followups(ctx: click.Context, path: Path, table: bool, as_json: bool) 
                 "id": g.conversation.id,
                 "control": g.conversation.is_control,
                 "turns": g.conversation.turns,
-                "earlier": g.earlier,
+                "earlier": [t.question for t in g.earlier],
                 "understood_as": g.answer.understood_as,
                 "understood": g.understood,
                 "right": g.final.right,

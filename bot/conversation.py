@@ -9,23 +9,18 @@ standalone form (what was really asked) and the answer's text.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_core.messages import AIMessage, HumanMessage
 from sqlalchemy import create_engine, text
+
+from bot.answer import Turn
 
 with warnings.catch_warnings():  # langchain-community announces its sunset on import
     warnings.simplefilter("ignore", DeprecationWarning)
     from langchain_community.chat_message_histories import SQLChatMessageHistory
 
 TABLE = "message_store"  # SQLChatMessageHistory's default
-
-
-@dataclass(frozen=True)
-class Turn:
-    question: str  # standalone form
-    answer: str
 
 
 class Conversations:

@@ -19,7 +19,7 @@ import chromadb
 import numpy as np
 
 from bot import followups, verification
-from bot.answer import Answer, Citation
+from bot.answer import Answer, Citation, Turn
 from bot.errors import QuestionError
 from bot.generation import PASSAGES, GenerationFailed, Generator, build_generator
 from bot.language import language_of
@@ -97,32 +97,33 @@ class Engine:
         hits = self.retriever.retrieve(question, query_vector.tolist(), k=RETRIEVE_K)
         return self.scorer.score(question, query_vector, hits)
 
-    def standalone(self, question: str, earlier: Sequence[str]) -> str:
-        """The question as it can be understood without the `earlier` questions (newest
-        last): rewritten by the chat model in generation mode, by a heuristic otherwise."""
+    def standalone(self, question: str, earlier: Sequence[Turn]) -> str:
+        """The question as it can be understood without the `earlier` turns (newest last):
+        rewritten by the chat model in generation mode, which also reads the answers, by a
+        heuristic on the questions otherwise."""
         if not earlier or not followups.is_follow_up(question):
             return question
         if self.generator is not None:
             try:
                 rewritten = self.generator.standalone(question, language_of(question), earlier[-2:])
-                if 0 < len(rewritten) <= 2 * len(question) + len(earlier[-1]):
+                if followups.is_rewrite(rewritten, question, earlier[-1].question):
                     return rewritten
             except GenerationFailed as exc:
                 logger.warning("Rewriting a follow-up failed (%s); using the heuristic", exc)
-        return followups.rewrite(question, earlier[-1])
+        return followups.rewrite(question, earlier[-1].question)
 
     def answer(
         self,
         question: str,
         max_chars: int = MAX_ANSWER_CHARS,
         *,
-        earlier: Sequence[str] = (),
+        earlier: Sequence[Turn] = (),
         on_draft: Callable[[str], None] = lambda _text: None,
     ) -> Answer:
         """A short cited answer (at most `max_chars` with its markers), or a refusal when
         the articles don't contain one.
 
-        `earlier` are the chat's previous questions in standalone form, for follow-ups.
+        `earlier` are the chat's previous turns, for follow-ups.
         In generation mode the model's text goes to `on_draft` as it grows (unchecked);
         the returned answer holds only its checked sentences.
         """

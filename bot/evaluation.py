@@ -14,8 +14,8 @@ Follow-up conversations (eval/followups.jsonl, one JSON object a line):
 | expect, gold | the last question's answer, as in a question set (always answerable) |
 | control | optional: true when the last question already stands on its own and must not be rewritten (default: it already contains every `standalone` group) |
 
-Each conversation is asked as a chat would ask it: every turn with the standalone forms
-of the turns before it as `earlier`. The last question is also asked without them, the
+Each conversation is asked as a chat would ask it: every turn with the turns before it
+(standalone question and answer) as `earlier`. The last question is also asked without them, the
 baseline that shows what remembering the conversation is worth.
 """
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from bot.answer import Answer
+from bot.answer import Answer, Turn
 from bot.errors import QuestionError
 from bot.selection import MAX_ANSWER_CHARS
 
@@ -166,7 +166,7 @@ Ask = Callable[..., Answer]
 @dataclass(frozen=True)
 class GradedConversation:
     conversation: Conversation
-    earlier: list[str]  # the standalone forms the last question was asked after
+    earlier: list[Turn]  # the turns the last question was asked after
     final: Graded  # the last question, asked after the earlier turns
     alone: Graded  # the last question, asked without them (baseline)
 
@@ -185,12 +185,11 @@ class GradedConversation:
 
 
 def ask_conversation(conversation: Conversation, ask: Ask, history_turns: int = 4) -> GradedConversation:
-    """Ask the turns in order, each after the standalone forms of the (at most
-    `history_turns`) turns before it, as a chat does; grade the last answer."""
-    earlier: list[str] = []
+    """Ask the questions in order, each after the (at most `history_turns`) turns before
+    it, as a chat does; grade the last answer."""
+    earlier: list[Turn] = []
     for turn in conversation.turns[:-1]:
-        answer = ask(turn, earlier=list(earlier))
-        earlier = [*earlier, answer.understood_as][-history_turns:]
+        earlier = [*earlier, ask(turn, earlier=list(earlier)).turn][-history_turns:]
     question = Question(
         id=conversation.id,
         q=conversation.question,

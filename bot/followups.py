@@ -37,6 +37,18 @@ def is_follow_up(question: str) -> bool:
     return bool(_ZH_ELLIPSIS.match(q) or _EN_ELLIPSIS.match(q) or _en_pronoun(q) or _zh_pronoun(q))
 
 
+def is_rewrite(rewritten: str, question: str, earlier: str) -> bool:
+    """Whether a chat model's rewrite of `question` can stand for it: a question (the 1.5B
+    model sometimes answers instead: "杨立昆是谷歌公司首席科学家。", which the user would
+    see as how they were understood), not a follow-up still (an echo, a pronoun left), and
+    not longer than the two questions' words could make."""
+    return (
+        rewritten.endswith(("?", "？"))
+        and len(rewritten) <= 2 * len(question) + len(earlier)
+        and not is_follow_up(rewritten)
+    )
+
+
 def _en_pronoun(question: str) -> re.Match | None:
     """An English pronoun with no name before it in the question (in "Runway … its
     Series C", "its" is Runway's)."""

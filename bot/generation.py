@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from bot.answer import Turn
 from bot.chat_models import ChatModel, make_chat_model
 from bot.prompts import answer_prompt, standalone_prompt
 from bot.settings import Settings
+from bot.verification import without_markers
 from vectorstore.retrieval import Hit
 
 # The passages given to the model: the chunks of the best-scoring sentences, best first.
@@ -34,6 +36,16 @@ def number_passages(passages: Sequence[Hit]) -> str:
     return "\n".join(lines)
 
 
+# Of an earlier answer, the rewrite sees the start: where the names a follow-up points to are.
+TURN_ANSWER_CHARS = 150
+
+
+def number_turns(turns: Sequence[Turn], language: str) -> str:
+    """The earlier turns as the rewriting prompt shows them: "问：…" / "答：…" lines."""
+    q, a = ("问：", "答：") if language == "zh" else ("Q: ", "A: ")
+    return "\n".join(f"{q}{t.question}\n{a}{without_markers(t.answer)[:TURN_ANSWER_CHARS]}" for t in turns)
+
+
 class Generator:
     """Runs the prompts through the chat model within a deadline."""
 
@@ -52,9 +64,9 @@ class Generator:
         prompt = answer_prompt(language).invoke({"passages": number_passages(passages), "question": question})
         return self._run(prompt, on_text)
 
-    def standalone(self, question: str, language: str, earlier: Sequence[str]) -> str:
-        """`question` rewritten so that it needs none of the `earlier` questions."""
-        prompt = standalone_prompt(language).invoke({"history": "\n".join(earlier), "question": question})
+    def standalone(self, question: str, language: str, earlier: Sequence[Turn]) -> str:
+        """`question` rewritten so that it needs none of the `earlier` turns."""
+        prompt = standalone_prompt(language).invoke({"history": number_turns(earlier, language), "question": question})
         return " ".join(self._run(prompt, lambda _t: None).split())
 
     def _run(self, prompt, on_text: Callable[[str], None]) -> str:

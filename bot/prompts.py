@@ -54,17 +54,24 @@ _ANSWER = {
     ),
 }
 
+# Rewriting follow-ups: one worked example each for a pronoun standing for the earlier
+# question's subject, for a person the earlier answer named, and for an elliptical
+# "and …?"; with fewer, the 1.5B model echoed the follow-up or answered it.
 _STANDALONE = {
     "zh": ChatPromptTemplate.from_messages(
         [
             (
                 "system",
-                "把用户的追问改写成一个不依赖上下文、可以单独理解的问题：把“它”“这个”等代词换成所指的事物，"
-                "补全省略的部分。只输出改写后的问题，不要回答它。",
+                "把用户的追问改写成一个不依赖上下文、可以单独理解的问句：把“它”“他”“这个”等代词换成所指的事物"
+                "（可能在之前的问题里，也可能在之前的回答里），补全省略的部分。只输出改写后的问句，不要回答它。",
             ),
-            ("human", "之前的问题：\n长城站是哪一年建成的？\n\n追问：它能住多少人？"),
+            ("human", "之前的对话：\n问：长城站是哪一年建成的？\n答：长城站于1985年建成。\n\n追问：它能住多少人？"),
             ("ai", "长城站能住多少人？"),
-            ("human", "之前的问题：\n{history}\n\n追问：{question}"),
+            ("human", "之前的对话：\n问：谁设计了长城站的主楼？\n答：主楼由建筑师张工设计。\n\n追问：他还设计过什么？"),
+            ("ai", "建筑师张工还设计过什么？"),
+            ("human", "之前的对话：\n问：长城站夏天能住多少人？\n答：长城站夏季可容纳约80人。\n\n追问：那中山站呢？"),
+            ("ai", "中山站夏天能住多少人？"),
+            ("human", "之前的对话：\n{history}\n\n追问：{question}"),
         ]
     ),
     "en": ChatPromptTemplate.from_messages(
@@ -72,12 +79,17 @@ _STANDALONE = {
             (
                 "system",
                 "Rewrite the user's follow-up as one question that can be understood on its own: "
-                "replace pronouns such as 'it' with what they stand for and fill in what is left out. "
+                "replace pronouns such as 'it' or 'he' with what they stand for (in an earlier question "
+                "or in an earlier answer) and fill in what is left out. "
                 "Reply with the rewritten question only; do not answer it.",
             ),
-            ("human", "Earlier questions:\nWhen was the Great Wall Station built?\n\nFollow-up: And how many people live there?"),
-            ("ai", "How many people live at the Great Wall Station?"),
-            ("human", "Earlier questions:\n{history}\n\nFollow-up: {question}"),
+            ("human", "Earlier conversation:\nQ: When was the Great Wall Station built?\nA: It was built in 1985.\n\nFollow-up: How many people can it hold?"),
+            ("ai", "How many people can the Great Wall Station hold?"),
+            ("human", "Earlier conversation:\nQ: Who designed the station's main building?\nA: The architect Zhang Gong designed it.\n\nFollow-up: What else did he design?"),
+            ("ai", "What else did the architect Zhang Gong design?"),
+            ("human", "Earlier conversation:\nQ: How many people can the Great Wall Station hold in summer?\nA: About 80 people in summer.\n\nFollow-up: And Zhongshan Station?"),
+            ("ai", "How many people can Zhongshan Station hold in summer?"),
+            ("human", "Earlier conversation:\n{history}\n\nFollow-up: {question}"),
         ]
     ),
 }
@@ -89,5 +101,5 @@ def answer_prompt(language: str) -> ChatPromptTemplate:
 
 
 def standalone_prompt(language: str) -> ChatPromptTemplate:
-    """Variables: `history` (earlier questions, one a line) and `question`."""
+    """Variables: `history` (earlier turns, "问：…/答：…" lines) and `question`."""
     return _STANDALONE[language]

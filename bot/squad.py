@@ -24,6 +24,7 @@ from bot.engine import Engine
 from bot.errors import QuestionError
 from bot.generation import Generator
 from bot.settings import Settings
+from bot.verification import without_markers
 from ingest.loaders import LoadedSource
 from vectorstore.client import make_client
 from vectorstore.embeddings import SentenceEmbeddings
@@ -175,8 +176,7 @@ def gold_recall(answer: str, gold: str) -> float:
 
 
 # Tokens as CMRC's evaluation script counts them: each Chinese character, each other word;
-# punctuation is not a token. Citation markers are not part of an answer and go first.
-_MARKERS = re.compile(r"\[\d+\]")
+# punctuation is not a token.
 _TOKENS = re.compile(r"[\u4e00-\u9fff]|[^\W\u4e00-\u9fff]+")
 
 
@@ -185,7 +185,7 @@ def cmrc_f1(answer: str, gold: str) -> float:
     words as tokens, punctuation removed, the longest common run of tokens as the overlap.
     Unlike containment it also counts what the answer says besides the gold, so it favours
     answers as short as the gold over long quotes that contain it."""
-    ours = _TOKENS.findall(_MARKERS.sub(" ", answer.lower()))
+    ours = _TOKENS.findall(without_markers(answer).lower())  # markers are not part of the answer
     theirs = _TOKENS.findall(gold.lower())
     longest, previous = 0, [0] * (len(theirs) + 1)
     for a in ours:

@@ -69,6 +69,11 @@ class Support:
     overlap: float
 
 
+def without_markers(text: str) -> str:
+    """The text with its [n] markers removed."""
+    return _MARKER.sub("", text)
+
+
 def claims(answer: str) -> list[Claim]:
     """The answer's sentences with the passage numbers each one cites."""
     answer = _MARKER_AFTER_STOP.sub(r"\2\1", answer.strip())

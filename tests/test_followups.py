@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from bot import evaluation
 from bot.answer import Answer
 from bot.cli import main
-from bot.conversation import Conversations, Turn
-from bot.followups import is_follow_up, rewrite
+from bot.answer import Turn
+from bot.conversation import Conversations
+from bot.followups import is_follow_up, is_rewrite, rewrite
 
 FOLLOWUPS = Path(__file__).resolve().parent.parent / "eval" / "followups.jsonl"
 
@@ -61,7 +62,7 @@ def test_follow_up_is_rewritten_from_the_earlier_question(earlier, question, sta
 def test_standalone_question_is_left_alone(question, engine):
     assert not is_follow_up(question)
     assert rewrite(question, "Sora在韩语中是什么意思?") == question
-    assert engine.standalone(question, ["Sora在韩语中是什么意思?"]) == question
+    assert engine.standalone(question, [Turn("Sora在韩语中是什么意思?", "海螺壳。[1]")]) == question
 
 
 def test_without_earlier_questions_nothing_is_rewritten(engine):
@@ -83,6 +84,20 @@ def test_english_pronoun_with_its_antecedent_in_the_question_is_left_alone():
 
 
 # -- the history -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rewritten", "usable"),
+    [
+        ("Meta的杨立昆是哪家公司的首席科学家?", True),
+        ("What is the valuation of Runway?", True),
+        ("他是哪家公司的首席科学家?", False),  # echoed: the pronoun is still there
+        ("杨立昆(Yann LeCun)是谷歌公司首席科学家。", False),  # answered (wrongly), not rewritten
+        ("杨立昆是哪家公司的首席科学家?" * 4, False),  # far longer than the questions allow
+    ],
+)
+def test_a_models_rewrite_is_used_only_when_it_is_a_standalone_question(rewritten, usable):
+    assert is_rewrite(rewritten, "他是哪家公司的首席科学家?", "谁最早提出了世界模型?") is usable
 
 
 def test_turns_persist_in_the_file_across_a_restart(tmp_path):
@@ -121,7 +136,7 @@ def test_reset_forgets_only_that_chat(tmp_path):
 
 
 def test_engine_answers_a_follow_up_from_the_earlier_question(engine):
-    answer = engine.answer("它能生成多长的视频?", earlier=["Sora是什么?"])
+    answer = engine.answer("它能生成多长的视频?", earlier=[engine.answer("Sora是什么?").turn])
 
     assert not answer.refused and "60秒" in answer.text
     assert answer.standalone is not None and "Sora" in answer.standalone
@@ -157,7 +172,7 @@ def recording(engine):
     calls: list[tuple[str, list[str]]] = []
 
     def ask(question: str, earlier=()) -> Answer:
-        calls.append((question, list(earlier)))
+        calls.append((question, [turn.question for turn in earlier]))
         return engine.answer(question, earlier=earlier)
 
     return ask, calls

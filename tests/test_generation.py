@@ -22,8 +22,8 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from bot import verification
-from bot.answer import Answer
+from bot import followups, verification
+from bot.answer import Answer, Turn
 from bot.chat_models import MAX_TOKENS
 from bot.cli import main
 from bot.engine import REFUSALS, Engine
@@ -135,6 +135,26 @@ def test_local_model_writes_a_checked_cited_answer_and_streams_its_draft(local_e
     assert len(drafts) >= 3, drafts
     assert all(later.startswith(earlier) for earlier, later in zip(drafts, drafts[1:])), drafts
     assert len(drafts[-1]) > len(drafts[0]) and "60" in drafts[-1]
+
+
+def test_local_model_resolves_a_pronoun_that_points_into_the_earlier_answer(local_engine):
+    # "its" is the company the answer named (Runway); the earlier question only names Gen-2.
+    earlier = Turn("Which company developed Gen-2?", "视频生成大模型Gen-2的开发商Runway,估值超过15亿美元。[1]")
+
+    standalone = local_engine.standalone("What is its valuation?", [earlier])
+
+    assert "Runway" in standalone and followups.is_rewrite(standalone, "What is its valuation?", earlier.question), standalone
+
+
+def test_model_rewrite_that_keeps_the_pronoun_gives_way_to_the_heuristic(engine, fake):
+    follow_up = "它最长能生成多长的视频?"
+    # The 1.5B model sometimes echoes the follow-up instead of rewriting it.
+    fake.reply_with(lambda messages: follow_up if "改写" in messages[0]["content"] else f"{ANSWER_60}[1]")
+
+    answer = openai_engine(engine, fake).answer(follow_up, earlier=[Turn("Sora是什么?", "Sora是文生视频大模型。[1]")])
+
+    assert answer.standalone == followups.rewrite(follow_up, "Sora是什么?") == "Sora最长能生成多长的视频?"
+    assert not answer.refused and "60秒" in answer.text
 
 
 def test_llama_cpp_server_over_the_openai_api_writes_a_checked_cited_answer(engine, llama_server):

@@ -132,8 +132,7 @@ def _converse(
     engine: Engine, conversations: Conversations, key: str, question: str, on_draft: Callable[[str], None]
 ) -> Answer:
     """Answer `question` as the next turn of the conversation `key`, and remember it."""
-    earlier = [turn.question for turn in conversations.turns(key)]
-    answer = engine.answer(question, earlier=earlier, on_draft=on_draft)
+    answer = engine.answer(question, earlier=conversations.turns(key), on_draft=on_draft)
     conversations.add(key, answer.understood_as, answer.text)
     return answer
 

@@ -47,7 +47,7 @@ def understood(message: dict) -> str | None:
 async def test_follow_up_is_understood_from_the_earlier_question(bot, engine):
     li = new_user(bot)
     chat = bot.api.private_chat(li)
-    expected = engine.answer(FOLLOW_UP, earlier=[FIRST])
+    expected = engine.answer(FOLLOW_UP, earlier=[engine.answer(FIRST).turn])
 
     await bot.ask(chat, li, FIRST)
     reply = await bot.ask(chat, li, FOLLOW_UP)
@@ -114,6 +114,7 @@ async def test_in_a_group_each_person_follows_their_own_questions(bot):
 
 MODEL_REWRITE = "OpenAI的Sora最长能生成多长的视频?"  # not what the heuristic would write
 MODEL_ANSWER = "Sora最长能生成60秒视频。[1]"
+MODEL_FIRST_ANSWER = "Sora背后拥有两大技术革新:时空补丁技术和扩散型Transformer架构。"
 
 
 def scripted_model(messages: list[dict]) -> str:
@@ -122,7 +123,7 @@ def scripted_model(messages: list[dict]) -> str:
         return MODEL_REWRITE
     if "最长" in messages[-1]["content"]:
         return MODEL_ANSWER
-    return "Sora是OpenAI发布的文生视频大模型。[1]"
+    return f"{MODEL_FIRST_ANSWER}[1]"
 
 
 async def test_generated_follow_up_is_rewritten_by_the_model_and_streamed(api, engine):
@@ -167,4 +168,7 @@ async def test_generated_follow_up_is_rewritten_by_the_model_and_streamed(api, e
     assert understood(reply) == MODEL_REWRITE
     assert buttons(reply) == ["📖 来源"]
     rewrite_request = next(r for r in server.chat_requests if "改写" in r.messages[0]["content"])
-    assert rewrite_request.messages[-1]["content"] == f"之前的问题：\n{FIRST}\n\n追问：{FOLLOW_UP}"
+    # The model reads the earlier question and its answer (where "他" may point), no markers.
+    history = rewrite_request.messages[-1]["content"]
+    assert history.startswith(f"之前的对话：\n问：{FIRST}\n答：{MODEL_FIRST_ANSWER}") and "[1]" not in history
+    assert history.endswith(f"\n\n追问：{FOLLOW_UP}")
