@@ -88,11 +88,15 @@ def content_terms(question: str) -> set[str]:
 def entity_terms(question: str) -> set[str]:
     """Latin-script names, acronyms and numbers in the question, lower-cased.
 
-    An English question's first word is capitalised by grammar, not because it names
-    something, so it is skipped.
+    An English sentence's first word is capitalised by grammar, not because it names
+    something, so it is skipped ("What is…"); one that runs on into Chinese is a name
+    ("Runway开发了…").
     """
     found = _ENTITY.findall(question)
-    if found and question.lstrip().startswith(found[0]) and found[0].isalpha() and found[0][1:].islower():
+    text = question.lstrip()
+    first = bool(found) and text.startswith(found[0])
+    into_chinese = first and "\u4e00" <= text[len(found[0]) : len(found[0]) + 1] <= "\u9fff"
+    if first and not into_chinese and found[0].isalpha() and found[0][1:].islower():
         found = found[1:]
     return {t.lower().rstrip(".") for t in found if any(c.isupper() or c.isdigit() for c in t)}
 

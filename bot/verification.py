@@ -20,7 +20,7 @@ import numpy as np
 
 from bot.answer import Citation
 from bot.language import language_of
-from bot.selection import SentenceScorer, content_terms, lexical_overlap, rarity
+from bot.selection import SentenceScorer, content_terms, entity_terms, lexical_overlap, rarity
 from ingest.chunking import split_sentences
 from vectorstore.retrieval import Hit
 
@@ -145,9 +145,22 @@ def _support(
     overlap = lexical_overlap(added, hit.doc.page_content) if added else 0.0
     if overlap < MIN_NEW_WORDS:
         return None
+    # The claim's names and numbers must be found together, in one sentence with the one
+    # before it and the headings: "Runway最长能生成60秒视频" has both words in a passage
+    # where 60 seconds is Sora's and Runway's is 3 or 4.
+    names = entity_terms(claim)
+    heading = f"{hit.doc.metadata.get('title', '')} {hit.doc.metadata.get('section', '')} "
+    together = [i for i in range(len(sentences)) if _holds(heading + " ".join(sentences[max(i - 1, 0) : i + 1]), names)]
+    if not together:
+        return None
     # Quote the sentence holding most of the new words (the closest one among equals).
-    best = max(range(len(sentences)), key=lambda i: (lexical_overlap(added, sentences[i]), similarities[i]))
+    best = max(together, key=lambda i: (lexical_overlap(added, sentences[i]), similarities[i]))
     return Support(index, best, float(similarities[best]), overlap)
+
+
+def _holds(text: str, names: set[str]) -> bool:
+    lowered = text.lower()
+    return all(name in lowered for name in names)
 
 
 def _added_words(claim: str, asked: set[str]) -> dict[str, float]:

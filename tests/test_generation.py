@@ -229,6 +229,13 @@ def test_sentence_on_the_passages_topic_with_invented_details_is_dropped(engine,
     assert answer.text == f"{ANSWER_60}[1]"
 
 
+def test_sentence_joining_a_name_and_a_number_the_passage_keeps_apart_is_dropped(engine, fake):
+    # The passage gives 60 seconds to Sora and 3 or 4 to Runway; both words are in it.
+    fake.reply_with("Runway最长能生成60秒视频[1]。")
+    answer = openai_engine(engine, fake).answer("Runway最长能生成多长的视频?")
+    assert "60秒" not in answer.text
+
+
 def test_sentence_that_only_repeats_the_question_is_dropped(engine, fake):
     fake.reply_with(f"Sora最长能生成的视频有多长,资料里有说明。[1]{ANSWER_60}[1]")
     answer = openai_engine(engine, fake).answer(SORA_Q)
