@@ -5,7 +5,7 @@ import re
 import pytest
 
 from bot.errors import QuestionError
-from bot.selection import FILL_CHARS
+from bot.selection import FILL_CHARS, entity_terms
 from ingest.loaders import LoadedSource
 
 # A made-up article (not in any question set), for answers from an article of one's own.
@@ -122,3 +122,16 @@ def test_when_is_answered_by_an_event_as_well_as_by_a_date(fresh_engine):
 def test_refuses_a_question_about_another_subject_that_shares_words_with_the_article(engine, question):
     answer = engine.answer(question)
     assert answer.refused and answer.text.startswith("抱歉")
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("What is Sora?", {"sora"}),  # "What" is capitalised by grammar
+        ("Runway开发了哪个视频生成模型?", {"runway"}),  # a name that runs on into Chinese
+        ("Runway最长能生成60秒视频", {"runway", "60"}),
+        ("OpenAI训练GPT-4用了多少块GPU?", {"openai", "gpt-4", "gpu"}),
+    ],
+)
+def test_names_and_numbers_of_a_text(text, names):
+    assert entity_terms(text) == names
