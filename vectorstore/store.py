@@ -84,9 +84,9 @@ class ArticleStore:
             self._record_model()
             return
         raise ModelMismatchError(
-            f"The index was built with embedding model '{name}', but EMBEDDING_MODEL is "
-            f"'{self.embeddings.name}'. Set EMBEDDING_MODEL back to '{name}', or rebuild the "
-            "index with the new model: `articlebot reindex`."
+            f"The index was built with embedding model '{name}', but this run embeds with "
+            f"'{self.embeddings.name}'. Set EMBEDDING_MODEL (or EMBEDDING_BACKEND) back, or "
+            "rebuild the index with the new model: `articlebot reindex`."
         )
 
     def _record_model(self) -> None:
