@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,12 @@ def export_onnx(model: Any, target: Path) -> Path:
     250,002-token embedding table that texts actually use are then ever read: a new
     session takes ~150 MB instead of ~880 MB with the weights inside the graph.
     """
-    graph = target / GRAPH_FILE
-    if graph.exists():
-        return graph
+    return _build_once(target, lambda staging: _export(model, staging))
+
+
+def _export(model: Any, staging: Path) -> None:
     import onnx
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{os.getpid()}")
-    staging.mkdir()
     hf_model = model[0].auto_model.eval()
     # Plain attention exports to a graph ONNX Runtime runs ~12% faster than the SDPA one.
     hf_model.set_attn_implementation("eager")
@@ -72,11 +71,6 @@ def export_onnx(model: Any, target: Path) -> Path:
         )
     exported = onnx.load(str(staging / GRAPH_FILE))
     onnx.save_model(exported, str(staging / GRAPH_FILE), save_as_external_data=True, location=WEIGHTS_FILE)
-    try:
-        staging.rename(target)  # appears complete or not at all
-    except OSError:  # another process exported it meanwhile
-        shutil.rmtree(staging)
-    return graph
 
 
 def quantize_int8(graph: Path, target: Path) -> Path:
@@ -86,22 +80,32 @@ def quantize_int8(graph: Path, target: Path) -> Path:
     Encoding is then ~1.7× faster on this machine's CPU, but the vectors are not the same
     (cosine to float32 ~0.997 on CMRC chunks), so they get a fingerprint of their own.
     """
-    quantized = target / GRAPH_FILE
-    if quantized.exists():
-        return quantized
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    def quantize(staging: Path) -> None:
+        quantize_dynamic(
+            str(graph), str(staging / GRAPH_FILE), weight_type=QuantType.QInt8, per_channel=True, use_external_data_format=True
+        )
+
+    return _build_once(target, quantize)
+
+
+def _build_once(target: Path, build: Callable[[Path], None]) -> Path:
+    """The graph in the folder `target`, built by `build` into a staging folder first
+    unless it is there: a folder appears complete or not at all, even when two processes
+    build it at once."""
+    graph = target / GRAPH_FILE
+    if graph.exists():
+        return graph
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}")
     staging.mkdir()
-    quantize_dynamic(
-        str(graph), str(staging / GRAPH_FILE), weight_type=QuantType.QInt8, per_channel=True, use_external_data_format=True
-    )
+    build(staging)
     try:
-        staging.rename(target)  # appears complete or not at all
-    except OSError:  # another process quantized it meanwhile
+        staging.rename(target)
+    except OSError:  # another process built it meanwhile
         shutil.rmtree(staging)
-    return quantized
+    return graph
 
 
 class OnnxModel(torch.nn.Module):
