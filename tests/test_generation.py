@@ -269,7 +269,7 @@ def test_only_unsupported_sentences_give_a_refusal(engine, fake):
 
 
 def test_unsupported_answer_without_markers_gives_the_extractive_answer(engine, fake):
-    # Seen from the 1.5B model on CMRC: the question echoed with a word changed, no [n].
+    # As the 1.5B model did on CMRC (an echoed heading, a mangled question): no [n], no support.
     fake.reply_with(INVENTED)
     answer = openai_engine(engine, fake).answer(SORA_Q)
     extractive = engine.answer(SORA_Q)
