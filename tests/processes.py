@@ -91,31 +91,41 @@ class ChromaServer:
 
     def start(self) -> None:
         command = [str(BIN / "chroma"), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"chroma run did not answer its heartbeat in {START_TIMEOUT_S} s")
+        self.process = start_server(command, self.log, f"{self.url}/api/v2/heartbeat", START_TIMEOUT_S)
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+
+def start_server(command: list[str], log: Path, ready_url: str, timeout_s: float) -> subprocess.Popen:
+    """Start a server process (output appended to `log`) and return once `ready_url`
+    answers 200; if it exits or stays silent for `timeout_s`, stop it and raise with its log."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[0]} exited with {process.returncode}:\n{log.read_text()}")
         try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+            if httpx.get(ready_url, timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    stop_process(process)
+    raise RuntimeError(f"{command} did not answer {ready_url} in {timeout_s} s:\n{log.read_text()}")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate, and kill what does not stop within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class AskProcess:

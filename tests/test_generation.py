@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
 import sys
 import time
 
 import click
-import httpx
 import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
@@ -31,7 +29,7 @@ from bot.generation import PASSAGES, build_generator
 from bot.verification import Claim
 from tests.conftest import MODELS_DIR
 from tests.fake_llm_server import FakeChatServer
-from tests.processes import free_port
+from tests.processes import free_port, start_server, stop_process
 
 SORA_Q = "Sora最长能生成多长的视频?"
 ANSWER_60 = "Sora最长能生成60秒视频。"
@@ -94,30 +92,12 @@ def llama_server(tmp_path_factory):
         sys.executable, "-m", "llama_cpp.server", "--model", str(LOCAL_MODEL), "--host", "127.0.0.1",
         "--port", str(port), "--n_ctx", "4096", "--n_threads", "2",
     ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
+    process = start_server(command, log_path, f"{url}/models", timeout_s=120)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server did not answer in 120 s:\n{log_path.read_text()}")
-            time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 # -- real models ------------------------------------------------------------------------
