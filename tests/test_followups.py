@@ -211,8 +211,7 @@ def test_history_is_bounded_like_a_chats(engine):
     assert calls[3] == ("d?", ["b?", "c?"])
 
 
-def test_eval_followups_command_reports_with_and_without_history(tmp_path, monkeypatch, engine):
-    monkeypatch.setattr("bot.cli.build_engine", lambda *_args, **_kwargs: engine)  # the model loads once
+def test_eval_followups_command_reports_with_and_without_history(tmp_path):
     lines = FOLLOWUPS.read_text("utf-8").splitlines()
     chosen = [line for line in lines if json.loads(line)["id"] in ("f01", "f11", "c02")]
     subset = tmp_path / "followups.jsonl"
