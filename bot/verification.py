@@ -5,9 +5,10 @@ remembers from training, and misreads numbers. So an answer is only as good as i
 checked sentences: each one is kept when a passage given to the model supports it — the
 passage it cites or, re-cited, another one — and dropped otherwise. A sentence is
 supported when the passage holds most of what it adds to the question (its words beyond
-the question's) or, written in another language than the passage, when it is close in
-meaning to one of the passage's sentences; and every number it states must be in the
-passage. What a citation quotes is the passage sentences that support the answer,
+the question's) and holds its names and numbers together in one place (so "Runway: 60
+seconds" is not read out of "Sora: 60 seconds; Runway: 3") or, written in another
+language than the passage, when it is close in meaning to one of the passage's
+sentences; and every number it states must be in the passage. What a citation quotes is the passage sentences that support the answer,
 exactly as stored.
 """
 
@@ -132,8 +133,8 @@ def _support(
     vectors: np.ndarray,
 ) -> Support | None:
     """Where in this passage the claim is found, or None: its new words (`added`) in the
-    passage, or across languages a close passage sentence; and
-    its numbers in the passage either way."""
+    passage with its names and numbers together in one place, or across languages a
+    close passage sentence; and its numbers in the passage either way."""
     if not sentences or not _numbers_in(claim, hit.doc.page_content):
         return None
     similarities = vectors @ vector
