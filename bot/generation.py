@@ -40,7 +40,7 @@ def number_passages(passages: Sequence[Hit]) -> str:
 TURN_ANSWER_CHARS = 150
 
 
-def number_turns(turns: Sequence[Turn], language: str) -> str:
+def turns_text(turns: Sequence[Turn], language: str) -> str:
     """The earlier turns as the rewriting prompt shows them: "问：…" / "答：…" lines."""
     q, a = ("问：", "答：") if language == "zh" else ("Q: ", "A: ")
     return "\n".join(f"{q}{t.question}\n{a}{without_markers(t.answer)[:TURN_ANSWER_CHARS]}" for t in turns)
@@ -66,7 +66,7 @@ class Generator:
 
     def standalone(self, question: str, language: str, earlier: Sequence[Turn]) -> str:
         """`question` rewritten so that it needs none of the `earlier` turns."""
-        prompt = standalone_prompt(language).invoke({"history": number_turns(earlier, language), "question": question})
+        prompt = standalone_prompt(language).invoke({"history": turns_text(earlier, language), "question": question})
         return " ".join(self._run(prompt, lambda _t: None).split())
 
     def _run(self, prompt, on_text: Callable[[str], None]) -> str:

@@ -82,10 +82,9 @@ class Draft:
         the first failure (the finished answer is still sent)."""
         while True:
             await self._changed.wait()
+            wait_s = self.pacer.reserve(self.question.chat_id, self.interval_s)
             if self.message is not None:  # the first words go out at once
-                await asyncio.sleep(self.pacer.reserve(self.question.chat_id, self.interval_s))
-            else:
-                self.pacer.reserve(self.question.chat_id, self.interval_s)
+                await asyncio.sleep(wait_s)
             self._changed.clear()
             async with self._sending:
                 try:
