@@ -2,8 +2,9 @@
 
 Web text carries noise that would otherwise be retrieved and quoted back to users:
 a truncated teaser repeating the first paragraph, the title repeated as image captions,
-picture credits ("网图", "…(来源:东吴证券)"), and a trailing copyright / navigation block.
-Each rule below removes one kind of noise and is deliberately conservative: when in
+picture credits ("网图", "…(来源:东吴证券)"), calls to action and ad labels ("需要…的可以看这:
+…教程", "Subscribe to our newsletter", "Advertisement"), and a trailing copyright / navigation
+block. Each rule below removes one kind of noise and is deliberately conservative: when in
 doubt a line stays, because a lost sentence is worse than a stray one.
 """
 
@@ -28,6 +29,63 @@ _TRAILER = re.compile(
 _CAPTION_CUE = re.compile(r"图|来源|摄|配图|source|photo|image|credit|getty", re.IGNORECASE)
 MAX_CAPTION_CHARS = 40
 MIN_TEASER_CHARS = 20
+# A line that only labels an ad slot ("Advertisement", "— 广告 —").
+_AD_LABEL = re.compile(
+    r"^(广告|推广|赞助内容|广告推广|advertisement|advertising|ad|sponsored( content| post)?|"
+    r"promoted|paid (content|partnership|post))$",
+    re.IGNORECASE,
+)
+# A clause asking the reader to do something for the site (follow, share, scan, buy) rather
+# than saying something about the subject. Each cue needs an imperative or site-specific
+# word: "关注" alone ("引发广泛关注") or "subscribe" as a fact ("200 million subscribers",
+# "users who subscribe to Netflix") is not one.
+_CALL_TO_ACTION = re.compile(
+    "|".join(
+        (
+            r"(看|戳|点)(这|这里|这儿|此处)\s*([:\uff1a!\uff01]|$)",
+            r"(点击|戳)(这里|此处|这儿|链接|下方|上方|左下角|阅读原文|蓝字|头像)",
+            r"^(需要|想要?).{0,20}的(朋友|小伙伴|同学|读者|话)?(可以|请|可|直接)?"
+            r"(看这|戳|点击|点这|扫码|加我|关注|私信|领取|购买|下单)",
+            r"扫码(关注|添加|加入|进群|入群|领取|咨询|下载|购买)|扫描(下方|上方|文末)?二维码|长按(识别)?二维码",
+            r"关注(我们的?|本|我的|小编的?|作者的?)?(微信)?公众号",
+            r"(欢迎|记得|求|麻烦|帮忙)(点赞|点个赞|在看|转发|分享|收藏|关注|订阅|三连)",
+            r"点赞[、,\uff0c+和]?(在看|关注)|点个(赞|在看)|一键三连",
+            r"(添加|加)(我|小编|客服|作者|助理|助手|老师|群主)的?(微信|vx|v信|wx|企业微信|好友)",
+            r"(微信|vx|v信|wx)号?\s*[:\uff1a]\s*[A-Za-z][-_A-Za-z0-9]{4,}",
+            r"(免费|即可|立即|马上|点击|扫码|私信)领取|领取(福利|优惠券|礼包|资料|教程)",
+            r"私信(我|小编|作者|博主)|(欢迎|可以|可|请)私信",
+            r"限时(优惠|特惠|折扣|秒杀|抢购|特价)",
+            r"(购买|下单|优惠|推广|领券)(链接|地址|入口)|(优惠|折扣)码",
+            r"(后台|公众号)回复",
+            r"\bclick (here|this link|the link|below|on the (link|button|banner))\b|\btap here\b",
+            r"\b(subscribe|sign up) (to|for) (our|my) ",
+            r"^(please )?(subscribe|sign up|register)( now| today| here| for free|\s*[!.:,]|$)",
+            r"\bplease (subscribe|sign up|like and|consider subscribing|share this)\b",
+            r"\bfollow (us|me) (on|at)\b",
+            r"\bshare this (article|post|story|page|video)\b",
+            r"\bshare (this|it) with your friends\b",
+            r"\blike and subscribe\b|\b(don't|do not) forget to (like|share|subscribe|follow)\b",
+            r"\bjoin (our|my) (newsletter|mailing list|community|discord|telegram)\b",
+            r"\bdownload our (free )?app\b",
+            r"\b(buy|shop|order) now\b(?!,? pay later)",
+            r"\b(use|enter|apply)( the)? (promo |discount |coupon )?code (?-i:[A-Z0-9]{3,})\b",
+            r"\blimited[- ]time (offer|deal|discount)\b",
+        )
+    ),
+    re.IGNORECASE,
+)
+# The clause leading into a call to action ("如果觉得有用", "If you enjoyed this article").
+_CTA_LEAD_IN = re.compile(
+    r"^(另外|所以|那么)?(如果|若|假如|想|需要|喜欢|感兴趣|觉得|更多|对.{0,15}感兴趣)|"
+    r"^((and|but|so) )?(if you|for more|to learn more|want (to|more)|liked this|enjoyed this)",
+    re.IGNORECASE,
+)
+MAX_LEAD_IN_CHARS = 40
+_SENTENCE_END = re.compile(
+    r"[。\uff01\uff1f…]+[”’」』\uff09)]*|[!?]+[”’」』\uff09)]*(?=[^\x00-\x7f])|[.!?]+[\"')]*(?=\s|$)"
+)
+_CLAUSE_BREAK = re.compile(r"[\uff0c\uff1b]|[,;](?!\d)")
+_CLAUSE_EDGES = " ,;:\uff0c\uff1b\uff1a。.!?\uff01\uff1f…"
 
 
 @dataclass(frozen=True)
@@ -63,6 +121,56 @@ def is_caption(line: str) -> bool:
     )
 
 
+def _sentences(line: str) -> list[str]:
+    """The line's sentences, each with its closing punctuation; they join back to the line."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(line)]
+    bounds = [0, *ends, len(line)]
+    return [line[a:b] for a, b in zip(bounds, bounds[1:]) if a < b]
+
+
+def _cut_call_to_action(sentence: str) -> str:
+    """The sentence up to its first call-to-action clause, or all of it if it has none.
+
+    What follows a call to action in the same sentence is its object (a link's title, the
+    offer's terms), so it goes too, and so does a lead-in right before it ("如果觉得有用,…");
+    the clauses before those are information and stay, with the sentence's end. A cue is
+    looked for from its clause to the sentence's end, so that it can see past a comma
+    ("Buy now, pay later" is a kind of loan, not an offer).
+    """
+    starts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(sentence))]
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(sentence)
+        clause = sentence[start:end].strip(_CLAUSE_EDGES)
+        cue = _CALL_TO_ACTION.search(sentence[start:].strip(_CLAUSE_EDGES))
+        if cue is None or cue.start() >= len(clause):
+            continue
+        while i > 0 and _is_lead_in(sentence[starts[i - 1] : starts[i]].strip(_CLAUSE_EDGES)):
+            i -= 1
+        kept = sentence[: starts[i]].rstrip(_CLAUSE_EDGES)
+        ending = _SENTENCE_END.search(sentence.rstrip())
+        closes = ending is not None and ending.end() == len(sentence.rstrip())
+        return kept + (ending.group() if kept and closes else "")
+    return sentence
+
+
+def _is_lead_in(clause: str) -> bool:
+    return len(clause) <= MAX_LEAD_IN_CHARS and bool(_CTA_LEAD_IN.match(clause))
+
+
+def strip_calls_to_action(line: str) -> str:
+    """The line without ad labels and calls to action ("" when nothing else is left).
+
+    A page's ads and pleas ("需要一键升级的可以看这:…教程", "Subscribe to our newsletter")
+    match questions about the article's subject and would be quoted as answers. They are
+    often the tail of a paragraph with real information, so they are cut by clause, not
+    by line.
+    """
+    if _AD_LABEL.match(re.sub(r"^[\W_]+|[\W_]+$", "", line)):
+        return ""
+    kept = "".join(_cut_call_to_action(sentence) for sentence in _sentences(line))
+    return _SPACES.sub(" ", kept).strip()
+
+
 def drop_teasers(lines: list[str]) -> list[str]:
     """Drop a paragraph whose text (maybe cut off at the end) reappears later on.
 
@@ -89,6 +197,7 @@ def clean(raw: str, title: str | None = None) -> CleanText:
     title = (title or lines[0][:40]).strip()
     lines = cut_trailer(lines)
     lines = [line for line in lines if line != title and not is_caption(line)]
+    lines = [kept for line in lines if (kept := strip_calls_to_action(line))]
     lines = drop_teasers(lines)
     seen: set[str] = set()
     paragraphs = []

@@ -65,3 +65,97 @@ def test_english_short_headings_are_kept():
 def test_empty_text_is_an_empty_article(raw):
     with pytest.raises(EmptyArticleError):
         clean(raw)
+
+
+def test_call_to_action_is_cut_from_the_sora_paragraph_and_its_information_kept(sora):
+    paragraphs = sora.text.split("\n\n")
+    for ad in ("需要一键升级", "可以看这", "ChatGPT Plus 教程"):
+        assert ad not in sora.text
+    assert (
+        "另外Sora还没开放注册呢哈, 但根据文生图模型 DALL·E 案例来看的话肯定是会先给GPT Plus用户使用"
+        in paragraphs
+    )
+
+
+def _page(*paragraphs: str) -> str:
+    return "Page title\n\n" + "\n\n".join(paragraphs)
+
+
+@pytest.mark.parametrize(
+    "ad",
+    [
+        "扫码关注公众号,回复“AI”领取资料",
+        "如果觉得这篇文章有用,欢迎点赞转发。",
+        "需要的小伙伴可以私信我。",
+        "添加小编微信\uff1aabc12345,备注“AI”即可。",
+        "限时优惠!购买链接见评论区",
+        "广告",
+        "— Advertisement —",
+        "Sponsored",
+        "Subscribe to our newsletter for weekly updates.",
+        "Click here to read the full report.",
+        "Sign up now and get a free trial.",
+        "Follow us on Twitter for more.",
+        "Share this article:",
+        "Buy now!",
+        "Use code SORA20 for 20% off your first month.",
+    ],
+)
+def test_ad_lines_between_paragraphs_are_dropped(ad):
+    cleaned = clean(_page("Sora能生成60秒视频。", ad, "It runs on many GPUs."))
+    assert cleaned.text == "Sora能生成60秒视频。\n\nIt runs on many GPUs."
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        (
+            "Sora会先给Plus用户使用\uff0c需要一键升级的可以看这\uff1a最新版 ChatGPT Plus 教程",
+            "Sora会先给Plus用户使用",
+        ),
+        ("Sora发布后引发广泛关注,喜欢的话欢迎关注我们的公众号。", "Sora发布后引发广泛关注。"),
+        ("Plans start at $20 a month; use code SAVE10 for 10% off.", "Plans start at $20 a month."),
+        (
+            "The launch drew wide attention, and if you enjoyed this article, "
+            "please share it with your friends.",
+            "The launch drew wide attention.",
+        ),
+    ],
+)
+def test_trailing_call_to_action_clause_is_cut_and_the_information_before_it_kept(line, kept):
+    assert clean(_page(line)).text == kept
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        ("Sora很强。点击这里领取免费教程。它能生成60秒视频。", "Sora很强。它能生成60秒视频。"),
+        (
+            "The model is fast. Subscribe to our newsletter for weekly updates. "
+            "It runs on one GPU.",
+            "The model is fast. It runs on one GPU.",
+        ),
+    ],
+)
+def test_call_to_action_sentence_inside_a_paragraph_is_cut(line, kept):
+    assert clean(_page(line)).text == kept
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Sora的发布引发广泛关注。",
+        "该公众号获得了大量关注。",
+        "用户可以扫码支付,该视频获得10万点赞和转发。",
+        "我们可以看这个例子,具体数据请看下面的表格。",
+        "推广新技术需要时间,用户在领取补贴时需要实名认证。",
+        "Netflix has 200 million subscribers.",
+        "Users who subscribe to Netflix pay $15 a month.",
+        "Buy now, pay later services grew 20% last year.",
+        "The event was sponsored by Google, and 2,000 people came.",
+        "Click-through rates fell; ad revenue grew 10%.",
+        "Developers use the code from GitHub.",
+    ],
+)
+def test_factual_sentences_with_ad_words_are_kept(line):
+    assert clean(_page(line)).text == line
