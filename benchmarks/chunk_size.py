@@ -41,7 +41,7 @@ def main() -> None:
             engine = Engine(settings, ArticleStore(make_client(settings.chroma_dir), embeddings))
             engine.seed_default_corpus()
             dev = evaluation.Summary.of(list(evaluation.run(questions, engine.answer)))
-            cmrc = squad.run_squad(args.squad, settings, embeddings, limit=args.passages)
+            cmrc = squad.run_squad(squad.read_squad(args.squad, args.passages), settings, embeddings)
         print(
             f"{size:4d} {overlap:7d} | {dev.right:4d}/{dev.total:<3d} {dev.cites_gold:4d} | "
             f"{cmrc.recall_at_1:.3f} {cmrc.recall_at_5:.3f} {cmrc.containment:7.3f} | {cmrc.p50_ms:6.0f}"

@@ -145,7 +145,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     base = Settings()
     passages = squad.read_squad(args.squad)
-    questions = [q for p in passages for q, _ in p.questions][: args.questions]
+    questions = [q.text for p in passages for q in p.questions][: args.questions]
     rows: list[tuple[str, str, str]] = []
 
     with tempfile.TemporaryDirectory(prefix="articlebot-speed-") as tmp:

@@ -364,6 +364,7 @@ def _eval_followups(ctx: click.Context, path: Path, table: bool, as_json: bool) 
 
 def _eval_squad(ctx: click.Context, path: Path, limit: int | None, as_json: bool) -> None:
     settings: Settings = ctx.obj
+    passages = squad.read_squad(path, limit)  # a malformed file fails before the model loads
     embeddings = load_embeddings(settings.embedding_model, settings.models_dir, _say, settings.embedding_backend)
     bars: dict[str, tqdm] = {}
 
@@ -373,7 +374,7 @@ def _eval_squad(ctx: click.Context, path: Path, limit: int | None, as_json: bool
         bar.refresh()
 
     generator = build_generator(settings, _say)
-    report = squad.run_squad(path, settings, embeddings, limit=limit, generator=generator, progress=progress)
+    report = squad.run_squad(passages, settings, embeddings, generator=generator, progress=progress)
     for bar in bars.values():
         bar.close()
     click.echo(json.dumps(asdict(report)) if as_json else "\n".join(report.lines()))

@@ -18,11 +18,12 @@ from importlib import resources
 import chromadb
 import numpy as np
 
-from bot import followups, verification
+from bot import followups, glossary, verification
 from bot.answer import Answer, Citation, Turn
 from bot.errors import QuestionError
 from bot.generation import PASSAGES, GenerationFailed, Generator, build_generator
 from bot.language import language_of
+from bot.refusal import load_model
 from bot.selection import (
     FILL_MARGIN,
     MAX_ANSWER_CHARS,
@@ -31,7 +32,6 @@ from bot.selection import (
     answer_length,
     choose,
     chunk_numbers,
-    confidence,
     content_terms,
     runs,
     shorten,
@@ -49,11 +49,6 @@ from vectorstore.store import ArticleStore
 logger = logging.getLogger(__name__)
 
 RETRIEVE_K = 6
-# A confidence (selection.confidence: the best sentence's score, plus how much of the
-# question its article title and section heading name) below this is not an answer.
-# Calibrated by benchmarks/calibrate_refusal.py; a Chinese question about a Chinese
-# article scores higher than an English one.
-REFUSAL_THRESHOLD = {"zh": 0.97, "en": 0.83}
 DEFAULT_CORPUS = ("ingest", "corpus/sora-raw.txt")
 REFUSALS = {
     "zh": "抱歉,现有文章中没有提到这个问题的答案。",
@@ -71,6 +66,7 @@ class Engine:
         self.scorer = SentenceScorer(store.embeddings)
         self.generator = generator  # None: extractive answers
         self.verifier = verification.Verifier(self.scorer)
+        self.refusal = load_model()
         self.limits = LoaderLimits(
             max_bytes=settings.max_source_bytes,
             fetch_timeout_s=settings.fetch_timeout_s,
@@ -95,7 +91,7 @@ class Engine:
         """Sentences of the retrieved chunks that could answer, best first."""
         query_vector = np.asarray(self.store.embeddings.embed_query(question), dtype=np.float32)
         hits = self.retriever.retrieve(question, query_vector.tolist(), k=RETRIEVE_K)
-        return self.scorer.score(question, query_vector, hits)
+        return self.scorer.score(question, query_vector, hits, self.retriever.vocabulary())
 
     def standalone(self, question: str, earlier: Sequence[Turn]) -> str:
         """The question as it can be understood without the `earlier` turns (newest last):
@@ -132,7 +128,7 @@ class Engine:
         asked = self.standalone(question, earlier)
         scored = self.candidates(asked)
         language = language_of(question)
-        confident = bool(scored) and confidence(asked, scored[0]) >= REFUSAL_THRESHOLD[language]
+        confident = self.refusal.answers(asked, scored)
         text, citations, generated = "", [], False
         if confident and self.generator is not None:
             try:
@@ -193,6 +189,7 @@ class Engine:
         """Prepare answering for every stored sentence (a few seconds per hundred chunks),
         for services that answer many questions after one start."""
         self.scorer.warm_up([Hit(doc, 0.0, 0.0) for doc in self.store.live_chunks()])
+        glossary.glosses("")  # the dictionary loads once (about a second and a half)
 
     # -- articles ----------------------------------------------------------------------
 

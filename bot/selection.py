@@ -16,13 +16,16 @@ import math
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 from jieba import analyse, posseg
 
-from ingest.chunking import split_sentences
+from bot.glossary import bridged_overlap
+from bot.language import language_of
+from ingest.chunking import split_sentences, stretch
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.retrieval import Hit, tokenize
 
@@ -34,15 +37,10 @@ TYPE_WEIGHT = 0.03  # the sentence holds the kind of thing asked for (a person, 
 RUNNER_UP_MARGIN = 0.05
 NEIGHBOUR_SPAN = 1  # how far apart (in sentences of one chunk) two answer sentences may be
 # Further sentences of the best one's article that score at most FILL_MARGIN below it fill
-# the answer up to FILL_CHARS characters (markers included): the answer to "what is it
+# the answer up to FILL_CHARS Chinese characters (markers included; `stretch`ed for English): the answer to "what is it
 # like?" or "how did it happen?" often takes a few sentences, and a short answer is kept.
 FILL_MARGIN = 0.1
 FILL_CHARS = 150
-# Confidence = best sentence's score + SUBJECT_WEIGHT × the share of the question's words
-# (weighted by how rare they are in Chinese generally) in the title and section heading
-# above that sentence: a question naming what the article or section is about is about
-# it; an off-topic one at most shares common words ("人", "中国") with its headings.
-SUBJECT_WEIGHT = 0.15
 _CACHE_SIZE = 20_000
 # Question words that say nothing about the answer's content.
 _STOPWORDS = frozenset(
@@ -72,8 +70,14 @@ _ANSWER_TYPES = {
 _FITS = {
     "day": re.compile(r"\d{1,2}\s*[日号]|[一二三四五六七八九十]+[日号]|\b\d{1,2}(st|nd|rd|th)?\b"),
     "date": re.compile(r"\d{1,4}\s*[年月日号]|[一二三四五六七八九十]+月|\b(1[89]|20)\d\d\b"),
-    # digits, Chinese numerals, and "一" only with a measure word (it also means "a", "the same")
-    "number": re.compile(r"\d|[二两三四五六七八九十百千万亿]|一[个位名家年月日天次倍本只条块张台米岁元份项成]"),
+    # digits, Chinese numerals, and "一" only with a measure word (it also means "a", "the same");
+    # in English text, number words
+    "number": re.compile(
+        r"\d|[二两三四五六七八九十百千万亿]|一[个位名家年月日天次倍本只条块张台米岁元份项成]|"
+        r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+        r"hundreds?|thousands?|millions?|billions?|dozens?|half|once|twice|several|single|double)\b",
+        re.I,
+    ),
 }
 _PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
 _PLACE = re.compile(r"[省市县区州洲国岛湾港城镇村山河湖海洋]|\bin [A-Z]")
@@ -126,11 +130,6 @@ def subject_coverage(question: str, hit: Hit) -> float:
     meta = hit.doc.metadata
     headings = f"{meta.get('title', '')} {meta.get('section', '')}".lower()
     return sum(w for t, w in weights.items() if t in headings) / sum(weights.values())
-
-
-def confidence(question: str, best: Scored) -> float:
-    """What the refusal thresholds are compared with (benchmarks/calibrate_refusal.py)."""
-    return best.score + SUBJECT_WEIGHT * subject_coverage(question, best.hit)
 
 
 def answer_type(question: str) -> str | None:
@@ -226,19 +225,23 @@ class SentenceScorer:
             batch = hits[start : start + 64]
             self._vectors([_in_context(h, s) for h in batch for s in split_sentences(h.doc.page_content)])
 
-    def score(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
+    def score(
+        self, question: str, query_vector: np.ndarray, hits: list[Hit], vocabulary: Collection[str] = ()
+    ) -> list[Scored]:
         """Sentences of the hits that could answer (they mention the question's names and
         numbers, and hold a day or a number when one is asked for), best first.
+        `vocabulary`: the articles' words, which tell how they write a name (`_mentions`).
 
         A date is only preferred, not required: "when" is often answered by an event
         ("after the war", "in his second year at school")."""
         terms = content_terms(question)
         entities = entity_terms(question)
         kind = answer_type(question)
+        language = language_of(question)
         spans = [
             (hit, i, sentence)
             for hit in hits
-            if _mentions(entities, hit)
+            if _mentions(entities, hit, language, vocabulary)
             for i, sentence in enumerate(split_sentences(hit.doc.page_content))
         ]
         if not spans:
@@ -251,7 +254,10 @@ class SentenceScorer:
             fits = fits_type(kind, sentence)
             if not fits and kind in ("day", "number"):
                 continue
-            lexical = lexical_overlap(weights, sentence)
+            if language_of(hit.doc.page_content) == language:
+                lexical = lexical_overlap(weights, sentence)
+            else:
+                lexical = bridged_overlap(terms, sentence, english_terms=language == "en")
             total = (
                 float(similarity)
                 + LEXICAL_WEIGHT * lexical
@@ -269,10 +275,19 @@ def _in_context(hit: Hit, sentence: str) -> str:
     return f"{meta.get('section') or meta.get('title', '')}: {sentence}"
 
 
-def _mentions(entities: set[str], hit: Hit) -> bool:
-    """Whether a chunk (with its title and section) mentions every name the question does."""
+def _mentions(entities: set[str], hit: Hit, language: str, vocabulary: Collection[str]) -> bool:
+    """Whether a chunk (with its title and section) mentions every name and number the
+    question does.
+
+    A chunk in another language than the question may write a name in its own script
+    ("Jared Allen" is "贾里德·艾伦" in a Chinese article), so there a name is only required
+    when the articles write it as the question does somewhere (a Chinese article about
+    "Runway"), and a number by its digits."""
     meta = hit.doc.metadata
     text = f"{meta.get('title', '')} {meta.get('section', '')} {hit.doc.page_content}".lower()
+    if language_of(hit.doc.page_content) != language:
+        written = {e for e in entities if all(t in vocabulary for t in tokenize(e))}
+        entities = written | {d for entity in entities - written for d in re.findall(r"\d+", entity)}
     return all(entity in text for entity in entities)
 
 
@@ -282,13 +297,14 @@ _REFERS_BACK = re.compile(r"^(因此|所以|因而|故而|由此|于是|这是�
 
 def choose(scored: list[Scored], max_chars: int = MAX_ANSWER_CHARS) -> list[Scored]:
     """The answer's sentences: its core (`_core`), then further sentences of the same
-    article scoring within FILL_MARGIN of the best, best first, each while the answer
-    stays within FILL_CHARS (or `max_chars`, when smaller). Arranged by `_arrange`."""
+    article scoring within FILL_MARGIN of the best and sharing a word with the question,
+    best first, each while the answer stays within FILL_CHARS (or `max_chars`, when
+    smaller). Arranged by `_arrange`."""
     if not scored:
         return []
     core = _core(scored, max_chars)
     chosen = list(core)
-    budget = min(max_chars, FILL_CHARS)
+    budget = min(max_chars, FILL_CHARS * stretch(scored[0].sentence))
     best = scored[0]
     if answer_length(_arrange(chosen, core)) <= budget:
         seen = {s.sentence for s in chosen}
@@ -297,6 +313,8 @@ def choose(scored: list[Scored], max_chars: int = MAX_ANSWER_CHARS) -> list[Scor
             if best.score - other.score > FILL_MARGIN:
                 break
             if other.sentence in seen or other.hit.doc.metadata.get("article_id") != article:
+                continue
+            if not other.lexical:  # close in meaning but sharing no word: filler ("大力出奇迹。")
                 continue
             if answer_length(_arrange([*chosen, other], core)) <= budget:
                 chosen.append(other)
@@ -369,10 +387,15 @@ def _core(scored: list[Scored], max_chars: int) -> list[Scored]:
 
 def shorten(sentence: str, terms: set[str], limit: int) -> str:
     """A sentence over `limit` characters cut to its clauses that share most words with
-    the question, marked with an ellipsis."""
+    the question, marked with an ellipsis; a clause longer than half the limit by its
+    words, so that a long English clause does not leave only its neighbour."""
     if len(sentence) <= limit:
         return sentence
-    clauses = re.findall(r"[^,，;；:：]+[,，;；:：]?", sentence)
+    clauses = [
+        piece
+        for clause in re.findall(r"[^,，;；:：]+[,，;；:：]?", sentence)
+        for piece in (re.split(r"(?<=\s)(?=\S)", clause) if len(clause) > limit // 2 else [clause])
+    ]
     best, best_overlap = clauses[0][: limit - 1], -1.0
     for start in range(len(clauses)):
         window = ""

@@ -14,23 +14,52 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bot.answer import Answer
 from bot.engine import Engine
-from bot.errors import QuestionError
 from bot.generation import Generator
 from bot.settings import Settings
 from bot.verification import without_markers
+from ingest.chunking import stretch
 from ingest.loaders import LoadedSource
 from vectorstore.client import make_client
 from vectorstore.embeddings import SentenceEmbeddings
+from vectorstore.errors import ArticlebotError
 from vectorstore.store import ArticleStore
 
 SQUAD_ANSWER_CHARS = 150
+
+
+def answer_chars(passage: str) -> int:
+    """How long an answer from this passage may be: SQUAD_ANSWER_CHARS in Chinese, the
+    same content in English (`stretch`)."""
+    return SQUAD_ANSWER_CHARS * stretch(passage)
+
+
+class SquadFormatError(ArticlebotError):
+    """The file is not in SQuAD layout; the message says where."""
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    text: str
+    answers: tuple[str, ...]  # gold answers in the passage's language (empty: unanswerable)
+    translated: tuple[str, ...] = ()  # the same answers in the question's language, when it differs
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+    @property
+    def golds(self) -> tuple[str, ...]:
+        """What a right answer may contain: the gold in either language."""
+        return tuple(g for g in (*self.answers, *self.translated) if g)
 
 
 @dataclass(frozen=True)
@@ -38,7 +67,7 @@ class Passage:
     key: str
     title: str
     text: str
-    questions: list[tuple[str, list[str]]]  # (question, gold answers)
+    questions: list[SquadQuestion]
 
     def as_source(self) -> tuple[LoadedSource, str]:
         """The passage as one article to ingest, and its title (unique: several passages
@@ -48,68 +77,118 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Asked:
+    """One question as asked, with how its answer fared."""
+
+    question: SquadQuestion
+    answer: Answer
+    rank: int | None  # of the question's own passage among retrieved articles (answerable only)
+    own_passage_cited: bool
+
+    @property
+    def contained(self) -> bool:
+        return any(g in self.answer.text for g in self.question.golds)
+
+    @property
+    def gold_cited(self) -> bool:
+        """A citation quotes a gold answer (in the passage's language)."""
+        return any(g and g in c.quote for c in self.answer.citations for g in self.question.answers)
+
+
+@dataclass(frozen=True)
 class SquadReport:
     passages: int
-    questions: int
-    recall_at_1: float
+    answerable: int
+    unanswerable: int
+    recall_at_1: float  # the scores below are over the answerable questions
     recall_at_5: float
     mrr: float
     containment: float
     gold_recall: float  # mean share of the gold answer's characters the answer has, in order (LCS)
     f1: float  # CMRC 2018's official F1: longest common substring, precision and recall
+    gold_cited: float  # a citation quotes the gold answer
     cites_passage: float  # of the answers given, share whose first citation is the question's passage
     generated: float  # share of answers written by the chat model (generation mode)
-    refused: float  # every question has an answer in its passage, so any refusal is false
+    refused: float  # false refusals: answerable questions refused
+    unanswerable_refused: float | None  # None: the file has no unanswerable question
     ingest_s: float
     warm_up_s: float  # embedding every sentence once, before the first question
     p50_ms: float
     p95_ms: float
 
     def lines(self) -> list[str]:
+        refused = "n/a" if self.unanswerable_refused is None else f"{self.unanswerable_refused:.3f}"
         return [
-            f"passages / questions  {self.passages} / {self.questions}",
+            f"passages / questions  {self.passages} / {self.answerable} answerable, {self.unanswerable} not",
             f"recall@1 / @5 / MRR   {self.recall_at_1:.3f} / {self.recall_at_5:.3f} / {self.mrr:.3f}",
-            f"answer containment    {self.containment:.3f} (answers ≤ {SQUAD_ANSWER_CHARS} chars)",
+            f"answer containment    {self.containment:.3f} (answers ≤ {SQUAD_ANSWER_CHARS} Chinese chars or the same in English)",
             f"gold answer recall    {self.gold_recall:.3f} (characters, in order)",
             f"CMRC F1               {self.f1:.3f} (official: longest common substring)",
+            f"gold cited            {self.gold_cited:.3f} (a citation quotes the gold answer)",
             f"cites own passage     {self.cites_passage:.3f} of answers given",
             f"generated answers     {self.generated:.3f}",
             f"false refusals        {self.refused:.3f}",
+            f"unanswerable refused  {refused}",
             f"ingest                {self.ingest_s:.1f} s (+ {self.warm_up_s:.1f} s sentence warm-up)",
             f"query latency         p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms",
         ]
 
 
 def read_squad(path: Path, limit: int | None = None) -> list[Passage]:
+    """The passages of a SQuAD 1.1 or 2.0 file (CMRC 2018, XQuAD…): paragraph ids are
+    optional, unanswerable questions (`is_impossible`) have no gold, and
+    `answers_in_question_language` gives the gold in the question's language."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise QuestionError(f"Cannot read SQuAD file {path}: {exc}") from exc
-    passages = []
-    for article in data:
-        for paragraph in article["paragraphs"]:
-            questions = [  # the CMRC trial set has two empty questions; nobody can ask those
-                (qa["question"], [a["text"] for a in qa["answers"]])
-                for qa in paragraph["qas"]
-                if qa["question"].strip()
-            ]
-            title = article.get("title") or paragraph["id"]
-            passages.append(Passage(paragraph["id"], title, paragraph["context"], questions))
+        passages = [
+            _passage(article, i, j, paragraph)
+            for i, article in enumerate(data)
+            for j, paragraph in enumerate(article["paragraphs"])
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        problem = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise SquadFormatError(f"{path} is not a SQuAD file ({problem}).") from exc
     return passages[:limit]
 
 
+def _passage(article: dict, i: int, j: int, paragraph: dict) -> Passage:
+    questions = [  # the CMRC trial set has two empty questions; nobody can ask those
+        SquadQuestion(
+            qa["question"],
+            () if qa.get("is_impossible") else tuple(a["text"] for a in qa["answers"]),
+            () if qa.get("is_impossible") else tuple(qa.get("answers_in_question_language", ())),
+        )
+        for qa in paragraph["qas"]
+        if qa["question"].strip()
+    ]
+    key = str(paragraph.get("id") or f"{i}.{j}")
+    return Passage(key, article.get("title") or key, paragraph["context"], questions)
+
+
 def run_squad(
-    path: Path,
+    passages: list[Passage],
     settings: Settings,
     embeddings: SentenceEmbeddings,
     *,
-    limit: int | None = None,
     generator: Generator | None = None,
     progress: Callable[[str, int, int], None] = lambda _stage, _done, _total: None,
 ) -> SquadReport:
     """Ingest every passage into a throwaway store, then ask every question (answers
     written by `generator` in generation mode)."""
-    passages = read_squad(path, limit)
+    with squad_engine(passages, settings, embeddings, generator, progress) as (engine, ingest_s, warm_up_s):
+        return report_of(passages, ask_all(engine, passages, progress), ingest_s, warm_up_s)
+
+
+@contextmanager
+def squad_engine(
+    passages: list[Passage],
+    settings: Settings,
+    embeddings: SentenceEmbeddings,
+    generator: Generator | None = None,
+    progress: Callable[[str, int, int], None] = lambda _stage, _done, _total: None,
+) -> Iterator[tuple[Engine, float, float]]:
+    """An engine over a throwaway store holding every passage as an article, warmed up as
+    a running bot is; with the seconds ingest and warm-up took."""
     with tempfile.TemporaryDirectory(prefix="articlebot-squad-") as tmp:
         local = settings.model_copy(update={"data_dir": Path(tmp), "seed_default_corpus": False})
         engine = Engine(local, ArticleStore(make_client(local.chroma_dir), embeddings, "squad"), generator)
@@ -120,41 +199,52 @@ def run_squad(
         )
         ingest_s = time.perf_counter() - started
         started = time.perf_counter()
-        engine.warm_up()  # as a running bot does; latency is then that of a warm engine
-        warm_up_s = time.perf_counter() - started
-        return _ask_all(engine, passages, ingest_s, warm_up_s, progress)
+        engine.warm_up()  # latency is then that of a warm engine
+        yield engine, ingest_s, time.perf_counter() - started
 
 
-def _ask_all(engine: Engine, passages: list[Passage], ingest_s: float, warm_up_s: float, progress) -> SquadReport:
+def ask_all(
+    engine: Engine, passages: list[Passage], progress: Callable[[str, int, int], None] = lambda *_: None
+) -> list[Asked]:
+    """Every question of every passage, asked of `engine`."""
     article_of = {r.source_key: r.article_id for r in engine.articles()}
     total = sum(len(p.questions) for p in passages)
-    ranks: list[int | None] = []
-    contained, recall, f1, refused, cites, generated, latencies = 0, 0.0, 0.0, 0, 0, 0, []
+    asked: list[Asked] = []
     for passage in passages:
-        for question, golds in passage.questions:
-            answer = engine.answer(question, max_chars=SQUAD_ANSWER_CHARS)
-            latencies.append(answer.latency_ms)
-            refused += answer.refused
-            generated += answer.generated_by is not None
-            cites += bool(answer.citations) and answer.citations[0].article_id == article_of[passage.key]
-            contained += any(g and g in answer.text for g in golds)
-            recall += max((gold_recall(answer.text, g) for g in golds if g), default=0.0)
-            f1 += max((cmrc_f1(answer.text, g) for g in golds if g), default=0.0)
-            ranks.append(_rank(engine, question, article_of[passage.key]))
-            progress("ask", len(ranks), total)
-    found = [r for r in ranks if r is not None]
+        own = article_of[passage.key]
+        for question in passage.questions:
+            answer = engine.answer(question.text, max_chars=answer_chars(passage.text))
+            rank = _rank(engine, question.text, own) if question.answerable else None
+            cited_own = bool(answer.citations) and answer.citations[0].article_id == own
+            asked.append(Asked(question, answer, rank, cited_own))
+            progress("ask", len(asked), total)
+    return asked
+
+
+def report_of(passages: list[Passage], asked: list[Asked], ingest_s: float, warm_up_s: float) -> SquadReport:
+    answerable = [a for a in asked if a.question.answerable]
+    unanswerable = [a for a in asked if not a.question.answerable]
+    given = [a for a in answerable if not a.answer.refused]
+    n = max(len(answerable), 1)
+    found = [a.rank for a in answerable if a.rank is not None]
+    latencies = [a.answer.latency_ms for a in asked] or [0.0]
     return SquadReport(
         passages=len(passages),
-        questions=total,
-        recall_at_1=sum(r == 0 for r in found) / total,
-        recall_at_5=sum(r < 5 for r in found) / total,
-        mrr=sum(1 / (r + 1) for r in found) / total,
-        containment=contained / total,
-        gold_recall=recall / total,
-        f1=f1 / total,
-        cites_passage=cites / max(total - refused, 1),
-        generated=generated / total,
-        refused=refused / total,
+        answerable=len(answerable),
+        unanswerable=len(unanswerable),
+        recall_at_1=sum(r == 0 for r in found) / n,
+        recall_at_5=sum(r < 5 for r in found) / n,
+        mrr=sum(1 / (r + 1) for r in found) / n,
+        containment=sum(a.contained for a in answerable) / n,
+        gold_recall=sum(max((gold_recall(a.answer.text, g) for g in a.question.golds), default=0.0) for a in answerable) / n,
+        f1=sum(max((cmrc_f1(a.answer.text, g) for g in a.question.golds), default=0.0) for a in answerable) / n,
+        gold_cited=sum(a.gold_cited for a in answerable) / n,
+        cites_passage=sum(a.own_passage_cited for a in given) / max(len(given), 1),
+        generated=sum(a.answer.generated_by is not None for a in asked) / max(len(asked), 1),
+        refused=sum(a.answer.refused for a in answerable) / n,
+        unanswerable_refused=(
+            sum(a.answer.refused for a in unanswerable) / len(unanswerable) if unanswerable else None
+        ),
         ingest_s=ingest_s,
         warm_up_s=warm_up_s,
         p50_ms=statistics.median(latencies),

@@ -6,7 +6,10 @@ import json
 
 import pytest
 
-from bot.squad import cmrc_f1, gold_recall, run_squad
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.squad import SquadFormatError, cmrc_f1, gold_recall, read_squad, run_squad
 from tests.conftest import make_settings
 
 SQUAD = {
@@ -69,10 +72,86 @@ def test_report_measures_retrieval_and_answers(tmp_path, embeddings):
     path = tmp_path / "squad.json"
     path.write_text(json.dumps(SQUAD, ensure_ascii=False), encoding="utf-8")
 
-    report = run_squad(path, make_settings(tmp_path / "data"), embeddings)
+    report = run_squad(read_squad(path), make_settings(tmp_path / "data"), embeddings)
 
-    assert (report.passages, report.questions) == (2, 3)
+    assert (report.passages, report.answerable, report.unanswerable) == (2, 3, 0)
     assert report.recall_at_1 == 1.0 and report.cites_passage == 1.0
-    assert report.containment == 1.0 and report.gold_recall == 1.0
+    assert report.containment == 1.0 and report.gold_recall == 1.0 and report.gold_cited == 1.0
     assert 0.2 < report.f1 < 1.0  # whole sentences quoted: they hold the gold and more
     assert report.refused == 0.0 and report.generated == 0.0
+    assert report.unanswerable_refused is None
+
+
+# SQuAD 2.0 as XQuAD has it: no paragraph ids, English questions about a Chinese article
+# with the gold also in English, and an on-topic question the paragraph does not answer.
+SQUAD2 = {
+    "version": "2.0",
+    "data": [
+        {
+            "title": "Great_Wall_Station",
+            "paragraphs": [
+                {
+                    "context": "长城站位于南极乔治王岛，1985年2月20日建成。长城站夏季可容纳约80人，冬季约40人。",
+                    "qas": [
+                        {
+                            "id": "q1",
+                            "question": "How many people can the Great Wall Station hold in summer?",
+                            "answers": [{"text": "约80人", "answer_start": 30}],
+                            "answers_in_question_language": ["about 80"],
+                            "is_impossible": False,
+                        },
+                        {
+                            "id": "q2",
+                            "question": "Which country's research vessel resupplies the station every winter?",
+                            "answers": [],
+                            "plausible_answers": [{"text": "雪龙号", "answer_start": 0}],
+                            "is_impossible": True,
+                        },
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_squad2_file_with_cross_lingual_and_unanswerable_questions(tmp_path, embeddings):
+    path = tmp_path / "xquad.json"
+    path.write_text(json.dumps(SQUAD2, ensure_ascii=False), encoding="utf-8")
+
+    report = run_squad(read_squad(path), make_settings(tmp_path / "data"), embeddings)
+
+    assert (report.passages, report.answerable, report.unanswerable) == (1, 1, 1)
+    assert report.recall_at_1 == 1.0
+    assert report.containment == 1.0 and report.gold_cited == 1.0  # the Chinese gold, quoted
+    assert report.refused == 0.0 and report.unanswerable_refused == 1.0
+
+
+def test_golds_in_either_language_count(tmp_path):
+    path = tmp_path / "xquad.json"
+    path.write_text(json.dumps(SQUAD2, ensure_ascii=False), encoding="utf-8")
+    answerable, unanswerable = read_squad(path)[0].questions
+    assert answerable.golds == ("约80人", "about 80") and answerable.answerable
+    assert not unanswerable.answerable and unanswerable.golds == ()
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["not json", json.dumps({"version": "2.0"}), json.dumps({"data": [{"title": "x"}]}),
+     json.dumps({"data": [{"paragraphs": [{"context": "c", "qas": [{"answers": []}]}]}]})],
+)
+def test_malformed_file_gets_one_clear_error(tmp_path, content):
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SquadFormatError, match="is not a SQuAD file"):
+        read_squad(path)
+
+
+def test_malformed_file_is_one_error_line_in_the_cli(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"data": [{"title": "x"}]}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", "--squad", str(path)])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error:") and "bad.json is not a SQuAD file" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -75,6 +76,11 @@ class HybridRetriever:
                 self._chunks_by_id = {d.id: d for d in docs}
                 self._bm25_token = state.token
             return self._bm25
+
+    def vocabulary(self) -> Collection[str]:
+        """Every word (BM25 token) of the live articles."""
+        bm25 = self._bm25_index(self.store.live_state())
+        return bm25.vectorizer.idf if bm25 is not None else ()
 
     @staticmethod
     def _vocabulary_coverage(bm25: BM25Retriever | None, question: str) -> float:
