@@ -51,8 +51,10 @@ TARGET_KEPT, TARGET_REFUSED = 0.92, 0.80  # sklearn's C; the figures barely move
 
 def row(source: str, group: str, question: str, answerable: bool, engine: Engine, golds=()) -> dict:
     scored = engine.candidates(question)
-    limit = answer_chars(scored[0].hit.doc.page_content) if scored else 0
-    text = compose(choose(scored, limit), content_terms(question), limit)[0]
+    text = ""
+    if scored:
+        limit = answer_chars(scored[0].hit.doc.page_content)
+        text = compose(choose(scored, limit), content_terms(question), limit)[0]
     return {
         "source": source,
         "group": f"{source}/{group}",

@@ -189,7 +189,7 @@ class Engine:
         """Prepare answering for every stored sentence (a few seconds per hundred chunks),
         for services that answer many questions after one start."""
         self.scorer.warm_up([Hit(doc, 0.0, 0.0) for doc in self.store.live_chunks()])
-        glossary.glosses("")  # the dictionary loads once (about a second and a half)
+        glossary.load()
 
     # -- articles ----------------------------------------------------------------------
 

@@ -42,6 +42,12 @@ def english_stems(text: str) -> frozenset[str]:
     return frozenset(stem(w) for w in _WORD.findall(text.lower()) if w not in _EMPTY)
 
 
+def load() -> None:
+    """Read the dictionary now (about a second and a half) rather than on the first
+    question across languages."""
+    _glosses()
+
+
 @lru_cache(maxsize=1)
 def _glosses() -> dict[str, frozenset[str]]:
     """Simplified-Chinese word → the stems of its English glosses (CC-CEDICT, 120k words)."""

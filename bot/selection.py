@@ -226,7 +226,7 @@ class SentenceScorer:
             self._vectors([_in_context(h, s) for h in batch for s in split_sentences(h.doc.page_content)])
 
     def score(
-        self, question: str, query_vector: np.ndarray, hits: list[Hit], vocabulary: Collection[str] = ()
+        self, question: str, query_vector: np.ndarray, hits: list[Hit], vocabulary: Collection[str]
     ) -> list[Scored]:
         """Sentences of the hits that could answer (they mention the question's names and
         numbers, and hold a day or a number when one is asked for), best first.
