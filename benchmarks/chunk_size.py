@@ -12,12 +12,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bot import evaluation, squad
-from bot.engine import Engine
+from bot.evaluation import question_sets, squad
+from bot.wiring import build
 from bot.settings import Settings
-from vectorstore.client import make_client
 from vectorstore.embeddings import load_embeddings
-from vectorstore.store import ArticleStore
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SIZES = [(120, 20), (200, 40), (300, 50), (400, 80)]
@@ -31,16 +29,15 @@ def main() -> None:
     args = parser.parse_args()
     base = Settings()
     embeddings = load_embeddings(base.embedding_model, base.models_dir, backend=base.embedding_backend)
-    questions = evaluation.read_questions(args.dev)
+    questions = question_sets.read_questions(args.dev)
     print("size overlap | dev right  gold | cmrc R@1   R@5  contain | p50 ms")
     for size, overlap in SIZES:
         with tempfile.TemporaryDirectory() as tmp:
             settings = base.model_copy(
                 update={"data_dir": Path(tmp), "chunk_size": size, "chunk_overlap": overlap}
             )
-            engine = Engine(settings, ArticleStore(make_client(settings.chroma_dir), embeddings))
-            engine.seed_default_corpus()
-            dev = evaluation.Summary.of(list(evaluation.run(questions, engine.answer)))
+            engine = build(settings, embeddings=embeddings, generator=None).engine  # seeds the Sora article
+            dev = question_sets.Summary.of(list(question_sets.run(questions, engine.answer)))
             cmrc = squad.run_squad(squad.read_squad(args.squad, args.passages), settings, embeddings)
         print(
             f"{size:4d} {overlap:7d} | {dev.right:4d}/{dev.total:<3d} {dev.cites_gold:4d} | "

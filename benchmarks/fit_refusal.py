@@ -1,5 +1,5 @@
-"""Fit the answer/refuse model (bot/refusal.py) on the dev files and print cross-validated
-figures; `--write` commits the fit to bot/refusal_model.json.
+"""Fit the answer/refuse model (bot/answering/refusal.py) on the dev files and print cross-validated
+figures; `--write` commits the fit to bot/answering/refusal_model.json.
 
 Questions, with whether the articles answer them:
 - the four XQuAD files (../shared/benchmarks/xquad): answerable questions and on-topic
@@ -28,15 +28,14 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from bot import evaluation, squad
-from bot.engine import Engine, compose
-from bot.selection import choose, content_terms
-from bot.squad import answer_chars
-from bot.refusal import FEATURES, MODEL_FILE, RefusalModel, features, pair
+from bot.evaluation import question_sets, squad
+from bot.answering.engine import Engine, compose
+from bot.answering.selection import choose, content_terms
+from bot.evaluation.squad import answer_chars
+from bot.answering.refusal import FEATURES, MODEL_FILE, RefusalModel, features, pair
 from bot.settings import Settings
-from vectorstore.client import make_client
+from bot.wiring import build
 from vectorstore.embeddings import load_embeddings
-from vectorstore.store import ArticleStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -67,9 +66,9 @@ def row(source: str, group: str, question: str, answerable: bool, engine: Engine
 
 def squad_rows(path: Path, settings: Settings, embeddings, source: str) -> list[dict]:
     passages = squad.read_squad(path)
-    with squad.squad_engine(passages, settings, embeddings) as (engine, _, _):
+    with squad.squad_bot(passages, settings, embeddings) as (bot, _, _):
         return [
-            row(source, p.key.split(".")[0] if source != "cmrc" else p.title, q.text, q.answerable, engine, q.golds)
+            row(source, p.key.split(".")[0] if source != "cmrc" else p.title, q.text, q.answerable, bot.engine, q.golds)
             for p in passages
             for q in p.questions
         ]
@@ -79,10 +78,9 @@ def sora_rows(settings: Settings, embeddings) -> list[dict]:
     """Questions asked of the Sora article: the dev set, off-topic English and Chinese."""
     with tempfile.TemporaryDirectory() as tmp:
         local = settings.model_copy(update={"data_dir": Path(tmp)})
-        engine = Engine(local, ArticleStore(make_client(local.chroma_dir), embeddings))
-        engine.seed_default_corpus()
-        dev = evaluation.read_questions(SHARED / "eval" / "dev_qa.jsonl")
-        offtopic = evaluation.read_questions(ROOT / "eval" / "offtopic_en.jsonl")
+        engine = build(local, embeddings=embeddings, generator=None).engine  # seeds the Sora article
+        dev = question_sets.read_questions(SHARED / "eval" / "dev_qa.jsonl")
+        offtopic = question_sets.read_questions(ROOT / "eval" / "offtopic_en.jsonl")
         cmrc = [q.text for p in squad.read_squad(CMRC) for q in p.questions][::4]
         return (
             [row("sora-dev", "sora", q.q, q.answerable, engine) for q in dev]
@@ -166,7 +164,7 @@ def print_figures(rows: list[dict], answered: np.ndarray) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=Path, help="Read the questions' features from this file if it exists, else write them there.")
-    parser.add_argument("--write", action="store_true", help=f"Write the model fitted on all rows to bot/{MODEL_FILE}.")
+    parser.add_argument("--write", action="store_true", help=f"Write the model fitted on all rows to bot/answering/{MODEL_FILE}.")
     args = parser.parse_args()
     if args.rows and args.rows.exists():
         rows = [json.loads(line) for line in args.rows.read_text(encoding="utf-8").splitlines()]
@@ -185,8 +183,8 @@ def main() -> None:
     for name, weight in sorted(model.weights.items(), key=lambda item: -abs(item[1])):
         print(f"  {name:24} {weight:+.3f}")
     if args.write:
-        (ROOT / "bot" / MODEL_FILE).write_text(model.to_json(), encoding="utf-8")
-        print(f"Written to bot/{MODEL_FILE}")
+        (ROOT / "bot" / "answering" / MODEL_FILE).write_text(model.to_json(), encoding="utf-8")
+        print(f"Written to bot/answering/{MODEL_FILE}")
 
 
 if __name__ == "__main__":

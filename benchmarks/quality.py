@@ -17,13 +17,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bot import evaluation, squad
-from bot.engine import Engine
-from bot.generation import Generator, build_generator
+from bot.evaluation import question_sets, squad
+from bot.generation.generator import Generator, build_generator
 from bot.settings import Settings
-from vectorstore.client import make_client
+from bot.wiring import build
 from vectorstore.embeddings import SentenceEmbeddings, load_embeddings
-from vectorstore.store import ArticleStore
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FILES = [
@@ -36,11 +34,10 @@ COLUMNS = ("R@1", "R@5", "contain", "F1", "gold", "falseref", "unans-ref", "p50 
 def dev_row(settings: Settings, embeddings: SentenceEmbeddings, generator: Generator | None) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         local = settings.model_copy(update={"data_dir": Path(tmp)})
-        engine = Engine(local, ArticleStore(make_client(local.chroma_dir), embeddings), generator)
-        engine.seed_default_corpus()
+        engine = build(local, embeddings=embeddings, generator=generator).engine  # seeds the Sora article
         engine.warm_up()
-        graded = list(evaluation.run(evaluation.read_questions(SHARED / "eval" / "dev_qa.jsonl"), engine.answer))
-    s = evaluation.Summary.of(graded)
+        graded = list(question_sets.run(question_sets.read_questions(SHARED / "eval" / "dev_qa.jsonl"), engine.answer))
+    s = question_sets.Summary.of(graded)
     answerable = s.total - sum(not g.question.answerable for g in graded)
     return [
         "-",

@@ -3,7 +3,7 @@ query latency in-process and through the bot, peak memory, start-up to first ans
 
     ARTICLEBOT_MODELS_DIR=.cache/models .venv/bin/python benchmarks/speed.py [--questions N]
 
-- ingest: the 256 CMRC 2018 trial passages, one article each, through `Engine.ingest_many`
+- ingest: the 256 CMRC 2018 trial passages, one article each, through `Library.ingest_many`
   (cleaning, chunking, embedding, Chroma) into a temporary embedded store;
 - floor: the same chunks' texts embedded in one call by the same embeddings object;
 - plain: the textbook pipeline on the same chunks, `Chroma.from_documents` with LangChain's
@@ -37,12 +37,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.telegram.fake_botapi
 
-from bot import evaluation, squad  # noqa: E402
-from bot.engine import Engine  # noqa: E402
+from bot.evaluation import question_sets, squad  # noqa: E402
+from bot.wiring import Articlebot, build  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from vectorstore.client import make_client  # noqa: E402
 from vectorstore.embeddings import load_embeddings, resolve_model_path  # noqa: E402
-from vectorstore.store import ArticleStore  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 BIN = Path(sys.executable).parent
@@ -57,12 +55,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def ingest(settings: Settings, embeddings, passages: list[squad.Passage]) -> tuple[Engine, float]:
-    engine = Engine(settings, ArticleStore(make_client(settings.chroma_dir), embeddings, "speed"))
+def ingest(settings: Settings, embeddings, passages: list[squad.Passage]) -> tuple[Articlebot, float]:
+    bot = build(settings.model_copy(update={"collection": "speed"}), embeddings=embeddings, generator=None)
     sources = [p.as_source() for p in passages]
     started = time.perf_counter()
-    engine.ingest_many(sources)
-    return engine, time.perf_counter() - started
+    bot.library.ingest_many(sources)
+    return bot, time.perf_counter() - started
 
 
 def plain_pipeline(model_path: Path, chunks, directory: Path) -> float:
@@ -156,7 +154,8 @@ def main() -> None:
         embeddings.embed_documents(["预热"])
         load_s = time.perf_counter() - started
 
-        engine, ingest_s = ingest(settings, embeddings, passages)
+        bot, ingest_s = ingest(settings, embeddings, passages)
+        engine = bot.engine
         chunks = engine.store.live_chunks()
         texts = [c.page_content for c in chunks]
         started = time.perf_counter()
@@ -185,7 +184,7 @@ def main() -> None:
                             f"{plain_s:.1f} s, {n / plain_s:.1f} chunks/s",
                             f"ours ≥ 2× faster: {plain_s / ingest_s:.2f}×"))
 
-        dev = [q.q for q in evaluation.read_questions(args.dev) if q.answerable] if args.dev.exists() else questions
+        dev = [q.q for q in question_sets.read_questions(args.dev) if q.answerable] if args.dev.exists() else questions
         bot = asyncio.run(through_the_bot(base, tmp / "bot-data", dev))
         rows.append(("bot start-up to first answer (`articlebot serve`, prepared store)",
                      f"{bot['start_up_s']:.1f} s", "≤ 15 s"))

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
 
     # Generation mode (README: "Fluent answers"): none keeps the extractive answers.
     llm_provider: Literal["none", "openai", "ollama", "local"] = Field(default="none", alias="LLM_PROVIDER")
-    # openai/ollama: the model's name there; local: a name from bot.local_model or a .gguf path.
+    # openai/ollama: the model's name there; local: a name from bot.generation.local_model or a .gguf path.
     llm_model: str | None = Field(default=None, alias="LLM_MODEL")
     llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
     llm_api_key: SecretStr | None = Field(default=None, alias="LLM_API_KEY")

@@ -2,7 +2,7 @@
 # One-command set-up: a virtualenv with a CPU-only torch, articlebot and its test tools,
 # then the offline embedding model is built and the default article ingested.
 # --llm: also install the generation extra (llama.cpp, LangChain chat clients) and fetch
-# the local chat model (verified GGUF, ~1.1 GB, see bot/local_model.py).
+# the local chat model (verified GGUF, ~1.1 GB, see bot/generation/local_model.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine, build_engine
+from bot.answering.engine import Engine
 from bot.settings import Settings
-from vectorstore.client import make_client
+from bot.wiring import Articlebot, build
 from vectorstore.embeddings import SentenceEmbeddings, load_embeddings
-from vectorstore.store import ArticleStore
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / ".cache" / "models"
 CHROMA_SERVER_VARIABLES = ("CHROMA_HOST", "CHROMA_PORT", "CHROMA_SSL", "CHROMA_AUTH_TOKEN", "CHROMA_HEADERS")
@@ -44,17 +43,21 @@ def embeddings() -> SentenceEmbeddings:
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory) -> Engine:
-    """A read-only engine over the default corpus (the Sora article), seeded as on first use."""
-    return build_engine(make_settings(tmp_path_factory.mktemp("engine")))
+def articlebot(tmp_path_factory) -> Articlebot:
+    """The default corpus (the Sora article), seeded as on first use; read-only."""
+    return build(make_settings(tmp_path_factory.mktemp("engine")))
+
+
+@pytest.fixture(scope="session")
+def engine(articlebot: Articlebot) -> Engine:
+    return articlebot.engine
 
 
 @pytest.fixture
-def fresh_engine(tmp_path, embeddings) -> Engine:
-    """An engine of its own, over an empty store, sharing the loaded model."""
+def fresh(tmp_path, embeddings) -> Articlebot:
+    """An engine and library of their own, over an empty store, sharing the loaded model."""
     settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False)
-    store = ArticleStore(make_client(settings.chroma_dir), embeddings, settings.collection)
-    return Engine(settings, store)
+    return build(settings, embeddings=embeddings, generator=None)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from bot.errors import QuestionError
-from bot.selection import FILL_CHARS, entity_terms
+from bot.answering.selection import FILL_CHARS, entity_terms
 from ingest.loaders import LoadedSource
 
 # A made-up article (not in any question set), for answers from an article of one's own.
@@ -110,9 +110,9 @@ def test_answer_is_filled_with_further_cited_sentences_up_to_the_fill_length(eng
         assert all(sentence in quotes[int(n)] for sentence in re.findall(r"[^。!?;]+[。!?;]?", text))
 
 
-def test_when_is_answered_by_an_event_as_well_as_by_a_date(fresh_engine):
-    fresh_engine.ingest_loaded(LoadedSource(ACTOR, "林小川", "actor.txt", "actor.txt", "text"))
-    answer = fresh_engine.answer("林小川什么时候拍了第一支广告?")
+def test_when_is_answered_by_an_event_as_well_as_by_a_date(fresh):
+    fresh.library.ingest_loaded(LoadedSource(ACTOR, "林小川", "actor.txt", "actor.txt", "text"))
+    answer = fresh.engine.answer("林小川什么时候拍了第一支广告?")
     assert not answer.refused
     assert answer.text.startswith("高二的时候")
     assert answer.citations[0].title == "林小川"

@@ -11,14 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from bot.engine import Engine, build_engine, open_client
+from bot.wiring import Articlebot, build, open_client
 from bot.settings import Settings
 from tests.conftest import make_settings
 from tests.processes import (
     MARS, MARS_Q, MARS_V2, MOON, MOON_Q, AskProcess, articlebot, articlebot_env, free_port,
 )
 from vectorstore.errors import StoreUnavailableError
-from vectorstore.store import STATE_TTL_S, ArticleStore
+from vectorstore.store import STATE_TTL_S
 
 TOKEN = "s3cret-token-0123456789"
 OUTAGE = re.compile(
@@ -34,14 +34,14 @@ def settings(tmp_path, chroma_server) -> Settings:
     )
 
 
-def server_engine(settings: Settings, embeddings) -> Engine:
-    """A bot's engine over the server, sharing the session's loaded model."""
-    return Engine(settings, ArticleStore(open_client(settings), embeddings, settings.collection))
+def server_bot(settings: Settings, embeddings) -> Articlebot:
+    """A bot over the server, sharing the session's loaded model."""
+    return build(settings, embeddings=embeddings, generator=None)
 
 
 @pytest.fixture
-def engine_on_server(settings, embeddings) -> Engine:
-    return server_engine(settings, embeddings)
+def on_server(settings, embeddings) -> Articlebot:
+    return server_bot(settings, embeddings)
 
 
 @pytest.fixture
@@ -61,53 +61,53 @@ def write(tmp_path, name: str, text: str):
     return path
 
 
-def test_ingest_ask_replace_remove_through_the_server(engine_on_server, settings, tmp_path):
-    engine = engine_on_server
+def test_ingest_ask_replace_remove_through_the_server(on_server, settings, tmp_path):
+    bot = on_server
     article = write(tmp_path, "mars.md", MARS)
 
-    first = engine.ingest(str(article))
-    answered = engine.answer(MARS_Q)
+    first = bot.library.ingest(str(article))
+    answered = bot.engine.answer(MARS_Q)
     article.write_text(MARS_V2, encoding="utf-8")
-    second = engine.ingest(str(article))
-    replaced = engine.answer(MARS_Q)
-    stored = engine.store.chunks.get(include=["metadatas"])
-    removed = engine.remove(second.record.article_id)
+    second = bot.library.ingest(str(article))
+    replaced = bot.engine.answer(MARS_Q)
+    stored = bot.library.store.chunks.get(include=["metadatas"])
+    removed = bot.library.remove(second.record.article_id)
 
     assert first.status == "new" and "十二名宇航员" in answered.text
     assert second.status == "replaced" and second.record.article_id == first.record.article_id
     assert "四十名宇航员" in replaced.text and "十二名" not in replaced.text
     assert {m["version"] for m in stored["metadatas"]} == {second.record.version}
     assert removed.article_id == first.record.article_id
-    assert engine.articles() == [] and engine.store.chunks.get()["ids"] == []
-    assert engine.answer(MARS_Q).refused
+    assert bot.library.articles() == [] and bot.library.store.chunks.get()["ids"] == []
+    assert bot.engine.answer(MARS_Q).refused
     assert not settings.chroma_dir.exists()  # nothing was written to an embedded store
 
 
-def test_build_engine_uses_the_server_and_seeds_it_once(settings):
+def test_build_uses_the_server_and_seeds_it_once(settings):
     seeding = settings.model_copy(update={"seed_default_corpus": True})
 
-    first = build_engine(seeding)
-    second = build_engine(seeding.model_copy(update={"data_dir": settings.data_dir / "another"}))
+    first = build(seeding)
+    second = build(seeding.model_copy(update={"data_dir": settings.data_dir / "another"}))
 
-    assert "60秒" in first.answer("Sora最长能生成多长的视频?").text
-    assert [r.title for r in second.articles()] == [r.title for r in first.articles()]
-    assert len(second.articles()) == 1
+    assert "60秒" in first.engine.answer("Sora最长能生成多长的视频?").text
+    assert [r.title for r in second.library.articles()] == [r.title for r in first.library.articles()]
+    assert len(second.library.articles()) == 1
 
 
 def test_two_bot_processes_answer_from_one_server_and_see_each_others_changes(
-    engine_on_server, env, tmp_path
+    on_server, env, tmp_path
 ):
-    engine = engine_on_server  # this process is one bot, `articlebot ask` the other
+    bot = on_server  # this process is one bot, `articlebot ask` the other
     article = write(tmp_path, "mars.md", MARS)
-    record = engine.ingest(str(article)).record
+    record = bot.library.ingest(str(article)).record
 
     with AskProcess(env, tmp_path) as other:
         before = other.ask(MARS_Q)
         article.write_text(MARS_V2, encoding="utf-8")
-        engine.ingest(str(article))
+        bot.library.ingest(str(article))
         settle()
         after_replace = other.ask(MARS_Q)
-        engine.remove(record.article_id)
+        bot.library.remove(record.article_id)
         settle()
         after_remove = other.ask(MARS_Q)
 
@@ -118,16 +118,16 @@ def test_two_bot_processes_answer_from_one_server_and_see_each_others_changes(
     assert after_remove["refused"] and after_remove["citations"] == [], after_remove
 
 
-def test_a_cli_ingest_while_the_bot_answers(engine_on_server, env, tmp_path):
-    engine = engine_on_server
-    engine.ingest(str(write(tmp_path, "mars.md", MARS)))
+def test_a_cli_ingest_while_the_bot_answers(on_server, env, tmp_path):
+    bot = on_server
+    bot.library.ingest(str(write(tmp_path, "mars.md", MARS)))
     moon = write(tmp_path, "moon.md", MOON)
     answers, errors, stop = [], [], threading.Event()
 
     def keep_answering() -> None:
         while not stop.is_set():
             try:
-                answers.append(engine.answer(MARS_Q))
+                answers.append(bot.engine.answer(MARS_Q))
             except Exception as exc:  # noqa: BLE001 - any failure is the test's failure
                 errors.append(exc)
 
@@ -140,7 +140,7 @@ def test_a_cli_ingest_while_the_bot_answers(engine_on_server, env, tmp_path):
         asker.join()
     listed = articlebot("list", env=env, cwd=tmp_path)
     settle()
-    moon_answer = engine.answer(MOON_Q)
+    moon_answer = bot.engine.answer(MOON_Q)
 
     assert ingested.returncode == 0, ingested.stderr
     assert "月球射电望远镜计划" in ingested.stdout and "added" in ingested.stdout
@@ -150,18 +150,18 @@ def test_a_cli_ingest_while_the_bot_answers(engine_on_server, env, tmp_path):
     assert [line.split("  ")[1] for line in listed.stdout.splitlines()] == ["火星基地建设计划", "月球射电望远镜计划"]
 
 
-def test_a_server_restart_is_reported_then_the_same_engine_recovers(engine_on_server, chroma_server, tmp_path):
-    engine = engine_on_server
-    engine.ingest(str(write(tmp_path, "mars.md", MARS)))
-    engine.answer(MARS_Q)
+def test_a_server_restart_is_reported_then_the_same_engine_recovers(on_server, chroma_server, tmp_path):
+    bot = on_server
+    bot.library.ingest(str(write(tmp_path, "mars.md", MARS)))
+    bot.engine.answer(MARS_Q)
 
     chroma_server.stop()
     with pytest.raises(StoreUnavailableError) as during_answer:
-        engine.answer(MARS_Q)
+        bot.engine.answer(MARS_Q)
     with pytest.raises(StoreUnavailableError) as during_list:
-        engine.articles()
+        bot.library.articles()
     chroma_server.start()  # same port, same path
-    answer = engine.answer(MARS_Q)
+    answer = bot.engine.answer(MARS_Q)
 
     assert OUTAGE.fullmatch(str(during_answer.value)), str(during_answer.value)
     assert OUTAGE.fullmatch(str(during_list.value))
@@ -241,10 +241,10 @@ def test_the_token_and_headers_reach_the_server_on_every_request(gateway, tmp_pa
         tmp_path / "data", CHROMA_HOST="127.0.0.1", CHROMA_PORT=gateway.port,
         CHROMA_AUTH_TOKEN=TOKEN, CHROMA_HEADERS={"X-Team": "articles"}, ARTICLEBOT_SEED_CORPUS=False,
     )
-    engine = server_engine(settings, embeddings)
+    bot = server_bot(settings, embeddings)
 
-    engine.ingest(str(write(tmp_path, "mars.md", MARS)))
-    answer = engine.answer(MARS_Q)
+    bot.library.ingest(str(write(tmp_path, "mars.md", MARS)))
+    answer = bot.engine.answer(MARS_Q)
 
     assert "十二名宇航员" in answer.text
     assert len(gateway.seen) > 5
@@ -269,12 +269,12 @@ def test_a_gateway_outage_mid_session_is_reported_then_recovered(gateway, tmp_pa
         tmp_path / "data", CHROMA_HOST="127.0.0.1", CHROMA_PORT=gateway.port, CHROMA_AUTH_TOKEN=TOKEN,
         ARTICLEBOT_SEED_CORPUS=False,
     )
-    engine = server_engine(settings, embeddings)
-    engine.ingest(str(write(tmp_path, "mars.md", MARS)))
+    bot = server_bot(settings, embeddings)
+    bot.library.ingest(str(write(tmp_path, "mars.md", MARS)))
 
     gateway.down = True
     with pytest.raises(StoreUnavailableError) as outage:
-        engine.answer(MARS_Q)
+        bot.engine.answer(MARS_Q)
     gateway.down = False
 
     assert str(outage.value) == (
@@ -282,7 +282,7 @@ def test_a_gateway_outage_mid_session_is_reported_then_recovered(gateway, tmp_pa
         "try again shortly."
     )
     assert TOKEN not in str(outage.value)
-    assert "十二名宇航员" in engine.answer(MARS_Q).text
+    assert "十二名宇航员" in bot.engine.answer(MARS_Q).text
 
 
 def test_server_settings_come_from_the_environment(monkeypatch):

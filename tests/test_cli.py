@@ -6,7 +6,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import main
+from bot.cli.commands import main
 
 
 @pytest.fixture

@@ -27,10 +27,10 @@ ORCHARD_EN = (
 
 
 @pytest.fixture
-def articles(fresh_engine):
-    fresh_engine.ingest_loaded(LoadedSource(LIGHTHOUSE_ZH, "白石灯塔", "lighthouse.txt", "lighthouse.txt", "text"))
-    fresh_engine.ingest_loaded(LoadedSource(ORCHARD_EN, "Greyfield orchard", "orchard.txt", "orchard.txt", "text"))
-    return fresh_engine
+def articles(fresh):
+    fresh.library.ingest_loaded(LoadedSource(LIGHTHOUSE_ZH, "白石灯塔", "lighthouse.txt", "lighthouse.txt", "text"))
+    fresh.library.ingest_loaded(LoadedSource(ORCHARD_EN, "Greyfield orchard", "orchard.txt", "orchard.txt", "text"))
+    return fresh.engine
 
 
 def test_english_question_names_someone_the_chinese_article_writes_in_chinese(articles):

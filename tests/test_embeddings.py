@@ -28,7 +28,7 @@ def test_onnx_backend_gives_torch_vectors_and_shares_the_fingerprint(embeddings:
     assert embeddings.fingerprint == torch_embeddings.fingerprint
 
 
-def test_int8_backend_is_close_to_float32_and_keeps_its_own_index(embeddings: SentenceEmbeddings, fresh_engine, tmp_path):
+def test_int8_backend_is_close_to_float32_and_keeps_its_own_index(embeddings: SentenceEmbeddings, fresh, tmp_path):
     int8 = load_embeddings(DEFAULT_MODEL, MODELS_DIR, backend="onnx-int8")
 
     for query in (True, False):
@@ -38,7 +38,7 @@ def test_int8_backend_is_close_to_float32_and_keeps_its_own_index(embeddings: Se
     assert int8.fingerprint != embeddings.fingerprint
     article = tmp_path / "article.md"
     article.write_text("# 长城站\n\n长城站位于南极乔治王岛,1985年建成。", encoding="utf-8")
-    fresh_engine.ingest(str(article))  # float32 vectors
-    settings = fresh_engine.settings
+    fresh.library.ingest(str(article))  # float32 vectors
+    settings = fresh.settings
     with pytest.raises(ModelMismatchError, match="EMBEDDING_BACKEND"):
         ArticleStore(make_client(settings.chroma_dir), int8, settings.collection)

@@ -16,7 +16,7 @@ from langchain_ollama import ChatOllama
 
 from tests.fake_llm_server import DEFAULT_REPLY, FakeChatServer
 
-try:  # what bot/chat_models.py imports; langchain_classic carries the same function
+try:  # what bot/generation/chat_models.py imports; langchain_classic carries the same function
     from langchain.chat_models import init_chat_model
 except ImportError:
     from langchain_classic.chat_models import init_chat_model

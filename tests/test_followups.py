@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot import evaluation
-from bot.answer import Answer
-from bot.cli import main
-from bot.answer import Turn
-from bot.conversation import Conversations
-from bot.followups import is_follow_up, is_rewrite, rewrite
+from bot.evaluation import question_sets
+from bot.answering.answer import Answer
+from bot.cli.commands import main
+from bot.answering.answer import Turn
+from bot.telegram.conversations import Conversations
+from bot.answering.followups import is_follow_up, is_rewrite, rewrite
 
 FOLLOWUPS = Path(__file__).resolve().parent.parent / "eval" / "followups.jsonl"
 
@@ -156,7 +156,7 @@ def test_engine_without_history_does_not_rewrite(engine):
 
 def test_the_follow_up_set_is_well_formed():
     article = (Path(__file__).resolve().parent.parent / "ingest" / "corpus" / "sora-raw.txt").read_text("utf-8")
-    conversations = evaluation.read_conversations(FOLLOWUPS)
+    conversations = question_sets.read_conversations(FOLLOWUPS)
 
     assert len({c.id for c in conversations}) == len(conversations) >= 20
     assert sum(c.is_control for c in conversations) >= 4
@@ -164,7 +164,7 @@ def test_the_follow_up_set_is_well_formed():
         assert len(c.turns) >= 2 and c.lang in ("zh", "en") and c.standalone and c.expect
         assert c.gold in article, c.id
         assert all(any(s in article for s in group) for group in c.expect), c.id
-        assert c.is_control == evaluation.holds_all(c.question, c.standalone), c.id
+        assert c.is_control == question_sets.holds_all(c.question, c.standalone), c.id
 
 
 def recording(engine):
@@ -179,13 +179,13 @@ def recording(engine):
 
 
 def test_conversation_threads_the_standalone_forms_and_asks_the_baseline_alone(engine):
-    conversation = evaluation.Conversation(
+    conversation = question_sets.Conversation(
         id="x", lang="zh", turns=["Sora是什么?", "它在韩语中表示什么?", "芬兰语呢?"],
         standalone=[["Sora"], ["芬兰语"]], expect=[["砂砾"]], gold="在芬兰语中表示砂砾",
     )
     ask, calls = recording(engine)
 
-    graded = evaluation.ask_conversation(conversation, ask, history_turns=4)
+    graded = question_sets.ask_conversation(conversation, ask, history_turns=4)
 
     assert calls == [
         ("Sora是什么?", []),
@@ -195,18 +195,18 @@ def test_conversation_threads_the_standalone_forms_and_asks_the_baseline_alone(e
     ]
     assert graded.answer.understood_as == "Sora在芬兰语中表示什么?"
     assert graded.understood and graded.final.right and graded.final.cites_gold
-    summary = evaluation.FollowUpSummary.of([graded])
+    summary = question_sets.FollowUpSummary.of([graded])
     assert (summary.understood, summary.right, summary.cites_gold, summary.controls) == (1, 1, 1, 0)
     assert summary.lines()[0].startswith("rewrite accuracy   1/1")
 
 
 def test_history_is_bounded_like_a_chats(engine):
-    conversation = evaluation.Conversation(
+    conversation = question_sets.Conversation(
         id="x", turns=["a?", "b?", "c?", "d?"], standalone=[["d"]], expect=[["d"]], gold=None
     )
     ask, calls = recording(engine)
 
-    evaluation.ask_conversation(conversation, ask, history_turns=2)
+    question_sets.ask_conversation(conversation, ask, history_turns=2)
 
     assert calls[3] == ("d?", ["b?", "c?"])
 

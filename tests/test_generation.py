@@ -20,13 +20,15 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from bot import followups, verification
-from bot.answer import Answer, Turn
-from bot.chat_models import MAX_TOKENS
-from bot.cli import main
-from bot.engine import REFUSALS, Engine
-from bot.generation import PASSAGES, build_generator
-from bot.verification import Claim
+from bot.answering import followups
+from bot.generation import verification
+from bot.answering.answer import Answer, Turn
+from bot.generation.chat_models import MAX_TOKENS
+from bot.cli.commands import main
+from bot.answering.engine import REFUSALS, Engine
+from bot.generation.generator import PASSAGES
+from bot.wiring import build
+from bot.generation.verification import Claim
 from tests.conftest import MODELS_DIR
 from tests.fake_llm_server import FakeChatServer
 from tests.processes import free_port, start_server, stop_process
@@ -44,7 +46,7 @@ SLOW_MODEL_TIMEOUT_S = 180.0
 def generating(engine: Engine, **update) -> Engine:
     """An engine in generation mode over the session engine's store."""
     settings = engine.settings.model_copy(update=update)
-    return Engine(settings, engine.store, build_generator(settings))
+    return build(settings, embeddings=engine.store.embeddings).engine
 
 
 def openai_engine(engine: Engine, server: FakeChatServer, **update) -> Engine:
@@ -310,7 +312,7 @@ def test_api_key_is_never_logged_nor_answered_when_the_server_refuses_it(engine,
     assert key not in logged and key[-12:] not in logged
     assert "Incorrect API key" not in logged  # the provider's message echoes part of the key
     assert key not in str(answer.to_json())
-    assert any("401" in r.getMessage() for r in caplog.records if r.name == "bot.engine")
+    assert any("401" in r.getMessage() for r in caplog.records if r.name == "bot.answering.engine")
 
 
 # -- Ollama ----------------------------------------------------------------------------------

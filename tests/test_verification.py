@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from bot.selection import SentenceScorer
-from bot.verification import Claim, Verifier
+from bot.answering.selection import SentenceScorer
+from bot.generation.verification import Claim, Verifier
 from vectorstore.retrieval import Hit
 
 RUNWAY = "视频生成大模型Gen-2的开发商Runway在2023年6月底完成C轮融资，估值超过15亿美元。"

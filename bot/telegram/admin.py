@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 
-from bot.engine import Engine
+from bot.library import Library
 from bot.telegram.filters import command_argument, without_mention
 from bot.telegram.formatting import admin_article_list, escape, shorten
-from bot.telegram.handlers import ENGINE, WRITER, Context, in_engine_thread, limited, user_language
+from bot.telegram.handlers import ENGINE, LIBRARY, WRITER, Context, in_engine_thread, limited, user_language
 from bot.telegram.redaction import MASK
 from bot.telegram.texts import say
 from ingest.loaders import supported
@@ -143,10 +143,10 @@ async def ingest_url(update: Update, context: Context) -> None:
         await update.effective_message.reply_html(say(lang, "ingest_usage", types=escape(supported())))
         return
     url, title = words[0], (words[1].strip() if len(words) > 1 else None)
-    engine: Engine = context.bot_data[ENGINE]
+    library: Library = context.bot_data[LIBRARY]
 
     async def load(progress: Progress) -> IngestResult:
-        return await in_engine_thread(context, engine.ingest_url, url, title, progress, pool=WRITER)
+        return await in_engine_thread(context, library.ingest_url, url, title, progress, pool=WRITER)
 
     await _ingest(update, context, url, load)
 
@@ -157,13 +157,13 @@ async def ingest_upload(update: Update, context: Context) -> None:
     document = message.document
     name = document.file_name or "upload"
     title = without_mention(message.caption or "", context.bot.username) or None
-    engine: Engine = context.bot_data[ENGINE]
+    library: Library = context.bot_data[LIBRARY]
 
     async def load(progress: Progress) -> IngestResult:
-        engine.check_upload(name, document.file_size or 0)  # before downloading a wrong file
+        library.check_upload(name, document.file_size or 0)  # before downloading a wrong file
         progress("download", 0, 0)
         data = bytes(await (await document.get_file()).download_as_bytearray())
-        return await in_engine_thread(context, engine.ingest_bytes, data, name, title, progress, pool=WRITER)
+        return await in_engine_thread(context, library.ingest_bytes, data, name, title, progress, pool=WRITER)
 
     await _ingest(update, context, name, load)
 
@@ -173,22 +173,22 @@ async def ingest_upload(update: Update, context: Context) -> None:
 
 async def list_articles_with_ids(update: Update, context: Context) -> None:
     """/articles for admins: titles with the ids that /remove takes."""
-    records = await in_engine_thread(context, context.bot_data[ENGINE].articles)
+    records = await in_engine_thread(context, context.bot_data[LIBRARY].articles)
     await update.effective_message.reply_html(admin_article_list(records, user_language(update)))
 
 
 async def ask_to_remove(update: Update, context: Context) -> None:
     """/remove ID: show the article and ask for confirmation with two buttons."""
     lang = user_language(update)
-    engine: Engine = context.bot_data[ENGINE]
+    library: Library = context.bot_data[LIBRARY]
     article_id = command_argument(update.effective_message.text)
     if not article_id:
-        records = await in_engine_thread(context, engine.articles)
+        records = await in_engine_thread(context, library.articles)
         example = records[0].article_id if records else "sora-1a2b3c"
         await update.effective_message.reply_html(say(lang, "remove_usage", example=escape(example)))
         return
     try:
-        record = await in_engine_thread(context, engine.article, article_id)
+        record = await in_engine_thread(context, library.article, article_id)
     except ArticleNotFoundError:
         await update.effective_message.reply_html(say(lang, "unknown_article", id=escape(article_id)))
         return
@@ -211,13 +211,13 @@ async def confirm_removal(update: Update, context: Context) -> None:
     query = update.callback_query
     _, article_id, remove = query.data.split(":")
     lang = user_language(update)
-    engine: Engine = context.bot_data[ENGINE]
+    library: Library = context.bot_data[LIBRARY]
     await query.answer()
     try:
         if remove == "1":
-            record = await in_engine_thread(context, engine.remove, article_id, pool=WRITER)
+            record = await in_engine_thread(context, library.remove, article_id, pool=WRITER)
         else:
-            record = await in_engine_thread(context, engine.article, article_id)
+            record = await in_engine_thread(context, library.article, article_id)
         done = "removed" if remove == "1" else "remove_kept"
         text = say(lang, done, title=escape(record.title), id=escape(article_id))
     except ArticleNotFoundError:  # removed meanwhile (another admin, or a second press)
@@ -232,15 +232,15 @@ async def confirm_removal(update: Update, context: Context) -> None:
 async def reindex(update: Update, context: Context) -> None:
     """/reindex: re-embed every article with the current model, showing progress."""
     lang = user_language(update)
-    engine: Engine = context.bot_data[ENGINE]
-    model = escape(engine.store.embeddings.name)
+    library: Library = context.bot_data[LIBRARY]
+    model = escape(library.model_name)
     status = await Status.send(update.effective_message, say(lang, "reindex_status", model=model, done=0, total="…"))
 
     def progress(done: int, total: int) -> None:
         status.report("embedding", say(lang, "reindex_status", model=model, done=done, total=total))
 
     try:
-        count = await in_engine_thread(context, engine.reindex, progress, pool=WRITER)
+        count = await in_engine_thread(context, library.reindex, progress, pool=WRITER)
     except Exception:  # the status must not stay at "re-embedding…"; running it again is safe
         logger.exception("Update %s: reindex failed", update.update_id)
         await status.finish(say(lang, "reindex_failed"))
@@ -251,9 +251,9 @@ async def reindex(update: Update, context: Context) -> None:
 async def show_stats(update: Update, context: Context) -> None:
     """/stats: articles and chunks stored; questions answered and refused since start."""
     lang = user_language(update)
-    engine: Engine = context.bot_data[ENGINE]
-    records = await in_engine_thread(context, engine.articles)
-    counts = engine.stats.counts()
+    library: Library = context.bot_data[LIBRARY]
+    records = await in_engine_thread(context, library.articles)
+    counts = context.bot_data[ENGINE].stats.counts()
     median = say(lang, "no_latency") if counts.median_ms is None else say(lang, "milliseconds", ms=counts.median_ms)
     text = say(
         lang,

@@ -35,8 +35,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.conversation import Conversations
-from bot.engine import Engine, build_engine
+from bot.telegram.conversations import Conversations
+from bot.wiring import Articlebot, build
 from bot.settings import Settings
 from bot.telegram import admin, handlers, sources
 from bot.telegram.filters import ADDRESSED_TO_ME, PressedBy
@@ -106,19 +106,22 @@ class Webhook:
 def build_application(
     settings: Settings,
     *,
-    engine: Engine | None = None,
+    articlebot: Articlebot | None = None,
     user_limit: UserLimit = UserLimit(),
 ) -> Application:
-    """The bot, ready for `run_polling` / `run_webhook`; `engine` skips loading one."""
+    """The bot, ready for `run_polling` / `run_webhook`; `articlebot` skips loading one."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
 
     async def post_init(application: Application) -> None:
         application.bot_data[handlers.EXECUTOR] = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine")
         application.bot_data[handlers.WRITER] = ThreadPoolExecutor(1, thread_name_prefix="writer")
-        if engine is None:
+        parts = articlebot
+        if parts is None:
             logger.info("Loading the embedding model and the articles…")
-        application.bot_data[handlers.ENGINE] = engine or await asyncio.to_thread(build_engine, settings)
+            parts = await asyncio.to_thread(build, settings)
+        application.bot_data[handlers.ENGINE] = parts.engine
+        application.bot_data[handlers.LIBRARY] = parts.library
         for language, commands in COMMANDS.items():
             await application.bot.set_my_commands(
                 [BotCommand(name, description) for name, description in commands], language_code=language or None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from telegram.constants import MessageLimit
 
-from bot.answer import Answer
+from bot.answering.answer import Answer
 from bot.telegram.texts import say
 from vectorstore.schema import ArticleRecord
 

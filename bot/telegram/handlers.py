@@ -24,9 +24,9 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.answer import Answer
-from bot.conversation import Conversations
-from bot.engine import Engine
+from bot.answering.answer import Answer
+from bot.telegram.conversations import Conversations
+from bot.answering.engine import Engine
 from bot.settings import Settings
 from bot.telegram import sources
 from bot.telegram.streaming import Draft
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 # Keys of context.bot_data.
 ENGINE = "engine"
+LIBRARY = "library"
 EXECUTOR = "engine_executor"
 # One thread for writes (ingest, remove, reindex): they run one at a time, and a long
 # ingest never takes the engine threads that answer questions.
@@ -181,7 +182,7 @@ async def _answer(update: Update, context: Context, question: str) -> None:
 async def start(update: Update, context: Context) -> None:
     """/start: what the bot knows and how to ask it."""
     lang = user_language(update)
-    records = await in_engine_thread(context, context.bot_data[ENGINE].articles)
+    records = await in_engine_thread(context, context.bot_data[LIBRARY].articles)
     if not records:
         await update.effective_message.reply_html(say(lang, "start_empty"))
         return
@@ -205,7 +206,7 @@ async def show_help(update: Update, context: Context) -> None:
 @limited
 async def list_articles(update: Update, context: Context) -> None:
     """/articles: the articles' titles and when they were added."""
-    records = await in_engine_thread(context, context.bot_data[ENGINE].articles)
+    records = await in_engine_thread(context, context.bot_data[LIBRARY].articles)
     await update.effective_message.reply_html(article_list(records, user_language(update)))
 
 

@@ -16,7 +16,8 @@ import pytest
 from pydantic import SecretStr
 from telegram.ext import Application
 
-from bot.engine import Engine
+from bot.answering.engine import Engine
+from bot.wiring import Articlebot
 from bot.settings import Settings
 from bot.telegram.app import ALLOWED_UPDATES, Webhook, build_application
 from bot.telegram.limits import UserLimit
@@ -99,16 +100,18 @@ def user_limit() -> UserLimit:
 
 
 @pytest.fixture
-async def bot(api: FakeBotAPI, engine: Engine, user_limit: UserLimit) -> AsyncIterator[Bot]:
-    application = build_application(telegram_settings(engine, api), engine=engine, user_limit=user_limit)
+async def bot(api: FakeBotAPI, articlebot: Articlebot, user_limit: UserLimit) -> AsyncIterator[Bot]:
+    application = build_application(
+        telegram_settings(articlebot.engine, api), articlebot=articlebot, user_limit=user_limit
+    )
     async with running(application):
         yield Bot(api, application)
 
 
 @pytest.fixture
-async def webhook_bot(api: FakeBotAPI, engine: Engine) -> AsyncIterator[Bot]:
+async def webhook_bot(api: FakeBotAPI, articlebot: Articlebot) -> AsyncIterator[Bot]:
     port = free_port()
     hook = Webhook(url=f"http://127.0.0.1:{port}/telegram", secret_token=WEBHOOK_SECRET, port=port)
-    application = build_application(telegram_settings(engine, api), engine=engine)
+    application = build_application(telegram_settings(articlebot.engine, api), articlebot=articlebot)
     async with running(application, webhook=hook):
         yield Bot(api, application, hook)

@@ -17,14 +17,13 @@ import pytest
 from aiohttp import web
 from pypdf import PdfWriter
 
-from bot.engine import Engine
+from bot.library import Library
+from bot.wiring import build
 from bot.telegram.app import build_application
-from bot.telegram.handlers import ENGINE
+from bot.telegram.handlers import LIBRARY
 from tests.conftest import make_settings
 from tests.telegram.conftest import Bot, free_port, running, telegram_settings
 from tests.telegram.fake_botapi import parse_html
-from vectorstore.client import make_client
-from vectorstore.store import ArticleStore
 
 ADMIN_ID = 4001
 REFUSAL = (
@@ -71,9 +70,9 @@ async def make_bot(api, tmp_path, embeddings) -> AsyncIterator[MakeBot]:
 
         async def make(**overrides: Any) -> Bot:
             settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False, **overrides)
-            engine = Engine(settings, ArticleStore(make_client(settings.chroma_dir), embeddings, settings.collection))
-            bot_settings = telegram_settings(engine, api, admin_user_ids=frozenset({ADMIN_ID}))
-            application = build_application(bot_settings, engine=engine)
+            articlebot = build(settings, embeddings=embeddings, generator=None)
+            bot_settings = telegram_settings(articlebot.engine, api, admin_user_ids=frozenset({ADMIN_ID}))
+            application = build_application(bot_settings, articlebot=articlebot)
             await stack.enter_async_context(running(application))
             return Bot(api, application)
 
@@ -127,14 +126,14 @@ def bob(api) -> dict:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def engine_of(bot: Bot) -> Engine:
-    return bot.application.bot_data[ENGINE]
+def library_of(bot: Bot) -> Library:
+    return bot.application.bot_data[LIBRARY]
 
 
-def snapshot(engine: Engine) -> tuple:
+def snapshot(library: Library) -> tuple:
     """Everything a question could find: the articles, their live chunks, all chunks."""
-    live = sorted((d.id, d.page_content) for d in engine.store.live_chunks())
-    return engine.articles(), live, engine.store.chunks._collection.count()
+    live = sorted((d.id, d.page_content) for d in library.store.live_chunks())
+    return library.articles(), live, library.store.chunks._collection.count()
 
 
 async def outcome(bot: Bot, request: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
@@ -201,7 +200,7 @@ async def test_admin_adds_a_gbk_file_and_a_web_page_and_users_get_answers_citing
     farm_answer = await bot.ask(bot.api.private_chat(bob), bob, FARM_Q)
     desert_answer = await bot.ask(bot.api.private_chat(bob), bob, DESERT_Q)
 
-    farm, desert = engine_of(bot).articles()
+    farm, desert = library_of(bot).articles()
     assert farm_status["text"] == (
         f"✅ farm.txt\nAdded a new article:\n{farm.article_id}  深海养殖场  ({farm.chunk_count} chunks, added)"
     )
@@ -223,10 +222,10 @@ async def test_admin_adds_a_gbk_file_and_a_web_page_and_users_get_answers_citing
 
 async def test_a_changed_upload_replaces_the_article_and_only_the_new_fact_is_cited(make_bot, admin, bob):
     bot = await make_bot()
-    engine = engine_of(bot)
+    library = library_of(bot)
     chat = bot.api.private_chat(bob)
     await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
-    [first] = engine.articles()
+    [first] = library.articles()
     before = await bot.ask(chat, bob, FARM_Q)
 
     changed = FARM.replace("二十四个网箱", "三十六个网箱").encode("gbk")
@@ -235,10 +234,10 @@ async def test_a_changed_upload_replaces_the_article_and_only_the_new_fact_is_ci
     bot.api.press(after, bob)  # 📖 Sources: the quoted passages
     quotes = await edited(bot, after)
     again = await upload(bot, admin, "farm.txt", changed)
-    [second] = engine.articles()
+    [second] = library.articles()
     by_caption = FARM.replace("二十四个网箱", "四十八个网箱").encode()
     by_title = await upload(bot, admin, "notes.md", by_caption, caption="深海养殖场")
-    [third] = engine.articles()
+    [third] = library.articles()
     latest = await bot.ask(chat, bob, FARM_Q)
 
     assert "二十四个网箱" in before["text"]
@@ -255,7 +254,7 @@ async def test_a_changed_upload_replaces_the_article_and_only_the_new_fact_is_ci
     assert by_title["text"].startswith(f"✅ notes.md\nReplaced the older version:\n{first.article_id}  深海养殖场  ")
     assert second.article_id == third.article_id == first.article_id
     assert "四十八个网箱" in latest["text"] and "三十六" not in latest["text"]
-    assert engine.store.chunks._collection.count() == third.chunk_count  # no duplicate chunks
+    assert library.store.chunks._collection.count() == third.chunk_count  # no duplicate chunks
 
 
 async def test_a_question_during_a_long_ingest_is_answered_before_the_ingest_ends(make_bot, admin, bob):
@@ -281,7 +280,7 @@ async def test_admin_lists_ids_sees_stats_reindexes_and_removes_after_confirming
     bot = await make_bot()
     chat = bot.api.private_chat(admin)
     await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
-    [farm] = engine_of(bot).articles()
+    [farm] = library_of(bot).articles()
     await bot.ask(bot.api.private_chat(bob), bob, FARM_Q)
     await bot.ask(bot.api.private_chat(bob), bob, "火星基地在哪里?")
     today = datetime.now(timezone.utc).date().isoformat()
@@ -306,7 +305,7 @@ async def test_admin_lists_ids_sees_stats_reindexes_and_removes_after_confirming
         r"Since start\nArticles: 1 \(2 chunks\)\nQuestions answered: 1\nRefused: 1\nMedian latency: \d+ ms",
         stats["text"],
     ), stats["text"]
-    assert reindexed["text"] == f"✅ Re-embedded 2 chunks with {engine_of(bot).store.embeddings.name}."
+    assert reindexed["text"] == f"✅ Re-embedded 2 chunks with {library_of(bot).model_name}."
     assert [b["text"] for b in confirm["reply_markup"]["inline_keyboard"][0]] == ["🗑 Remove", "Keep it"]
     assert confirm["text"] == (
         f"Remove 深海养殖场 ({farm.article_id}, 2 chunks)? Questions about it will no longer be answered."
@@ -317,14 +316,14 @@ async def test_admin_lists_ids_sees_stats_reindexes_and_removes_after_confirming
     assert gone["text"].startswith("我知道的文章里没有涉及")
     assert unknown["text"] == f"No article has the id {farm.article_id}. /articles shows the ids."
     assert "Admin commands\n/ingest URL [title]: add a web page as an article" in help_text["text"]
-    assert engine_of(bot).articles() == []
+    assert library_of(bot).articles() == []
 
 
 async def test_non_admins_are_refused_politely_and_nothing_changes(make_bot, site, admin, bob):
     bot = await make_bot(ALLOW_PRIVATE_URLS=True)
     await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
-    [farm] = engine_of(bot).articles()
-    before = snapshot(engine_of(bot))
+    [farm] = library_of(bot).articles()
+    before = snapshot(library_of(bot))
     private = bot.api.private_chat(bob)
     group = bot.api.group_chat(-4100, "Editors")
 
@@ -351,7 +350,7 @@ async def test_non_admins_are_refused_politely_and_nothing_changes(make_bot, sit
     assert bot.api.messages[group["id"], admins_confirm["message_id"]]["text"].startswith("Remove 深海养殖场")
     assert farm.article_id not in bobs_list["text"] and "深海养殖场" in bobs_list["text"]
     assert [c.params["file_id"] for c in bot.api.calls_to("getFile")] == ["doc1"]  # the admin's file only
-    assert snapshot(engine_of(bot)) == before
+    assert snapshot(library_of(bot)) == before
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -368,7 +367,7 @@ def blank_pdf() -> bytes:
 async def test_bad_files_and_failing_urls_get_one_message_and_the_store_is_unchanged(make_bot, site, admin):
     bot = await make_bot(ALLOW_PRIVATE_URLS=True, MAX_SOURCE_BYTES=20_000)
     await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
-    before = snapshot(engine_of(bot))
+    before = snapshot(library_of(bot))
     closed = f"http://127.0.0.1:{free_port()}/gone.html"
 
     files = [
@@ -402,7 +401,7 @@ async def test_bad_files_and_failing_urls_get_one_message_and_the_store_is_uncha
     ]
     downloaded = [c.params["file_id"] for c in bot.api.calls_to("getFile")]
     assert "doc5" not in downloaded and "doc6" not in downloaded  # too big, wrong type: never fetched
-    assert snapshot(engine_of(bot)) == before
+    assert snapshot(library_of(bot)) == before
 
 
 async def test_private_addresses_local_paths_and_files_telegram_keeps_are_refused(make_bot, site, admin):
@@ -426,17 +425,16 @@ async def test_private_addresses_local_paths_and_files_telegram_keeps_are_refuse
         "❌ archive.txt\nTelegram did not let me download the file (File is too big).\nThe articles are unchanged."
     )
     assert usage["text"].startswith("Put an http(s) URL after the command, e.g. /ingest https://example.com/post.html")
-    assert engine_of(bot).articles() == []
+    assert library_of(bot).articles() == []
 
 
 async def test_an_ingest_that_crashes_midway_says_so_and_the_old_version_stays(make_bot, tmp_path, embeddings, admin):
     # A store with the article in it, then a bot whose chunking is misconfigured (an
     # overlap longer than the chunks): its ingests crash after downloading and cleaning.
     settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False)
-    store = ArticleStore(make_client(settings.chroma_dir), embeddings, settings.collection)
-    Engine(settings, store).ingest_bytes(FARM.encode("gbk"), "farm.txt")
+    build(settings, embeddings=embeddings, generator=None).library.ingest_bytes(FARM.encode("gbk"), "farm.txt")
     bot = await make_bot(CHUNK_SIZE=50, CHUNK_OVERLAP=80)
-    before = snapshot(engine_of(bot))
+    before = snapshot(library_of(bot))
 
     crashed = await upload(bot, admin, "farm.txt", FARM.replace("二十四个网箱", "三十六个网箱").encode("gbk"))
     answer = await bot.ask(bot.api.private_chat(admin), admin, FARM_Q)
@@ -446,4 +444,4 @@ async def test_an_ingest_that_crashes_midway_says_so_and_the_old_version_stays(m
         "Nothing was lost: the articles are as before. Send it again to retry."
     )
     assert "二十四个网箱" in answer["text"]
-    assert snapshot(engine_of(bot)) == before
+    assert snapshot(library_of(bot)) == before

@@ -13,8 +13,8 @@ import re
 
 from pydantic import SecretStr
 
-from bot.engine import Engine
-from bot.generation import build_generator
+from bot.answering.engine import Engine
+from bot.wiring import build
 from bot.telegram.app import build_application
 from bot.telegram.streaming import CURSOR, PRIVATE_INTERVAL_S
 from tests.fake_llm_server import FakeChatServer
@@ -83,14 +83,14 @@ async def test_reset_forgets_the_conversation(bot):
     assert "理解为" not in reply["text"]
 
 
-async def test_a_restarted_bot_still_follows_the_conversation(api, engine):
+async def test_a_restarted_bot_still_follows_the_conversation(api, articlebot):
     li = new_user(api)
     chat = api.private_chat(li)
-    settings = telegram_settings(engine, api)
+    settings = telegram_settings(articlebot.engine, api)
 
-    async with running(build_application(settings, engine=engine)) as first:
+    async with running(build_application(settings, articlebot=articlebot)) as first:
         await Bot(api, first).ask(chat, li, FIRST)
-    async with running(build_application(settings, engine=engine)) as second:
+    async with running(build_application(settings, articlebot=articlebot)) as second:
         reply = await Bot(api, second).ask(chat, li, FOLLOW_UP)
 
     assert "60秒" in reply["text"]
@@ -136,10 +136,10 @@ async def test_generated_follow_up_is_rewritten_by_the_model_and_streamed(api, e
                 "llm_api_key": SecretStr("k"),
             }
         )
-        generating = Engine(settings, engine.store, build_generator(settings))
+        generating = build(settings, embeddings=engine.store.embeddings)
         li = new_user(api)
         chat = api.private_chat(li)
-        async with running(build_application(telegram_settings(generating, api), engine=generating)):
+        async with running(build_application(telegram_settings(generating.engine, api), articlebot=generating)):
             first = api.send(chat, li, FIRST)
             await api.wait_for(lambda: any(not m["text"].endswith(CURSOR.strip()) for m in api.replies_to(first)))
             server.token_delay_s = 0.25  # the answer takes ~2 s to write: several drafts

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.answer import Answer, Citation
+from bot.answering.answer import Answer, Citation
 from bot.telegram.formatting import MAX_LENGTH, escape, last_message, layout, length, split_html
 from tests.telegram.fake_botapi import BotAPIError, parse_html
 

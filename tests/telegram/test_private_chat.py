@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.answer import Answer
+from bot.answering.answer import Answer
 from bot.telegram.handlers import REPLIES
 from bot.telegram.sources import RecentReplies
 from tests.telegram.conftest import Bot

@@ -6,12 +6,11 @@ import asyncio
 
 import pytest
 
-from bot.engine import Engine, open_client
+from bot.wiring import build
 from bot.telegram.app import build_application
 from tests.conftest import make_settings
 from tests.processes import MARS, MARS_Q
 from tests.telegram.conftest import Bot, running, telegram_settings
-from vectorstore.store import ArticleStore
 
 
 @pytest.fixture
@@ -19,11 +18,11 @@ async def server_bot(api, chroma_server, embeddings, tmp_path):
     settings = make_settings(
         tmp_path / "data", CHROMA_HOST="127.0.0.1", CHROMA_PORT=chroma_server.port, ARTICLEBOT_SEED_CORPUS=False
     )
-    engine = Engine(settings, ArticleStore(open_client(settings), embeddings, settings.collection))
+    articlebot = build(settings, embeddings=embeddings, generator=None)
     article = tmp_path / "mars.md"
     article.write_text(MARS, encoding="utf-8")
-    engine.ingest(str(article))
-    application = build_application(telegram_settings(engine, api), engine=engine)
+    articlebot.library.ingest(str(article))
+    application = build_application(telegram_settings(articlebot.engine, api), articlebot=articlebot)
     async with running(application):
         yield Bot(api, application)
 

@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-from bot.answer import Answer
+from bot.answering.answer import Answer
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from bot.answer import Answer, Turn
+from bot.answering.answer import Answer, Turn
 from bot.errors import QuestionError
-from bot.selection import MAX_ANSWER_CHARS
+from bot.answering.selection import MAX_ANSWER_CHARS
 
 T = TypeVar("T")
 

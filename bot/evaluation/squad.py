@@ -21,17 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.answer import Answer
-from bot.engine import Engine
-from bot.generation import Generator
+from bot.answering.answer import Answer
+from bot.answering.engine import Engine
+from bot.wiring import Articlebot, build
+from bot.generation.generator import Generator
 from bot.settings import Settings
-from bot.verification import without_markers
+from bot.generation.verification import without_markers
 from ingest.chunking import stretch
 from ingest.loaders import LoadedSource
-from vectorstore.client import make_client
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.errors import ArticlebotError
-from vectorstore.store import ArticleStore
 
 SQUAD_ANSWER_CHARS = 150
 
@@ -175,39 +174,40 @@ def run_squad(
 ) -> SquadReport:
     """Ingest every passage into a throwaway store, then ask every question (answers
     written by `generator` in generation mode)."""
-    with squad_engine(passages, settings, embeddings, generator, progress) as (engine, ingest_s, warm_up_s):
-        return report_of(passages, ask_all(engine, passages, progress), ingest_s, warm_up_s)
+    with squad_bot(passages, settings, embeddings, generator, progress) as (bot, ingest_s, warm_up_s):
+        return report_of(passages, ask_all(bot, passages, progress), ingest_s, warm_up_s)
 
 
 @contextmanager
-def squad_engine(
+def squad_bot(
     passages: list[Passage],
     settings: Settings,
     embeddings: SentenceEmbeddings,
     generator: Generator | None = None,
     progress: Callable[[str, int, int], None] = lambda _stage, _done, _total: None,
-) -> Iterator[tuple[Engine, float, float]]:
+) -> Iterator[tuple[Articlebot, float, float]]:
     """An engine over a throwaway store holding every passage as an article, warmed up as
     a running bot is; with the seconds ingest and warm-up took."""
     with tempfile.TemporaryDirectory(prefix="articlebot-squad-") as tmp:
-        local = settings.model_copy(update={"data_dir": Path(tmp), "seed_default_corpus": False})
-        engine = Engine(local, ArticleStore(make_client(local.chroma_dir), embeddings, "squad"), generator)
+        local = settings.model_copy(update={"data_dir": Path(tmp), "seed_default_corpus": False, "collection": "squad"})
+        bot = build(local, embeddings=embeddings, generator=generator)
         started = time.perf_counter()
-        engine.ingest_many(
+        bot.library.ingest_many(
             [p.as_source() for p in passages],
             lambda stage, done, total: progress("ingest: embedding chunks", done, total) if stage == "embedding" else None,
         )
         ingest_s = time.perf_counter() - started
         started = time.perf_counter()
-        engine.warm_up()  # latency is then that of a warm engine
-        yield engine, ingest_s, time.perf_counter() - started
+        bot.engine.warm_up()  # latency is then that of a warm engine
+        yield bot, ingest_s, time.perf_counter() - started
 
 
 def ask_all(
-    engine: Engine, passages: list[Passage], progress: Callable[[str, int, int], None] = lambda *_: None
+    bot: Articlebot, passages: list[Passage], progress: Callable[[str, int, int], None] = lambda *_: None
 ) -> list[Asked]:
-    """Every question of every passage, asked of `engine`."""
-    article_of = {r.source_key: r.article_id for r in engine.articles()}
+    """Every question of every passage, asked of `bot`'s engine."""
+    engine = bot.engine
+    article_of = {r.source_key: r.article_id for r in bot.library.articles()}
     total = sum(len(p.questions) for p in passages)
     asked: list[Asked] = []
     for passage in passages:
@@ -293,9 +293,9 @@ def cmrc_f1(answer: str, gold: str) -> float:
 
 def _rank(engine: Engine, question: str, article_id: str, depth: int = 10) -> int | None:
     """Rank of the article among the distinct articles of the retrieved chunks."""
-    vector = engine.store.embeddings.embed_query(question)
+    _vector, hits = engine.retrieve(question, k=depth)
     seen: list[str] = []
-    for hit in engine.retriever.retrieve(question, vector, k=depth):
+    for hit in hits:
         if hit.doc.metadata["article_id"] not in seen:
             seen.append(hit.doc.metadata["article_id"])
     return seen.index(article_id) if article_id in seen else None

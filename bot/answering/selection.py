@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 from jieba import analyse, posseg
 
-from bot.glossary import bridged_overlap
+from bot.answering.glossary import bridged_overlap
 from bot.language import language_of
 from ingest.chunking import split_sentences, stretch
 from vectorstore.embeddings import SentenceEmbeddings

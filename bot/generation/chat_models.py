@@ -17,7 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from bot.errors import GenerationError
-from bot.local_model import DEFAULT_LOCAL_MODEL, local_model_path
+from bot.generation.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
 
 MAX_TOKENS = 256

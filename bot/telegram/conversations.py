@@ -14,7 +14,7 @@ from pathlib import Path
 from langchain_core.messages import AIMessage, HumanMessage
 from sqlalchemy import create_engine, text
 
-from bot.answer import Turn
+from bot.answering.answer import Turn
 
 with warnings.catch_warnings():  # langchain-community announces its sunset on import
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -22,9 +22,9 @@ from importlib import resources
 
 import numpy as np
 
-from bot.glossary import bridged_overlap
+from bot.answering.glossary import bridged_overlap
 from bot.language import language_of
-from bot.selection import Scored, answer_type, content_terms, entity_terms, rarity, subject_coverage
+from bot.answering.selection import Scored, answer_type, content_terms, entity_terms, rarity, subject_coverage
 
 MODEL_FILE = "refusal_model.json"
 # Signals of one question's candidates; each also enters multiplied by "cross" (question
@@ -126,7 +126,7 @@ class RefusalModel:
 
 @lru_cache(maxsize=1)
 def load_model() -> RefusalModel:
-    """The committed model (bot/refusal_model.json)."""
-    data = json.loads(resources.files("bot").joinpath(MODEL_FILE).read_text(encoding="utf-8"))
+    """The committed model (bot/answering/refusal_model.json)."""
+    data = json.loads(resources.files("bot.answering").joinpath(MODEL_FILE).read_text(encoding="utf-8"))
     return RefusalModel(**data)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from bot.answer import Turn
-from bot.chat_models import ChatModel, make_chat_model
-from bot.prompts import answer_prompt, standalone_prompt
+from bot.answering.answer import Turn
+from bot.generation.chat_models import ChatModel, make_chat_model
+from bot.generation.prompts import answer_prompt, standalone_prompt
 from bot.settings import Settings
-from bot.verification import without_markers
+from bot.generation.verification import without_markers
 from vectorstore.retrieval import Hit
 
 # The passages given to the model: the chunks of the best-scoring sentences, best first.

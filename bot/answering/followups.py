@@ -15,7 +15,7 @@ import re
 
 from jieba import posseg
 
-from bot.selection import entity_terms
+from bot.answering.selection import entity_terms
 
 # Pronouns that stand for the earlier question's subject, with what replaces them.
 _ZH_PRONOUN = re.compile(r"它们|他们|她们|它|他|她|该(?:公司|模型|产品|工具|技术)?|这个(?:模型|产品|工具|公司)?|这款|其|此")

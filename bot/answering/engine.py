@@ -1,10 +1,10 @@
 """The answering engine: retrieve → select sentences → cite → or refuse. Telegram-free.
 
-Both faces (the `articlebot` CLI and the Telegram bot) build one Engine at start-up and
-call it; it owns the store, the retriever and the sentence scorer::
+Both faces (the `articlebot` CLI and the Telegram bot) build one Engine at start-up
+(`bot.wiring.build`) and call it; it reads the store through the retriever and the
+sentence scorer, and never writes it::
 
-    engine = build_engine(Settings())
-    answer = engine.answer("Sora最长能生成多长的视频?")
+    answer = build(Settings()).engine.answer("Sora最长能生成多长的视频?")
     print(answer.text, [c.quote for c in answer.citations])
 """
 
@@ -13,18 +13,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from importlib import resources
-
-import chromadb
 import numpy as np
 
-from bot import followups, glossary, verification
-from bot.answer import Answer, Citation, Turn
+from bot.answering import followups, glossary
+from bot.generation import verification
+from bot.answering.answer import Answer, Citation, Turn
 from bot.errors import QuestionError
-from bot.generation import PASSAGES, GenerationFailed, Generator, build_generator
+from bot.generation.generator import PASSAGES, GenerationFailed, Generator
 from bot.language import language_of
-from bot.refusal import load_model
-from bot.selection import (
+from bot.answering.refusal import load_model
+from bot.answering.selection import (
     FILL_MARGIN,
     MAX_ANSWER_CHARS,
     Scored,
@@ -37,19 +35,13 @@ from bot.selection import (
     shorten,
 )
 from bot.settings import Settings
-from bot.stats import AnswerStats
-from ingest.loaders import LoadedSource, LoaderLimits, check_upload, load_bytes, load_source, load_url
-from ingest.pipeline import IngestResult, Progress, no_progress, ingest_many
-from vectorstore.client import make_client
-from vectorstore.embeddings import load_embeddings
+from bot.answering.stats import AnswerStats
 from vectorstore.retrieval import Hit, HybridRetriever
-from vectorstore.schema import ArticleRecord
 from vectorstore.store import ArticleStore
 
 logger = logging.getLogger(__name__)
 
 RETRIEVE_K = 6
-DEFAULT_CORPUS = ("ingest", "corpus/sora-raw.txt")
 REFUSALS = {
     "zh": "抱歉,现有文章中没有提到这个问题的答案。",
     "en": "Sorry, the articles don't say.",
@@ -57,7 +49,7 @@ REFUSALS = {
 
 
 class Engine:
-    """Answers questions from the store and manages its articles."""
+    """Answers questions from the store; the library (`bot.library`) writes it."""
 
     def __init__(self, settings: Settings, store: ArticleStore, generator: Generator | None = None) -> None:
         self.settings = settings
@@ -67,11 +59,6 @@ class Engine:
         self.generator = generator  # None: extractive answers
         self.verifier = verification.Verifier(self.scorer)
         self.refusal = load_model()
-        self.limits = LoaderLimits(
-            max_bytes=settings.max_source_bytes,
-            fetch_timeout_s=settings.fetch_timeout_s,
-            allow_private_urls=settings.allow_private_urls,
-        )
         self.stats = AnswerStats()
 
     # -- questions ---------------------------------------------------------------------
@@ -87,10 +74,14 @@ class Engine:
             )
         return question
 
+    def retrieve(self, question: str, k: int = RETRIEVE_K) -> tuple[np.ndarray, list[Hit]]:
+        """The question's vector and the `k` chunks that best match it."""
+        query_vector = np.asarray(self.store.embeddings.embed_query(question), dtype=np.float32)
+        return query_vector, self.retriever.retrieve(question, query_vector.tolist(), k=k)
+
     def candidates(self, question: str) -> list[Scored]:
         """Sentences of the retrieved chunks that could answer, best first."""
-        query_vector = np.asarray(self.store.embeddings.embed_query(question), dtype=np.float32)
-        hits = self.retriever.retrieve(question, query_vector.tolist(), k=RETRIEVE_K)
+        query_vector, hits = self.retrieve(question)
         return self.scorer.score(question, query_vector, hits, self.retriever.vocabulary())
 
     def standalone(self, question: str, earlier: Sequence[Turn]) -> str:
@@ -191,69 +182,6 @@ class Engine:
         self.scorer.warm_up([Hit(doc, 0.0, 0.0) for doc in self.store.live_chunks()])
         glossary.load()
 
-    # -- articles ----------------------------------------------------------------------
-
-    def articles(self) -> list[ArticleRecord]:
-        return self.store.articles()
-
-    def article(self, article_id: str) -> ArticleRecord:
-        """The article with this id, or ArticleNotFoundError."""
-        return self.store.article(article_id)
-
-    def ingest(self, location: str, title: str | None = None, progress: Progress = no_progress) -> IngestResult:
-        """Ingest a file path or http(s) URL."""
-        progress("fetching", 0, 0)
-        return self.ingest_loaded(load_source(location, self.limits), title, progress)
-
-    def ingest_url(self, url: str, title: str | None = None, progress: Progress = no_progress) -> IngestResult:
-        """Ingest an http(s) URL, never a local path: what remote admins may ask for."""
-        progress("fetching", 0, 0)
-        return self.ingest_loaded(load_url(url, self.limits), title, progress)
-
-    def check_upload(self, filename: str, size: int) -> None:
-        """Refuse an upload by its name and size before it is downloaded."""
-        check_upload(filename, size, self.limits)
-
-    def ingest_bytes(
-        self, data: bytes, filename: str, title: str | None = None, progress: Progress = no_progress
-    ) -> IngestResult:
-        """Ingest an uploaded file's contents."""
-        return self.ingest_loaded(load_bytes(data, filename, self.limits), title, progress)
-
-    def ingest_loaded(
-        self, loaded: LoadedSource, title: str | None = None, progress: Progress = no_progress
-    ) -> IngestResult:
-        """Ingest an already loaded source with the configured chunking."""
-        return self.ingest_many([(loaded, title)], progress)[0]
-
-    def ingest_many(
-        self, sources: Sequence[tuple[LoadedSource, str | None]], progress: Progress = no_progress
-    ) -> list[IngestResult]:
-        """Ingest loaded (source, title) pairs in one pass: much faster than one by one."""
-        return ingest_many(
-            self.store,
-            sources,
-            progress,
-            chunk_size=self.settings.chunk_size,
-            chunk_overlap=self.settings.chunk_overlap,
-        )
-
-    def remove(self, article_id: str) -> ArticleRecord:
-        return self.store.remove_article(article_id)
-
-    def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:
-        """Re-embed every chunk with the current model; returns the number of chunks."""
-        return self.store.reindex(progress)
-
-    def seed_default_corpus(self, progress: Progress = no_progress) -> IngestResult | None:
-        """Ingest the bundled Sora article into a store that has never been seeded."""
-        if not self.settings.seed_default_corpus or self.store.is_seeded():
-            return None
-        data = resources.files(DEFAULT_CORPUS[0]).joinpath(DEFAULT_CORPUS[1]).read_bytes()
-        result = self.ingest_loaded(load_bytes(data, "sora-raw.txt", self.limits), None, progress)
-        self.store.mark_seeded()
-        return result
-
 
 def _relevant_sentences(scored: list[Scored]) -> set[tuple[str, int]]:
     """(chunk id, sentence index) of the sentences that score nearly as well as the best
@@ -303,40 +231,3 @@ def _span(run: list[Scored]) -> str:
     if start < 0 or end < 0:
         return "".join(s.sentence for s in run)
     return content[start : end + len(run[-1].sentence)]
-
-
-def open_client(settings: Settings) -> chromadb.ClientAPI:
-    """The Chroma server at CHROMA_HOST when it is set, else the embedded store in the data dir."""
-    if settings.chroma_host is None:
-        return make_client(settings.chroma_dir)
-    return make_client(
-        host=settings.chroma_host,
-        port=settings.chroma_port,
-        ssl=settings.chroma_ssl,
-        headers=settings.chroma_request_headers(),
-    )
-
-
-def build_engine(
-    settings: Settings,
-    progress: Callable[[str], None] = lambda _m: None,
-    *,
-    check_model: bool = True,
-) -> Engine:
-    """Load the model, open the store, and seed the default article on first use.
-
-    `check_model=False` opens an index built with another model, for `reindex` only.
-    """
-    client = open_client(settings)  # first: a busy or unreachable store fails before the model loads
-    embeddings = load_embeddings(
-        settings.embedding_model, settings.models_dir, progress, backend=settings.embedding_backend
-    )
-    store = ArticleStore(client, embeddings, settings.collection, check_model=check_model)
-    engine = Engine(settings, store, build_generator(settings, progress) if check_model else None)
-    if check_model:
-        engine.seed_default_corpus(
-            lambda stage, done, total: progress(f"default article: {stage} {done}/{total}")
-            if stage == "embedding" and done == total
-            else None
-        )
-    return engine

@@ -38,9 +38,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.answer import Citation
+from bot.answering.answer import Citation
 from bot.language import language_of
-from bot.selection import SentenceScorer, content_terms, entity_terms, lexical_overlap, rarity
+from bot.answering.selection import SentenceScorer, content_terms, entity_terms, lexical_overlap, rarity
 from ingest.chunking import split_sentences
 from vectorstore.retrieval import Hit
 

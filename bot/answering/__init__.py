@@ -1,0 +1,1 @@
+"""Answering: retrieve, select sentences, cite, or refuse (Telegram-free)."""

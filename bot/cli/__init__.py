@@ -1,0 +1,1 @@
+"""The articlebot command line: click commands (`commands.py`) and how evaluations are printed."""

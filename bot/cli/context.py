@@ -1,0 +1,55 @@
+"""What every command shares: the one-line error group, progress output, and the
+application built once per command through `bot.wiring`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from tqdm import tqdm
+
+from bot.settings import Settings
+from bot.wiring import Articlebot, build
+from vectorstore.errors import ArticlebotError
+
+
+class Group(click.Group):
+    """Turns user-facing errors into one line and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ArticlebotError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def articlebot(ctx: click.Context, *, check_model: bool = True) -> Articlebot:
+    """The engine and library, built once per command (model preparation reports its progress)."""
+    settings: Settings = ctx.obj
+    return build(settings, progress=say, check_model=check_model)
+
+
+class Bar:
+    """A tqdm bar driven by ingest progress callbacks."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: tqdm | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "embedding":
+            if self.bar is None:
+                self.bar = tqdm(total=total, desc=f"{self.label}: embedding", unit="chunk", file=sys.stderr)
+            self.bar.n = done
+            self.bar.refresh()
+        elif stage != "done":
+            say(f"{self.label}: {stage}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,1 @@
+"""Scoring the engine on question sets, follow-up conversations and SQuAD-style files."""

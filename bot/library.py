@@ -1,0 +1,97 @@
+"""The article library: what admins do to the store (ingest, list, remove, reindex, seed).
+
+Answering only reads the store (`bot.answering.engine`); every write goes through here, so
+the limits on what may be ingested and the chunking settings live in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib import resources
+
+from bot.settings import Settings
+from ingest.loaders import LoadedSource, LoaderLimits, check_upload, load_bytes, load_source, load_url
+from ingest.pipeline import IngestResult, Progress, ingest_many, no_progress
+from vectorstore.schema import ArticleRecord
+from vectorstore.store import ArticleStore
+
+DEFAULT_CORPUS = ("ingest", "corpus/sora-raw.txt")
+
+
+class Library:
+    """The articles of one store, and the only way to change them."""
+
+    def __init__(self, settings: Settings, store: ArticleStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.limits = LoaderLimits(
+            max_bytes=settings.max_source_bytes,
+            fetch_timeout_s=settings.fetch_timeout_s,
+            allow_private_urls=settings.allow_private_urls,
+        )
+
+    @property
+    def model_name(self) -> str:
+        """The embedding model the store's vectors come from."""
+        return self.store.embeddings.name
+
+    def articles(self) -> list[ArticleRecord]:
+        return self.store.articles()
+
+    def article(self, article_id: str) -> ArticleRecord:
+        """The article with this id, or ArticleNotFoundError."""
+        return self.store.article(article_id)
+
+    def ingest(self, location: str, title: str | None = None, progress: Progress = no_progress) -> IngestResult:
+        """Ingest a file path or http(s) URL."""
+        progress("fetching", 0, 0)
+        return self.ingest_loaded(load_source(location, self.limits), title, progress)
+
+    def ingest_url(self, url: str, title: str | None = None, progress: Progress = no_progress) -> IngestResult:
+        """Ingest an http(s) URL, never a local path: what remote admins may ask for."""
+        progress("fetching", 0, 0)
+        return self.ingest_loaded(load_url(url, self.limits), title, progress)
+
+    def check_upload(self, filename: str, size: int) -> None:
+        """Refuse an upload by its name and size before it is downloaded."""
+        check_upload(filename, size, self.limits)
+
+    def ingest_bytes(
+        self, data: bytes, filename: str, title: str | None = None, progress: Progress = no_progress
+    ) -> IngestResult:
+        """Ingest an uploaded file's contents."""
+        return self.ingest_loaded(load_bytes(data, filename, self.limits), title, progress)
+
+    def ingest_loaded(
+        self, loaded: LoadedSource, title: str | None = None, progress: Progress = no_progress
+    ) -> IngestResult:
+        """Ingest an already loaded source with the configured chunking."""
+        return self.ingest_many([(loaded, title)], progress)[0]
+
+    def ingest_many(
+        self, sources: Sequence[tuple[LoadedSource, str | None]], progress: Progress = no_progress
+    ) -> list[IngestResult]:
+        """Ingest loaded (source, title) pairs in one pass: much faster than one by one."""
+        return ingest_many(
+            self.store,
+            sources,
+            progress,
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
+
+    def remove(self, article_id: str) -> ArticleRecord:
+        return self.store.remove_article(article_id)
+
+    def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:
+        """Re-embed every chunk with the current model; returns the number of chunks."""
+        return self.store.reindex(progress)
+
+    def seed_default_corpus(self, progress: Progress = no_progress) -> IngestResult | None:
+        """Ingest the bundled Sora article into a store that has never been seeded."""
+        if not self.settings.seed_default_corpus or self.store.is_seeded():
+            return None
+        data = resources.files(DEFAULT_CORPUS[0]).joinpath(DEFAULT_CORPUS[1]).read_bytes()
+        result = self.ingest_loaded(load_bytes(data, "sora-raw.txt", self.limits), None, progress)
+        self.store.mark_seeded()
+        return result
