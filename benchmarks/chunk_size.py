@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 from bot.evaluation import question_sets, squad
-from bot.wiring import build
 from bot.settings import Settings
+from bot.wiring import build
 from vectorstore.embeddings import load_embeddings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -33,9 +33,7 @@ def main() -> None:
     print("size overlap | dev right  gold | cmrc R@1   R@5  contain | p50 ms")
     for size, overlap in SIZES:
         with tempfile.TemporaryDirectory() as tmp:
-            settings = base.model_copy(
-                update={"data_dir": Path(tmp), "chunk_size": size, "chunk_overlap": overlap}
-            )
+            settings = base.model_copy(update={"data_dir": Path(tmp), "chunk_size": size, "chunk_overlap": overlap})
             engine = build(settings, embeddings=embeddings, generator=None).engine  # seeds the Sora article
             dev = question_sets.Summary.of(list(question_sets.run(questions, engine.answer)))
             cmrc = squad.run_squad(squad.read_squad(args.squad, args.passages), settings, embeddings)

@@ -28,11 +28,12 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from bot.evaluation import question_sets, squad
-from bot.answering.engine import Engine, compose
-from bot.answering.selection import choose, content_terms
-from bot.evaluation.squad import answer_chars
+from bot.answering.citing import cite_sentences
+from bot.answering.engine import Engine
 from bot.answering.refusal import FEATURES, MODEL_FILE, RefusalModel, features, pair
+from bot.answering.selection import choose, content_terms
+from bot.evaluation import question_sets, squad
+from bot.evaluation.squad import answer_chars
 from bot.settings import Settings
 from bot.wiring import build
 from vectorstore.embeddings import load_embeddings
@@ -53,7 +54,7 @@ def row(source: str, group: str, question: str, answerable: bool, engine: Engine
     text = ""
     if scored:
         limit = answer_chars(scored[0].hit.doc.page_content)
-        text = compose(choose(scored, limit), content_terms(question), limit)[0]
+        text = cite_sentences(choose(scored, limit), content_terms(question), limit)[0]
     return {
         "source": source,
         "group": f"{source}/{group}",
@@ -163,8 +164,12 @@ def print_figures(rows: list[dict], answered: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=Path, help="Read the questions' features from this file if it exists, else write them there.")
-    parser.add_argument("--write", action="store_true", help=f"Write the model fitted on all rows to bot/answering/{MODEL_FILE}.")
+    parser.add_argument(
+        "--rows", type=Path, help="Read the questions' features from this file if it exists, else write them there."
+    )
+    parser.add_argument(
+        "--write", action="store_true", help=f"Write the model fitted on all rows to bot/answering/{MODEL_FILE}."
+    )
     args = parser.parse_args()
     if args.rows and args.rows.exists():
         rows = [json.loads(line) for line in args.rows.read_text(encoding="utf-8").splitlines()]

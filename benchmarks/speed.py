@@ -26,7 +26,6 @@ import asyncio
 import os
 import resource
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -38,8 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.telegram.fake_botapi
 
 from bot.evaluation import question_sets, squad  # noqa: E402
-from bot.wiring import Articlebot, build  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.wiring import Articlebot, build  # noqa: E402
 from vectorstore.embeddings import load_embeddings, resolve_model_path  # noqa: E402
 
 SHARED = REPO.parent / "shared"
@@ -77,8 +76,9 @@ def plain_pipeline(model_path: Path, chunks, directory: Path) -> float:
     plain.embed_documents(["预热"])  # load and warm up outside the timing, as for ours
     client = chromadb.PersistentClient(path=str(directory), settings=chromadb.Settings(anonymized_telemetry=False))
     started = time.perf_counter()
-    Chroma.from_documents(chunks, plain, client=client, collection_name="plain",
-                          collection_metadata={"hnsw:space": "cosine"})
+    Chroma.from_documents(
+        chunks, plain, client=client, collection_name="plain", collection_metadata={"hnsw:space": "cosine"}
+    )
     return time.perf_counter() - started
 
 
@@ -92,8 +92,11 @@ async def through_the_bot(settings: Settings, data_dir: Path, questions: list[st
         "HF_HUB_OFFLINE": "1",
     }
     prepared = await asyncio.create_subprocess_exec(
-        str(BIN / "articlebot"), "prepare", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        str(BIN / "articlebot"),
+        "prepare",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     await prepared.wait()
     api = FakeBotAPI()
@@ -101,8 +104,11 @@ async def through_the_bot(settings: Settings, data_dir: Path, questions: list[st
     env |= {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url, "TELEGRAM_FILE_URL": api.file_url}
     started = time.monotonic()
     bot = await asyncio.create_subprocess_exec(
-        str(BIN / "articlebot"), "serve", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        str(BIN / "articlebot"),
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         first_user = api.user(1, "First")
@@ -162,8 +168,13 @@ def main() -> None:
         embeddings.embed_documents(texts)
         floor_s = time.perf_counter() - started
         n = len(chunks)
-        rows.append((f"ingest, {len(passages)} CMRC passages ({n} chunks)", f"{ingest_s:.1f} s, {n / ingest_s:.1f} chunks/s",
-                     f"≤ 1.3× floor: {ingest_s / floor_s:.2f}×"))
+        rows.append(
+            (
+                f"ingest, {len(passages)} CMRC passages ({n} chunks)",
+                f"{ingest_s:.1f} s, {n / ingest_s:.1f} chunks/s",
+                f"≤ 1.3× floor: {ingest_s / floor_s:.2f}×",
+            )
+        )
         rows.append(("raw embedding of the same chunks (floor)", f"{floor_s:.1f} s, {n / floor_s:.1f} chunks/s", ""))
 
         started = time.perf_counter()
@@ -171,25 +182,44 @@ def main() -> None:
         warm_s = time.perf_counter() - started
         engine.answer(questions[0])
         latencies = [engine.answer(q, max_chars=squad.SQUAD_ANSWER_CHARS).latency_ms for q in questions]
-        rows.append((f"query latency in-process ({len(questions)} CMRC questions, warm)",
-                     f"p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms",
-                     "p50 ≤ 40 ms"))
+        rows.append(
+            (
+                f"query latency in-process ({len(questions)} CMRC questions, warm)",
+                f"p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms",
+                "p50 ≤ 40 ms",
+            )
+        )
         rows.append(("model load / sentence warm-up for the 256 passages", f"{load_s:.1f} s / {warm_s:.1f} s", ""))
         rows.append(("peak RSS, this process (model, 256-passage store, queries)", f"{peak_rss_mb():.0f} MB", ""))
 
         if not args.skip_plain:
             model_path = resolve_model_path(base.embedding_model, base.models_dir, lambda _m: None)
             plain_s = plain_pipeline(Path(model_path), chunks, tmp / "plain")
-            rows.insert(2, ("plain LangChain + sentence-transformers, fp32 (`Chroma.from_documents`)",
-                            f"{plain_s:.1f} s, {n / plain_s:.1f} chunks/s",
-                            f"ours ≥ 2× faster: {plain_s / ingest_s:.2f}×"))
+            rows.insert(
+                2,
+                (
+                    "plain LangChain + sentence-transformers, fp32 (`Chroma.from_documents`)",
+                    f"{plain_s:.1f} s, {n / plain_s:.1f} chunks/s",
+                    f"ours ≥ 2× faster: {plain_s / ingest_s:.2f}×",
+                ),
+            )
 
         dev = [q.q for q in question_sets.read_questions(args.dev) if q.answerable] if args.dev.exists() else questions
         bot = asyncio.run(through_the_bot(base, tmp / "bot-data", dev))
-        rows.append(("bot start-up to first answer (`articlebot serve`, prepared store)",
-                     f"{bot['start_up_s']:.1f} s", "≤ 15 s"))
-        rows.append((f"through the bot: {BOT_QUESTIONS} questions from {BOT_CHATS} chats at once",
-                     f"p50 {bot['p50']:.0f} ms, p95 {bot['p95']:.0f} ms", "all answered, p95 ≤ 2 s"))
+        rows.append(
+            (
+                "bot start-up to first answer (`articlebot serve`, prepared store)",
+                f"{bot['start_up_s']:.1f} s",
+                "≤ 15 s",
+            )
+        )
+        rows.append(
+            (
+                f"through the bot: {BOT_QUESTIONS} questions from {BOT_CHATS} chats at once",
+                f"p50 {bot['p50']:.0f} ms, p95 {bot['p95']:.0f} ms",
+                "all answered, p95 ≤ 2 s",
+            )
+        )
         rows.append(("peak RSS, the bot process", f"{bot['rss']:.0f} MB", "≤ 1.5 GB"))
 
     print(f"\nSpeed on this machine ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}\n")

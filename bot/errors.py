@@ -1,9 +1,15 @@
 """Errors a chat user can cause; their message is shown to the user as is.
 
     ArticlebotError (vectorstore.errors)
-    ├── QuestionError      empty or oversized question
-    ├── LocalModelError    the local chat model cannot be named, downloaded or verified
-    └── GenerationError    generation mode is configured wrongly (LLM_* settings)
+    ├── QuestionError             a question (or question set) the engine won't take
+    │   ├── EmptyQuestionError    nothing to answer
+    │   └── QuestionTooLongError  over MAX_QUESTION_CHARS (`length`, `limit`)
+    ├── LocalModelError           the local chat model cannot be named, downloaded or verified
+    └── GenerationError           generation mode is configured wrongly (LLM_* settings)
+
+The engine decides and raises; each face words it. A question error's message is the
+English default (what the CLI prints); its subclasses carry the facts, so a face that
+speaks the user's language (Telegram) can say it its own way.
 """
 
 from vectorstore.errors import ArticlebotError
@@ -11,6 +17,24 @@ from vectorstore.errors import ArticlebotError
 
 class QuestionError(ArticlebotError):
     pass
+
+
+class EmptyQuestionError(QuestionError):
+    def __init__(self) -> None:
+        super().__init__("The question is empty: ask something about the articles.")
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:  # copy and pickle call __init__ with no message
+        return type(self), ()
+
+
+class QuestionTooLongError(QuestionError):
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"The question is too long ({length} characters); please keep it under {limit}.")
+        self.length = length
+        self.limit = limit
+
+    def __reduce__(self) -> tuple[type, tuple[int, int]]:  # copy and pickle re-create it from its facts
+        return type(self), (self.length, self.limit)
 
 
 class LocalModelError(ArticlebotError):

@@ -12,5 +12,5 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 
 def language_of(text: str) -> str:
-    """"zh" when the text has a CJK character, else "en"."""
+    """ "zh" when the text has a CJK character, else "en"."""
     return "zh" if _CJK.search(text) else "en"

@@ -27,14 +27,14 @@ class Settings(BaseSettings):
     collection: str = Field(default="articles", alias="ARTICLEBOT_COLLECTION")
     seed_default_corpus: bool = Field(default=True, alias="ARTICLEBOT_SEED_CORPUS")
 
-    # A Chroma server instead of the embedded store (README: "Several processes").
+    # A Chroma server instead of the embedded store (docs/deployment.md, "Several processes").
     chroma_host: str | None = Field(default=None, alias="CHROMA_HOST")
     chroma_port: int = Field(default=8000, alias="CHROMA_PORT")
     chroma_ssl: bool = Field(default=False, alias="CHROMA_SSL")
     chroma_auth_token: SecretStr | None = Field(default=None, alias="CHROMA_AUTH_TOKEN")
     chroma_headers: dict[str, SecretStr] | None = Field(default=None, alias="CHROMA_HEADERS")  # JSON object
 
-    # Generation mode (README: "Fluent answers"): none keeps the extractive answers.
+    # Generation mode (docs/generation.md): none keeps the extractive answers.
     llm_provider: Literal["none", "openai", "ollama", "local"] = Field(default="none", alias="LLM_PROVIDER")
     # openai/ollama: the model's name there; local: a name from bot.generation.local_model or a .gguf path.
     llm_model: str | None = Field(default=None, alias="LLM_MODEL")
@@ -58,9 +58,7 @@ class Settings(BaseSettings):
     # Telegram.
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="https://api.telegram.org/bot", alias="TELEGRAM_API_URL")
-    telegram_file_url: str = Field(
-        default="https://api.telegram.org/file/bot", alias="TELEGRAM_FILE_URL"
-    )
+    telegram_file_url: str = Field(default="https://api.telegram.org/file/bot", alias="TELEGRAM_FILE_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
     # Telegram user ids (not chat ids) allowed to add, replace and remove articles.
     admin_user_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="ADMIN_USER_IDS")

@@ -5,13 +5,14 @@ Entry points (CLI, Telegram, benchmarks, tests) call `build`; nothing else const
 Engine or a Library by hand, so every face runs the same wiring::
 
     bot = build(Settings())
-    print(bot.engine.answer("Sora最长能生成多长的视频?").text)
+    answer = bot.engine.answer("Sora最长能生成多长的视频?")
+    print("refused" if answer.refused else answer.text)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +25,7 @@ from bot.settings import Settings
 from vectorstore.client import make_client
 from vectorstore.embeddings import SentenceEmbeddings, load_embeddings
 from vectorstore.store import ArticleStore
+
 
 class _Default(enum.Enum):
     FROM_SETTINGS = enum.auto()
@@ -78,8 +80,8 @@ def build(
     bot = Articlebot(settings, Engine(settings, store, generator), Library(settings, store))
     if check_model:
         bot.library.seed_default_corpus(
-            lambda stage, done, total: progress(f"default article: {stage} {done}/{total}")
-            if stage == "embedding" and done == total
-            else None
+            lambda stage, done, total: (
+                progress(f"default article: {stage} {done}/{total}") if stage == "embedding" and done == total else None
+            )
         )
     return bot

@@ -18,7 +18,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.cleaning import CleanText
 
-# Chosen by measurement on the dev question set (see README, "Chunk size"), for Chinese.
+# Chosen by measurement on the dev question set (see docs/evaluation.md, "Chunk size"), for Chinese.
 CHUNK_SIZE = 200
 CHUNK_OVERLAP = 40
 # Alphabetic text takes about three times the characters of Chinese to say the same:
@@ -102,9 +102,7 @@ def stretch(text: str) -> int:
     return 1 if len(_HAN.findall(text)) * 2 >= letters else ALPHABETIC_STRETCH
 
 
-def chunk_article(
-    clean: CleanText, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP
-) -> list[Document]:
+def chunk_article(clean: CleanText, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP) -> list[Document]:
     """Chunks with title, section, position, offsets in `clean.text` and a content hash;
     `chunk_size` and `overlap` in Chinese characters (see `stretch`)."""
     scale = stretch(clean.text)

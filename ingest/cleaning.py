@@ -114,11 +114,7 @@ def cut_trailer(lines: list[str]) -> list[str]:
 
 
 def is_caption(line: str) -> bool:
-    return (
-        len(line) <= MAX_CAPTION_CHARS
-        and not _SENTENCE_PUNCT.search(line)
-        and bool(_CAPTION_CUE.search(line))
-    )
+    return len(line) <= MAX_CAPTION_CHARS and not _SENTENCE_PUNCT.search(line) and bool(_CAPTION_CUE.search(line))
 
 
 def _sentences(line: str) -> list[str]:
@@ -148,8 +144,9 @@ def _cut_call_to_action(sentence: str) -> str:
             i -= 1
         kept = sentence[: starts[i]].rstrip(_CLAUSE_EDGES)
         ending = _SENTENCE_END.search(sentence.rstrip())
-        closes = ending is not None and ending.end() == len(sentence.rstrip())
-        return kept + (ending.group() if kept and closes else "")
+        if kept and ending is not None and ending.end() == len(sentence.rstrip()):
+            return kept + ending.group()  # the sentence's own end, after what is kept
+        return kept
     return sentence
 
 

@@ -1,13 +1,13 @@
 """Ingest errors a user can cause (bad file, bad URL, empty article).
 
-    ArticlebotError (vectorstore.errors)
-    └── IngestError
-        ├── SourceNotFoundError      the path does not exist
-        ├── UnsupportedSourceError   a file type or content type we cannot read
-        ├── SourceTooLargeError      over the configured size limit
-        ├── UnreadableSourceError    broken file, undecodable text, binary garbage
-        ├── FetchError               URL unreachable, HTTP error, refused address
-        └── EmptyArticleError        nothing left after extraction and cleaning
+ArticlebotError (vectorstore.errors)
+└── IngestError
+    ├── SourceNotFoundError      the path does not exist
+    ├── UnsupportedSourceError   a file type or content type we cannot read
+    ├── SourceTooLargeError      over the configured size limit
+    ├── UnreadableSourceError    broken file, undecodable text, binary garbage
+    ├── FetchError               URL unreachable, HTTP error, refused address
+    └── EmptyArticleError        nothing left after extraction and cleaning
 """
 
 from vectorstore.errors import ArticlebotError

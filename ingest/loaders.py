@@ -29,12 +29,21 @@ from ingest.errors import (
 )
 
 KINDS = {
-    ".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
-    ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx",
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
 }
 CONTENT_TYPES = {
-    "text/html": "html", "application/xhtml+xml": "html", "text/plain": "text",
-    "text/markdown": "markdown", "application/pdf": "pdf",
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "text/plain": "text",
+    "text/markdown": "markdown",
+    "application/pdf": "pdf",
 }
 MAX_REDIRECTS = 5
 USER_AGENT = "articlebot/0.1 (+https://github.com/articlebot)"
@@ -157,10 +166,7 @@ def _looks_binary(text: str) -> bool:
     sample = text[:20_000]
     if not sample:
         return False
-    odd = sum(
-        1 for c in sample
-        if (ord(c) < 32 and c not in "\n\r\t\f") or c == "\ufffd" or 0xE000 <= ord(c) <= 0xF8FF
-    )
+    odd = sum(1 for c in sample if (ord(c) < 32 and c not in "\n\r\t\f") or c == "\ufffd" or 0xE000 <= ord(c) <= 0xF8FF)
     return odd / len(sample) > 0.02
 
 

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from langchain_core.documents import Document
@@ -45,7 +45,7 @@ class IngestResult:
             what = "added"
         elif self.status == "unchanged":
             what = "unchanged, skipped"
-        else:
+        elif old is not None:
             what = f"replaced version {old.version} of {old.ingested_at}"
             if old.title != record.title:
                 what += f" titled “{old.title}”"
@@ -126,7 +126,7 @@ def _prepare(
         content_hash=digest,
         version=digest[:12],
         chunk_count=len(chunks),
-        ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
         kind=loaded.kind,
     )
     for chunk in chunks:

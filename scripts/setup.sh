@@ -2,7 +2,9 @@
 # One-command set-up: a virtualenv with a CPU-only torch, articlebot and its test tools,
 # then the offline embedding model is built and the default article ingested.
 # --llm: also install the generation extra (llama.cpp, LangChain chat clients) and fetch
-# the local chat model (verified GGUF, ~1.1 GB, see bot/generation/local_model.py).
+# the local chat model (verified GGUF, ~1.1 GB, see bot/generation/local_model.py) into the
+# models dir (ARTICLEBOT_MODELS_DIR, default ~/.articlebot/models), where the tests look.
+# Without it the generation-mode tests are skipped (CI sets up with --llm and runs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +24,6 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet -e ".[$extras]"
 .venv/bin/articlebot prepare $prepare_flags
 echo "Ready. Try: .venv/bin/articlebot ask \"Sora最长能生成多长的视频?\""
+if [ -z "$prepare_flags" ]; then
+    echo "Tests: .venv/bin/pytest -q (generation-mode tests skip; scripts/setup.sh --llm adds them)"
+fi

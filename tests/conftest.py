@@ -7,17 +7,61 @@ writes gets its own Chroma directory.
 
 from __future__ import annotations
 
+import importlib
+import os
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 import pytest
 
 from bot.answering.engine import Engine
+from bot.generation.local_model import DEFAULT_LOCAL_MODEL, LOCAL_MODELS
 from bot.settings import Settings
 from bot.wiring import Articlebot, build
 from vectorstore.embeddings import SentenceEmbeddings, load_embeddings
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / ".cache" / "models"
 CHROMA_SERVER_VARIABLES = ("CHROMA_HOST", "CHROMA_PORT", "CHROMA_SSL", "CHROMA_AUTH_TOKEN", "CHROMA_HEADERS")
+
+# -- generation mode: what `scripts/setup.sh --llm` adds ----------------------------------
+# The local chat model, where set-up (`articlebot prepare --llm`, run from the repository
+# with its .env) put it: the Settings' models dir, ~/.articlebot/models unless
+# ARTICLEBOT_MODELS_DIR says otherwise. Read now, before any test's environment is set.
+REPOSITORY = Path(__file__).resolve().parent.parent
+CHAT_MODELS_DIR = REPOSITORY / Settings(_env_file=REPOSITORY / ".env").models_dir.expanduser()
+CHAT_MODEL = CHAT_MODELS_DIR / "llm" / LOCAL_MODELS[DEFAULT_LOCAL_MODEL].filename
+LLM_EXTRA_MODULES = ("langchain_openai", "langchain_ollama", "llama_cpp")  # pyproject's llm extra
+GET_LLM = "run `scripts/setup.sh --llm`"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _missing(reason: str) -> NoReturn:
+    """Skip (the test, or the module at import), or fail under CI: CI sets up with --llm, so
+    there a missing piece is a broken set-up, not a reason to skip."""
+    if _in_ci():
+        pytest.fail(f"CI is set, but this {reason}; CI must run `scripts/setup.sh --llm`", pytrace=False)
+    pytest.skip(f"{reason}: {GET_LLM}", allow_module_level=True)
+
+
+def llm_import(name: str) -> ModuleType:
+    """pytest.importorskip for a package of the llm extra; fails instead under CI."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        _missing(f"needs the llm extra ({exc.name or name} is not installed)")
+
+
+def require_llm(*, model: bool = False) -> None:
+    """Skip unless `scripts/setup.sh --llm` was run: the llm extra's packages import and,
+    with model=True, the local chat model is at CHAT_MODEL. Fails instead under CI."""
+    for name in LLM_EXTRA_MODULES:
+        llm_import(name)
+    if model and not CHAT_MODEL.is_file():
+        _missing(f"needs the local chat model, which is not at {CHAT_MODEL}")
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:

@@ -70,7 +70,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -83,7 +83,11 @@ Reply = Callable[[list[dict[str, Any]]], str]
 _OPENAI_ERRORS: dict[int, tuple[str, str | None, str]] = {  # status: type, code, message
     400: ("invalid_request_error", None, "Invalid request."),
     401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
-    403: ("invalid_request_error", "unsupported_country_region_territory", "Country, region, or territory not supported"),
+    403: (
+        "invalid_request_error",
+        "unsupported_country_region_territory",
+        "Country, region, or territory not supported",
+    ),
     404: ("invalid_request_error", "model_not_found", "The model does not exist or you do not have access to it."),
     408: ("invalid_request_error", None, "Request timed out."),
     409: ("invalid_request_error", None, "Conflict."),
@@ -149,11 +153,7 @@ def _text_of(content: Any) -> str:
 def _normalise(messages: Any) -> list[dict[str, Any]]:
     if not isinstance(messages, list):
         return []
-    return [
-        {"role": m.get("role"), "content": _text_of(m.get("content"))}
-        for m in messages
-        if isinstance(m, dict)
-    ]
+    return [{"role": m.get("role"), "content": _text_of(m.get("content"))} for m in messages if isinstance(m, dict)]
 
 
 def _count_tokens(messages: list[dict[str, Any]]) -> int:
@@ -179,7 +179,7 @@ def _ollama_name(model: str) -> str:
 
 
 def _now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class FakeChatServer:
@@ -458,7 +458,7 @@ class FakeChatServer:
         assert self._closed is not None
         try:
             await asyncio.wait_for(self._closed.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         raise _Closing
 
@@ -673,7 +673,11 @@ class FakeChatServer:
 
         await self._pause(self.first_token_delay_s)
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", **self._openai_headers()}
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+                **self._openai_headers(),
+            }
         )
         await response.prepare(request)
         record.status = 200

@@ -1,10 +1,10 @@
 """Real processes for the scale-out tests: a `chroma run` server, and articlebot commands.
 
-    server = ChromaServer(tmp_path / "server", free_port()); server.start()
-    with AskProcess(articlebot_env(tmp_path / "data", CHROMA_HOST="127.0.0.1",
-                                   CHROMA_PORT=str(server.port))) as bot:
-        bot.ask("火星基地第一期可以容纳多少名宇航员?")["answer"]
-    server.stop()
+server = ChromaServer(tmp_path / "server", free_port()); server.start()
+with AskProcess(articlebot_env(tmp_path / "data", CHROMA_HOST="127.0.0.1",
+                               CHROMA_PORT=str(server.port))) as bot:
+    bot.ask("火星基地第一期可以容纳多少名宇航员?")["answer"]
+server.stop()
 """
 
 from __future__ import annotations
@@ -61,12 +61,16 @@ def free_port() -> int:
 
 def articlebot_env(data_dir: Path, **values: str) -> dict[str, str]:
     """The environment of an articlebot process of a test: its data dir, the shared model."""
-    return os.environ | {
-        "ARTICLEBOT_DATA_DIR": str(data_dir),
-        "ARTICLEBOT_MODELS_DIR": str(MODELS_DIR),
-        "ARTICLEBOT_SEED_CORPUS": "false",
-        "HF_HUB_OFFLINE": "1",
-    } | values
+    return (
+        os.environ
+        | {
+            "ARTICLEBOT_DATA_DIR": str(data_dir),
+            "ARTICLEBOT_MODELS_DIR": str(MODELS_DIR),
+            "ARTICLEBOT_SEED_CORPUS": "false",
+            "HF_HUB_OFFLINE": "1",
+        }
+        | values
+    )
 
 
 def articlebot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -90,7 +94,16 @@ class ChromaServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        command = [str(BIN / "chroma"), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [
+            str(BIN / "chroma"),
+            "run",
+            "--path",
+            str(self.path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         self.process = start_server(command, self.log, f"{self.url}/api/v2/heartbeat", START_TIMEOUT_S)
 
     def stop(self) -> None:
@@ -135,7 +148,12 @@ class AskProcess:
         self.stderr = (cwd / f"ask-{time.monotonic_ns()}.log").open("w+")
         self.process = subprocess.Popen(
             [str(BIN / "articlebot"), "ask", "--json", "-"],
-            env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
         )
 
     @property

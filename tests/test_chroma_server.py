@@ -11,11 +11,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from bot.wiring import Articlebot, build, open_client
 from bot.settings import Settings
+from bot.wiring import Articlebot, build, open_client
 from tests.conftest import make_settings
 from tests.processes import (
-    MARS, MARS_Q, MARS_V2, MOON, MOON_Q, AskProcess, articlebot, articlebot_env, free_port,
+    MARS,
+    MARS_Q,
+    MARS_V2,
+    MOON,
+    MOON_Q,
+    AskProcess,
+    articlebot,
+    articlebot_env,
+    free_port,
 )
 from vectorstore.errors import StoreUnavailableError
 from vectorstore.store import STATE_TTL_S
@@ -94,9 +102,7 @@ def test_build_uses_the_server_and_seeds_it_once(settings):
     assert len(second.library.articles()) == 1
 
 
-def test_two_bot_processes_answer_from_one_server_and_see_each_others_changes(
-    on_server, env, tmp_path
-):
+def test_two_bot_processes_answer_from_one_server_and_see_each_others_changes(on_server, env, tmp_path):
     bot = on_server  # this process is one bot, `articlebot ask` the other
     article = write(tmp_path, "mars.md", MARS)
     record = bot.library.ingest(str(article)).record
@@ -208,7 +214,9 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._reply(401, b"<html><h1>401 Authorization Required</h1></html>", "text/html")
         upstream = httpx.request(
-            self.command, self.server.upstream + self.path, content=body,
+            self.command,
+            self.server.upstream + self.path,
+            content=body,
             headers={"Content-Type": self.headers.get("Content-Type", "application/json")},
         )
         self._reply(upstream.status_code, upstream.content, upstream.headers.get("Content-Type", "application/json"))
@@ -238,8 +246,12 @@ def gateway(chroma_server):
 
 def test_the_token_and_headers_reach_the_server_on_every_request(gateway, tmp_path, embeddings):
     settings = make_settings(
-        tmp_path / "data", CHROMA_HOST="127.0.0.1", CHROMA_PORT=gateway.port,
-        CHROMA_AUTH_TOKEN=TOKEN, CHROMA_HEADERS={"X-Team": "articles"}, ARTICLEBOT_SEED_CORPUS=False,
+        tmp_path / "data",
+        CHROMA_HOST="127.0.0.1",
+        CHROMA_PORT=gateway.port,
+        CHROMA_AUTH_TOKEN=TOKEN,
+        CHROMA_HEADERS={"X-Team": "articles"},
+        ARTICLEBOT_SEED_CORPUS=False,
     )
     bot = server_bot(settings, embeddings)
 
@@ -253,7 +265,9 @@ def test_the_token_and_headers_reach_the_server_on_every_request(gateway, tmp_pa
 
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 def test_refused_credentials_are_named_but_never_shown(gateway, tmp_path, token):
-    settings = make_settings(tmp_path / "data", CHROMA_HOST="127.0.0.1", CHROMA_PORT=gateway.port, CHROMA_AUTH_TOKEN=token)
+    settings = make_settings(
+        tmp_path / "data", CHROMA_HOST="127.0.0.1", CHROMA_PORT=gateway.port, CHROMA_AUTH_TOKEN=token
+    )
 
     with pytest.raises(StoreUnavailableError) as refused:
         open_client(settings)
@@ -266,7 +280,10 @@ def test_refused_credentials_are_named_but_never_shown(gateway, tmp_path, token)
 
 def test_a_gateway_outage_mid_session_is_reported_then_recovered(gateway, tmp_path, embeddings):
     settings = make_settings(
-        tmp_path / "data", CHROMA_HOST="127.0.0.1", CHROMA_PORT=gateway.port, CHROMA_AUTH_TOKEN=TOKEN,
+        tmp_path / "data",
+        CHROMA_HOST="127.0.0.1",
+        CHROMA_PORT=gateway.port,
+        CHROMA_AUTH_TOKEN=TOKEN,
         ARTICLEBOT_SEED_CORPUS=False,
     )
     bot = server_bot(settings, embeddings)

@@ -71,10 +71,7 @@ def test_call_to_action_is_cut_from_the_sora_paragraph_and_its_information_kept(
     paragraphs = sora.text.split("\n\n")
     for ad in ("需要一键升级", "可以看这", "ChatGPT Plus 教程"):
         assert ad not in sora.text
-    assert (
-        "另外Sora还没开放注册呢哈, 但根据文生图模型 DALL·E 案例来看的话肯定是会先给GPT Plus用户使用"
-        in paragraphs
-    )
+    assert "另外Sora还没开放注册呢哈, 但根据文生图模型 DALL·E 案例来看的话肯定是会先给GPT Plus用户使用" in paragraphs
 
 
 def _page(*paragraphs: str) -> str:
@@ -116,8 +113,7 @@ def test_ad_lines_between_paragraphs_are_dropped(ad):
         ("Sora发布后引发广泛关注,喜欢的话欢迎关注我们的公众号。", "Sora发布后引发广泛关注。"),
         ("Plans start at $20 a month; use code SAVE10 for 10% off.", "Plans start at $20 a month."),
         (
-            "The launch drew wide attention, and if you enjoyed this article, "
-            "please share it with your friends.",
+            "The launch drew wide attention, and if you enjoyed this article, please share it with your friends.",
             "The launch drew wide attention.",
         ),
     ],
@@ -131,8 +127,7 @@ def test_trailing_call_to_action_clause_is_cut_and_the_information_before_it_kep
     [
         ("Sora很强。点击这里领取免费教程。它能生成60秒视频。", "Sora很强。它能生成60秒视频。"),
         (
-            "The model is fast. Subscribe to our newsletter for weekly updates. "
-            "It runs on one GPU.",
+            "The model is fast. Subscribe to our newsletter for weekly updates. It runs on one GPU.",
             "The model is fast. It runs on one GPU.",
         ),
     ],

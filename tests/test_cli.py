@@ -36,6 +36,13 @@ def test_ask_json_stdin_answers_one_line_per_question(run):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["refused"] for line in lines] == [False, True, False]
     assert [line["question"] for line in lines] == [q for q in questions.splitlines() if q]
+    assert lines[1]["answer"] == "Sorry, the articles don't say."  # the CLI words the engine's refusal
+
+
+def test_ask_words_a_refusal_in_the_question_language(run):
+    result = run("ask", "法国的首都是哪里?")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "抱歉,现有文章中没有提到这个问题的答案。"
 
 
 def test_ingest_list_ask_remove_round_trip(run, tmp_path):

@@ -59,13 +59,13 @@ def test_english_answers_keep_whole_sentences(articles):
 
 
 @pytest.mark.parametrize(
-    ("question", "refusal"),
+    ("question", "language"),
     [
-        ("Who is the mayor of the town next to the orchard?", "Sorry"),
-        ("What fuel did the White Rock lighthouse burn?", "Sorry"),
+        ("Who is the mayor of the town next to the orchard?", "en"),
+        ("What fuel did the White Rock lighthouse burn?", "en"),
         pytest.param(
             "白石灯塔的灯用什么燃料?",
-            "抱歉",
+            "zh",
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="known weakness: on an article of a few paragraphs, every one about the "
@@ -75,6 +75,6 @@ def test_english_answers_keep_whole_sentences(articles):
         ),
     ],
 )
-def test_on_topic_questions_the_article_does_not_answer_are_refused(articles, question, refusal):
+def test_on_topic_questions_the_article_does_not_answer_are_refused(articles, question, language):
     answer = articles.answer(question)
-    assert answer.refused and answer.text.startswith(refusal)
+    assert answer.refused and answer.language == language

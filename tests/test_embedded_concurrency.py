@@ -29,7 +29,7 @@ def busy_message(directory, pid: int) -> str:
         f"The article store {directory} is in use by another process (pid {pid}); an embedded "
         "store serves one process at a time. Stop that process, or run a Chroma server "
         f"(`chroma run --path {directory} --host 127.0.0.1 --port 8000`) and set "
-        "CHROMA_HOST=127.0.0.1 for the bot and every articlebot command (README: 'Several processes')."
+        "CHROMA_HOST=127.0.0.1 for the bot and every articlebot command (docs/deployment.md: 'Several processes')."
     )
 
 

@@ -8,18 +8,23 @@ import threading
 import time
 
 import httpx
-import ollama
-import openai
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
-from langchain_ollama import ChatOllama
 
+from tests.conftest import llm_import
 from tests.fake_llm_server import DEFAULT_REPLY, FakeChatServer
 
-try:  # what bot/generation/chat_models.py imports; langchain_classic carries the same function
+try:  # LangChain's generic constructor; langchain_classic carries the same function
     from langchain.chat_models import init_chat_model
 except ImportError:
     from langchain_classic.chat_models import init_chat_model
+
+# The clients come with the llm extra (`scripts/setup.sh --llm`): without it this module is
+# skipped, and fails under CI.
+ollama = llm_import("ollama")
+openai = llm_import("openai")
+ChatOllama = llm_import("langchain_ollama").ChatOllama
+llm_import("langchain_openai")  # init_chat_model(model_provider="openai") loads it
 
 # langchain_classic's init_chat_model warns that it moved to `langchain` (not installed here).
 pytestmark = pytest.mark.filterwarnings("ignore:The function `init_chat_model` was deprecated")

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.evaluation import question_sets
-from bot.answering.answer import Answer
-from bot.cli.commands import main
-from bot.answering.answer import Turn
-from bot.telegram.conversations import Conversations
+from bot.answering.answer import Answer, Turn
 from bot.answering.followups import is_follow_up, is_rewrite, rewrite
+from bot.cli.commands import main
+from bot.evaluation import question_sets
+from bot.telegram.conversations import Conversations
 
 FOLLOWUPS = Path(__file__).resolve().parent.parent / "eval" / "followups.jsonl"
 
@@ -180,8 +179,12 @@ def recording(engine):
 
 def test_conversation_threads_the_standalone_forms_and_asks_the_baseline_alone(engine):
     conversation = question_sets.Conversation(
-        id="x", lang="zh", turns=["Sora是什么?", "它在韩语中表示什么?", "芬兰语呢?"],
-        standalone=[["Sora"], ["芬兰语"]], expect=[["砂砾"]], gold="在芬兰语中表示砂砾",
+        id="x",
+        lang="zh",
+        turns=["Sora是什么?", "它在韩语中表示什么?", "芬兰语呢?"],
+        standalone=[["Sora"], ["芬兰语"]],
+        expect=[["砂砾"]],
+        gold="在芬兰语中表示砂砾",
     )
     ask, calls = recording(engine)
 

@@ -118,9 +118,7 @@ def test_markdown_title_is_its_first_level_one_heading(markdown, title):
 
 def test_html_main_text_is_extracted_without_navigation_or_footer():
     loaded = load_bytes(PAGE.encode(), "page.html")
-    assert loaded.text.splitlines() == [
-        "Sora 简介", ZH, "OpenAI并未单纯将Sora视为视频模型,而是作为“世界模拟器”。"
-    ]
+    assert loaded.text.splitlines() == ["Sora 简介", ZH, "OpenAI并未单纯将Sora视为视频模型,而是作为“世界模拟器”。"]
     assert loaded.title == "Sora 简介" and loaded.kind == "html"
 
 
@@ -295,8 +293,17 @@ def test_a_redirect_from_a_public_host_to_a_private_one_is_refused(monkeypatch, 
 
 @pytest.mark.parametrize(
     "url",
-    ["http://localhost/", "http://10.0.0.8/", "http://192.168.1.1/x", "http://169.254.169.254/latest",
-     "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://100.64.0.1/", "http://224.0.0.1/", "http://0.0.0.0/"],
+    [
+        "http://localhost/",
+        "http://10.0.0.8/",
+        "http://192.168.1.1/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://100.64.0.1/",
+        "http://224.0.0.1/",
+        "http://0.0.0.0/",
+    ],
 )
 def test_private_addresses_are_refused(url):
     with pytest.raises(FetchError, match="private or local address"):

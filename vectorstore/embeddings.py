@@ -104,9 +104,7 @@ def load_embeddings(
             "Use a local sentence-transformers folder or the default model."
         ) from exc
     fingerprint = (
-        _fingerprint_of_dir(location)
-        if isinstance(location, Path)
-        else hashlib.sha256(spec.encode()).hexdigest()
+        _fingerprint_of_dir(location) if isinstance(location, Path) else hashlib.sha256(spec.encode()).hexdigest()
     )
     if backend == "torch":
         return SentenceEmbeddings(model, name=spec, fingerprint=fingerprint)

@@ -46,7 +46,9 @@ def _export(model: Any, staging: Path) -> None:
     # Plain attention exports to a graph ONNX Runtime runs ~12% faster than the SDPA one.
     hf_model.set_attn_implementation("eager")
     # Two texts of different lengths: the traced graph must take padding into account.
-    sample = model.tokenizer(["passage: 示例", "passage: a longer example, 一个更长的例子"], padding=True, return_tensors="pt")
+    sample = model.tokenizer(
+        ["passage: 示例", "passage: a longer example, 一个更长的例子"], padding=True, return_tensors="pt"
+    )
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self) -> None:
@@ -84,7 +86,11 @@ def quantize_int8(graph: Path, target: Path) -> Path:
 
     def quantize(staging: Path) -> None:
         quantize_dynamic(
-            str(graph), str(staging / GRAPH_FILE), weight_type=QuantType.QInt8, per_channel=True, use_external_data_format=True
+            str(graph),
+            str(staging / GRAPH_FILE),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            use_external_data_format=True,
         )
 
     return _build_once(target, quantize)

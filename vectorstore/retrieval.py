@@ -47,6 +47,11 @@ class Hit:
     fused: float  # reciprocal-rank-fusion score
     bm25_rank: int | None = None
 
+    @property
+    def chunk_id(self) -> str:
+        """The stored chunk's id (every document the store returns has one)."""
+        return str(self.doc.id)
+
 
 class HybridRetriever:
     """Dense + BM25 retrieval over an ArticleStore, fused by reciprocal rank."""
@@ -99,10 +104,10 @@ class HybridRetriever:
         hits: dict[str, Hit] = {}
         state = self.store.live_state()
         for rank, (doc, similarity) in enumerate(self.store.search(query_vector, self.fetch_k, state.versions)):
-            hits[doc.id] = Hit(doc=doc, dense=similarity, fused=1.0 / (RRF_K + rank + 1))
+            hits[str(doc.id)] = Hit(doc=doc, dense=similarity, fused=1.0 / (RRF_K + rank + 1))
         bm25 = self._bm25_index(state)
         weight = self.bm25_weight * self._vocabulary_coverage(bm25, question)
-        if weight > 0:
+        if bm25 is not None and weight > 0:
             for rank, found in enumerate(bm25.invoke(question)):
                 chunk_id = found.metadata["chunk_id"]
                 bonus = weight / (RRF_K + rank + 1)

@@ -1,4 +1,4 @@
-"""What the store keeps: one registry record per article, and chunk metadata keys.
+"""What the store keeps: one registry record per article.
 
 Chunks live in the main collection; the registry is a second, tiny collection with one
 record per article. A chunk is live only while its `version` equals its article's
@@ -7,6 +7,7 @@ registry version, which is what makes replacing an article atomic for readers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -29,12 +30,5 @@ class ArticleRecord:
         return asdict(self)
 
     @classmethod
-    def from_metadata(cls, meta: dict[str, Any]) -> ArticleRecord:
+    def from_metadata(cls, meta: Mapping[str, Any]) -> ArticleRecord:
         return cls(**{f.name: meta[f.name] for f in fields(cls) if f.name in meta})
-
-
-# Keys every chunk's metadata carries (see ingest.chunking).
-CHUNK_KEYS = (
-    "article_id", "version", "title", "section", "position", "start", "end",
-    "content_hash", "source", "ingested_at",
-)

@@ -3,7 +3,7 @@
 A short tour::
 
     store = ArticleStore(make_client(Path("data/chroma")), load_embeddings(DEFAULT_MODEL, models))
-    store.put_article(record, chunk_documents)      # new, or replaces the same article_id
+    store.put_articles([(record, chunk_documents)])   # new, or replaces the same article_id
     store.search(store.embeddings.embed_query("Sora能生成多长的视频?"), k=4)
     store.remove_article(record.article_id)
 
@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import chromadb
+import numpy as np
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
@@ -54,16 +55,22 @@ class ArticleStore:
         self.client = client
         self.embeddings = embeddings
         self.collection_name = collection
-        self.chunks = Chroma(
-            client=client,
-            collection_name=collection,
-            embedding_function=embeddings,
-            collection_metadata={
+        # One collection of chunks, reached through two public APIs: chromadb's collection
+        # for what langchain-chroma has no method for (collection metadata, count, updating
+        # vectors only), langchain-chroma's wrapper for adding, getting, deleting, searching.
+        # No embedding function on the collection, as langchain-chroma does: it embeds itself.
+        # The metadata counts only when the collection is created (chromadb ignores it for
+        # an existing one, which is what lets check_model see the model it was built with).
+        self.chunk_collection = client.get_or_create_collection(
+            name=collection,
+            embedding_function=None,
+            metadata={
                 "hnsw:space": "cosine",
                 "embedding_model": embeddings.name,
                 "embedding_fingerprint": embeddings.fingerprint,
             },
         )
+        self.chunks = Chroma(client=client, collection_name=collection, embedding_function=embeddings)
         self.registry = client.get_or_create_collection(f"{collection}__registry")
         self._state: tuple[float, LiveState] | None = None
         if check_model:
@@ -72,7 +79,7 @@ class ArticleStore:
     # -- model bookkeeping -------------------------------------------------------------
 
     def built_with(self) -> tuple[str | None, str | None]:
-        meta = self.chunks._collection.metadata or {}
+        meta = self.chunk_collection.metadata or {}
         return meta.get("embedding_model"), meta.get("embedding_fingerprint")
 
     def check_model(self) -> None:
@@ -80,7 +87,7 @@ class ArticleStore:
         name, fingerprint = self.built_with()
         if fingerprint in (None, self.embeddings.fingerprint):
             return
-        if self.chunks._collection.count() == 0:
+        if self.chunk_count() == 0:
             self._record_model()
             return
         raise ModelMismatchError(
@@ -90,12 +97,14 @@ class ArticleStore:
         )
 
     def _record_model(self) -> None:
-        meta = dict(self.chunks._collection.metadata or {})
+        meta = dict(self.chunk_collection.metadata or {})
         meta.pop("hnsw:space", None)  # the distance cannot be modified after creation
-        meta.update(
-            embedding_model=self.embeddings.name, embedding_fingerprint=self.embeddings.fingerprint
-        )
-        self.chunks._collection.modify(metadata=meta)
+        meta.update(embedding_model=self.embeddings.name, embedding_fingerprint=self.embeddings.fingerprint)
+        self.chunk_collection.modify(metadata=meta)
+
+    def chunk_count(self) -> int:
+        """Stored chunks of every version, live or not."""
+        return self.chunk_collection.count()
 
     # -- registry ----------------------------------------------------------------------
 
@@ -139,26 +148,13 @@ class ArticleStore:
         if cached is not None and now - cached[0] < STATE_TTL_S:
             return cached[1]
         got = self.registry.get(include=["metadatas"])
-        versions = [m["version"] for m in got["metadatas"] or []]
+        versions = [str(m["version"]) for m in got["metadatas"] or []]
         pairs = sorted(f"{i}:{v}" for i, v in zip(got["ids"], versions))
         state = LiveState(versions, hashlib.sha1("|".join(pairs).encode()).hexdigest())
         self._state = (now, state)
         return state
 
-    def state_token(self) -> str:
-        """Changes whenever any article is added, replaced or removed (by any process)."""
-        return self.live_state().token
-
     # -- writes ------------------------------------------------------------------------
-
-    def put_article(
-        self,
-        record: ArticleRecord,
-        chunks: Sequence[Document],
-        progress: Callable[[int, int], None] = lambda _done, _total: None,
-    ) -> None:
-        """Store a new version of an article, then make it the live one."""
-        self.put_articles([(record, chunks)], progress)
 
     def put_articles(
         self,
@@ -183,7 +179,7 @@ class ArticleStore:
             progress(min(start + ADD_BATCH, total), total)
         self.registry.upsert(
             ids=[record.article_id for record, _ in articles],
-            embeddings=[_PLACEHOLDER_VECTOR] * len(articles),
+            embeddings=np.asarray([_PLACEHOLDER_VECTOR] * len(articles), dtype=np.float32),
             metadatas=[record.to_metadata() for record, _ in articles],
             documents=[record.title for record, _ in articles],
         )
@@ -196,15 +192,13 @@ class ArticleStore:
         where: dict = {"article_id": article_id}
         if keep_version is not None:
             where = {"$and": [where, {"version": {"$ne": keep_version}}]}
-        self.chunks._collection.delete(where=where)
+        self.chunks.delete(where=where)
 
     def article(self, article_id: str) -> ArticleRecord:
         """The article with this id; ArticleNotFoundError when there is none."""
         record = self.get_article(article_id)
         if record is None:
-            raise ArticleNotFoundError(
-                f"No article with id '{article_id}'. `articlebot list` shows the ids."
-            )
+            raise ArticleNotFoundError(f"No article with id '{article_id}'. `articlebot list` shows the ids.")
         return record
 
     def remove_article(self, article_id: str) -> ArticleRecord:
@@ -226,7 +220,7 @@ class ArticleStore:
         for start in range(0, total, ADD_BATCH):
             ids = got["ids"][start : start + ADD_BATCH]
             vectors = self.embeddings.embed_documents(got["documents"][start : start + ADD_BATCH])
-            self.chunks._collection.update(ids=ids, embeddings=vectors)
+            self.chunk_collection.update(ids=ids, embeddings=np.asarray(vectors, dtype=np.float32))
             progress(min(start + ADD_BATCH, total), total)
         self._record_model()
         return total
@@ -241,7 +235,9 @@ class ArticleStore:
         if not versions:
             return []
         hits = self.chunks.similarity_search_by_vector_with_relevance_scores(
-            list(query_vector), k=k, filter={"version": {"$in": versions}}
+            list(query_vector),
+            k=k,
+            filter={"version": {"$in": versions}},  # type: ignore[dict-item]  # typed dict[str, str], passed to Chroma as a where
         )
         return [(doc, 1.0 - distance) for doc, distance in hits]
 
@@ -249,7 +245,10 @@ class ArticleStore:
         versions = self.live_versions() if versions is None else versions
         if not versions:
             return []
-        got = self.chunks.get(where={"version": {"$in": versions}}, include=["documents", "metadatas"])
+        got = self.chunks.get(
+            where={"version": {"$in": versions}},  # type: ignore[dict-item]  # mypy reads "$in" as str, not the Literal
+            include=["documents", "metadatas"],
+        )
         return [
             Document(page_content=text, metadata=meta, id=chunk_id)
             for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"])

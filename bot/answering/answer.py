@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+from bot.language import language_of
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,9 @@ class Citation:
 class Answer:
     """A reply: `text` carries [n] markers that refer to `citations[i].n`.
 
-    A refusal has `refused=True`, a text saying the articles don't cover the question,
-    and no citations.
+    A refusal (the articles don't cover the question) has `refused=True`, an empty text
+    and no citations: the engine decides, each face words it in the question's
+    `language` (the CLI in bot/cli/wording.py, Telegram in bot/telegram/texts.py).
     """
 
     question: str
@@ -59,6 +62,11 @@ class Answer:
     generated_by: str | None = None
 
     @property
+    def language(self) -> str:
+        """The question's language, "zh" or "en": the one to answer or refuse in."""
+        return language_of(self.question)
+
+    @property
     def understood_as(self) -> str:
         """The question as answered: what a follow-up after this one refers back to."""
         return self.standalone or self.question
@@ -67,15 +75,3 @@ class Answer:
     def turn(self) -> Turn:
         """This question and answer as a turn of its conversation."""
         return Turn(self.understood_as, self.text)
-
-    def to_json(self) -> dict[str, Any]:
-        """The documented JSON contract of `articlebot ask --json`."""
-        return {
-            "question": self.question,
-            "answer": self.text,
-            "refused": self.refused,
-            "citations": [asdict(c) for c in self.citations],
-            "latency_ms": round(self.latency_ms, 1),
-            "standalone": self.standalone,
-            "generated_by": self.generated_by,
-        }

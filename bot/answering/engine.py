@@ -13,39 +13,33 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+
 import numpy as np
 
 from bot.answering import followups, glossary
-from bot.generation import verification
 from bot.answering.answer import Answer, Citation, Turn
-from bot.errors import QuestionError
-from bot.generation.generator import PASSAGES, GenerationFailed, Generator
-from bot.language import language_of
+from bot.answering.citing import cite_claims, cite_sentences
 from bot.answering.refusal import load_model
 from bot.answering.selection import (
     FILL_MARGIN,
     MAX_ANSWER_CHARS,
     Scored,
     SentenceScorer,
-    answer_length,
     choose,
-    chunk_numbers,
     content_terms,
-    runs,
-    shorten,
 )
-from bot.settings import Settings
 from bot.answering.stats import AnswerStats
+from bot.errors import EmptyQuestionError, QuestionTooLongError
+from bot.generation import verification
+from bot.generation.generator import PASSAGES, GenerationFailed, Generator
+from bot.language import language_of
+from bot.settings import Settings
 from vectorstore.retrieval import Hit, HybridRetriever
 from vectorstore.store import ArticleStore
 
 logger = logging.getLogger(__name__)
 
 RETRIEVE_K = 6
-REFUSALS = {
-    "zh": "抱歉,现有文章中没有提到这个问题的答案。",
-    "en": "Sorry, the articles don't say.",
-}
 
 
 class Engine:
@@ -64,14 +58,13 @@ class Engine:
     # -- questions ---------------------------------------------------------------------
 
     def check_question(self, question: str) -> str:
+        """The question with its whitespace collapsed; EmptyQuestionError or
+        QuestionTooLongError when it can't be answered (each face words these)."""
         question = " ".join(question.split())
         if not question:
-            raise QuestionError("The question is empty: ask something about the articles.")
+            raise EmptyQuestionError()
         if len(question) > self.settings.max_question_chars:
-            raise QuestionError(
-                f"The question is too long ({len(question)} characters); please keep it under "
-                f"{self.settings.max_question_chars}."
-            )
+            raise QuestionTooLongError(len(question), self.settings.max_question_chars)
         return question
 
     def retrieve(self, question: str, k: int = RETRIEVE_K) -> tuple[np.ndarray, list[Hit]]:
@@ -120,17 +113,19 @@ class Engine:
         scored = self.candidates(asked)
         language = language_of(question)
         confident = self.refusal.answers(asked, scored)
-        text, citations, generated = "", [], False
-        if confident and self.generator is not None:
+        generator = self.generator
+        text, citations = "", list[Citation]()
+        generated_by: str | None = None  # the chat model, when its answer is kept
+        if confident and generator is not None:
             try:
-                text, citations = self._generate(asked, language, scored, max_chars, on_draft)
-                generated = True
+                text, citations = self._generate(generator, asked, language, scored, max_chars, on_draft)
+                generated_by = generator.name
             except GenerationFailed as exc:
                 logger.warning("Generation failed (%s); answering extractively", exc)
-        if confident and not generated:
-            text, citations = compose(choose(scored, max_chars), content_terms(asked), max_chars)
+        if confident and generated_by is None:
+            text, citations = cite_sentences(choose(scored, max_chars), content_terms(asked), max_chars)
         if not citations:
-            text = REFUSALS[language]
+            text = ""  # a refusal is data (refused, language); each face words it
         answer = Answer(
             question=question,
             text=text,
@@ -138,13 +133,19 @@ class Engine:
             citations=citations,
             latency_ms=(time.perf_counter() - started) * 1000,
             standalone=asked if asked != question else None,
-            generated_by=self.generator.name if generated and citations else None,
+            generated_by=generated_by if citations else None,
         )
         self.stats.record(answer)
         return answer
 
     def _generate(
-        self, question: str, language: str, scored: list[Scored], max_chars: int, on_draft: Callable[[str], None]
+        self,
+        generator: Generator,
+        question: str,
+        language: str,
+        scored: list[Scored],
+        max_chars: int,
+        on_draft: Callable[[str], None],
     ) -> tuple[str, list[Citation]]:
         """The model's answer from the best sentences' chunks, keeping only its sentences
         that a passage supports and that answer the question; no citations (a refusal)
@@ -157,8 +158,8 @@ class Engine:
         given instead. So a generated answer always states what the
         extractive one would lead with.
         """
-        passages = list({s.hit.doc.id: s.hit for s in scored}.values())[:PASSAGES]
-        written = self.generator.write(question, language, passages, on_draft)
+        passages = list({s.hit.chunk_id: s.hit for s in scored}.values())[:PASSAGES]
+        written = generator.write(question, language, passages, on_draft)
         claims = [c for c in verification.claims(written) if not verification.declines(c.text)]
         if not claims:
             raise GenerationFailed("the model declined passages that answer the question")
@@ -169,12 +170,12 @@ class Engine:
                 # mangled the question) rather than cited something the passage denies.
                 raise GenerationFailed("the model cited no passage and no passage supports it")
             return "", []
-        where = [(passages[s.passage].doc.id, s.sentence) if s else None for s in supports]
-        if (scored[0].hit.doc.id, scored[0].index) not in where:
+        where = [(passages[s.passage].chunk_id, s.sentence) if s else None for s in supports]
+        if (scored[0].hit.chunk_id, scored[0].index) not in where:
             raise GenerationFailed("the model's sentences leave out the answering one")
         relevant = _relevant_sentences(scored)
         kept = [s if w in relevant else None for s, w in zip(supports, where)]
-        return verification.cite(claims, kept, passages, max_chars)
+        return cite_claims(claims, kept, passages, max_chars)
 
     def warm_up(self) -> None:
         """Prepare answering for every stored sentence (a few seconds per hundred chunks),
@@ -187,47 +188,4 @@ def _relevant_sentences(scored: list[Scored]) -> set[tuple[str, int]]:
     """(chunk id, sentence index) of the sentences that score nearly as well as the best
     one for the question: what an answer may say (the extractive fill's margin)."""
     floor = scored[0].score - FILL_MARGIN
-    return {(s.hit.doc.id, s.index) for s in scored if s.score >= floor}
-
-
-def compose(chosen: list[Scored], terms: set[str], max_chars: int) -> tuple[str, list[Citation]]:
-    """Answer text with a citation marker after each sentence, or after each run of
-    consecutive sentences of one chunk; one citation per cited chunk.
-
-    The quote is the cited sentences exactly as stored (a run of them as the stretch of
-    the article it spans, paragraph breaks included), so it can be found in the article,
-    even when a long sentence is shortened in the answer.
-    """
-    numbers = chunk_numbers(chosen)
-    quotes: dict[str, list[list[Scored]]] = {}
-    for run in runs(chosen):
-        quotes.setdefault(run[0].hit.doc.id, []).append(run)
-    room = max_chars
-    if answer_length(chosen) > max_chars:  # only then is any sentence shortened
-        room = (max_chars - 4 * len(chosen)) // len(chosen)  # each marker takes up to 4 characters
-    text = "".join(
-        "".join(shorten(s.sentence, terms, room) for s in run) + f"[{numbers[run[0].hit.doc.id]}]"
-        for run in runs(chosen)
-    )
-    citations = []
-    for chunk_id, n in numbers.items():
-        items = quotes[chunk_id]
-        citations.append(
-            Citation.of_chunk(
-                n,
-                items[0][0].hit.doc.metadata,
-                "".join(_span(run) for run in items),
-                max(s.score for run in items for s in run),
-            )
-        )
-    return text, citations
-
-
-def _span(run: list[Scored]) -> str:
-    """The stretch of its chunk that a run of consecutive sentences covers."""
-    content = run[0].hit.doc.page_content
-    start = content.find(run[0].sentence)
-    end = content.find(run[-1].sentence, max(start, 0))
-    if start < 0 or end < 0:
-        return "".join(s.sentence for s in run)
-    return content[start : end + len(run[-1].sentence)]
+    return {(s.hit.chunk_id, s.index) for s in scored if s.score >= floor}

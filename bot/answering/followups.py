@@ -6,7 +6,7 @@ must become "Sora能生成多长的视频?" first. A follow-up either refers bac
 In extractive mode the rewrite is a heuristic: a pronoun becomes the earlier question's
 subject (its first name-like word), and an elliptical phrase replaces its counterpart in
 the earlier question (a phrase with the same preposition or the same last character, else
-the subject). Its accuracy is measured by `articlebot eval --followups` (README).
+the subject). Its accuracy is measured by `articlebot eval --followups` (docs/followups.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from jieba import posseg
 from bot.answering.selection import entity_terms
 
 # Pronouns that stand for the earlier question's subject, with what replaces them.
-_ZH_PRONOUN = re.compile(r"它们|他们|她们|它|他|她|该(?:公司|模型|产品|工具|技术)?|这个(?:模型|产品|工具|公司)?|这款|其|此")
+_ZH_PRONOUN = re.compile(
+    r"它们|他们|她们|它|他|她|该(?:公司|模型|产品|工具|技术)?|这个(?:模型|产品|工具|公司)?|这款|其|此"
+)
 _EN_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|he|she|his|her)\b", re.I)
 _EN_POSSESSIVE = {"its", "their", "his", "her"}
 # Elliptical follow-ups: the new part is the group.
@@ -27,7 +29,23 @@ _EN_ELLIPSIS = re.compile(r"^(?:and|what about|how about|and what about)\s+(?P<p
 _EN_PREPOSITION = re.compile(r"^(in|on|at|for|by|from|to|with|about|of|during|after|before)\s", re.I)
 # A Latin-script name in a Chinese question ("Sora这个词…": 这个 is not a follow-up's pronoun).
 _LATIN_NAME = re.compile(r"[A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*")
-_QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "does", "do", "did", "can"}
+_QUESTION_WORDS = {
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "when",
+    "where",
+    "why",
+    "how",
+    "is",
+    "are",
+    "does",
+    "do",
+    "did",
+    "can",
+}
 
 
 def is_follow_up(question: str) -> bool:
@@ -67,8 +85,9 @@ def _zh_pronoun(question: str) -> re.Match | None:
         at += len(word.word)
     for match in _ZH_PRONOUN.finditer(question):
         word = offsets.get(match.start())
-        standalone = word is not None and match.group().startswith(word.word)  # not 其|他 in 其他
-        if standalone and word.flag in ("r", "rz", "rr") and not _LATIN_NAME.search(question[: match.start()]):
+        if word is None or not match.group().startswith(word.word):  # not 其|他 in 其他
+            continue
+        if word.flag in ("r", "rz", "rr") and not _LATIN_NAME.search(question[: match.start()]):
             return match
     return None
 

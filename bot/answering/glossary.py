@@ -86,8 +86,8 @@ def bridged_overlap(terms: set[str], text: str, english_terms: bool) -> float:
     if english_terms:
         asked = {stem(t) for t in terms if t not in _EMPTY}
         return len(asked & _chinese_in_english(text)) / len(asked) if asked else 0.0
-    asked = [t for t in terms if len(t) > 1 or t.isascii()]
-    if not asked:
+    kept = [t for t in terms if len(t) > 1 or t.isascii()]
+    if not kept:
         return 0.0
     lowered, stems = text.lower(), english_stems(text)
-    return sum(t in lowered or bool(glosses(t) & stems) for t in asked) / len(asked)
+    return sum(t in lowered or bool(glosses(t) & stems) for t in kept) / len(kept)

@@ -23,8 +23,8 @@ from importlib import resources
 import numpy as np
 
 from bot.answering.glossary import bridged_overlap
-from bot.language import language_of
 from bot.answering.selection import Scored, answer_type, content_terms, entity_terms, rarity, subject_coverage
+from bot.language import language_of
 
 MODEL_FILE = "refusal_model.json"
 # Signals of one question's candidates; each also enters multiplied by "cross" (question
@@ -54,7 +54,7 @@ def features(question: str, scored: list[Scored]) -> dict[str, float]:
     chunk_text = f"{meta.get('title', '')} {meta.get('section', '')} {chunk.page_content}".lower()
     cross = language_of(question) != language_of(chunk.page_content)
     names = entity_terms(question)
-    others = [s.score for s in scored if s.hit.doc.id != chunk.id]
+    others = [s.score for s in scored if s.hit.chunk_id != chunk.id]
     dense = [s.dense for s in scored]
     signals = {
         "score": best.score,
@@ -79,7 +79,7 @@ def features(question: str, scored: list[Scored]) -> dict[str, float]:
 
 
 def pair(question: str, scored: list[Scored]) -> str:
-    """"question language/passage language" of the best candidate, e.g. "en/zh"."""
+    """ "question language/passage language" of the best candidate, e.g. "en/zh"."""
     return f"{language_of(question)}/{language_of(scored[0].hit.doc.page_content)}"
 
 
@@ -129,4 +129,3 @@ def load_model() -> RefusalModel:
     """The committed model (bot/answering/refusal_model.json)."""
     data = json.loads(resources.files("bot.answering").joinpath(MODEL_FILE).read_text(encoding="utf-8"))
     return RefusalModel(**data)
-

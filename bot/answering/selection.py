@@ -81,7 +81,9 @@ _FITS = {
 }
 _PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
 _PLACE = re.compile(r"[省市县区州洲国岛湾港城镇村山河湖海洋]|\bin [A-Z]")
-_COLOUR = re.compile(r"[红橙黄绿青蓝紫黑白灰褐棕粉银金]|色|\b(red|orange|yellow|green|blue|purple|black|white|grey|gray|brown)\b", re.I)
+_COLOUR = re.compile(
+    r"[红橙黄绿青蓝紫黑白灰褐棕粉银金]|色|\b(red|orange|yellow|green|blue|purple|black|white|grey|gray|brown)\b", re.I
+)
 _WORK_TITLE = re.compile(r"《[^》]*》")
 
 
@@ -292,7 +294,9 @@ def _mentions(entities: set[str], hit: Hit, language: str, vocabulary: Collectio
 
 
 # A sentence opening with one of these concludes from, or refers back to, the one before.
-_REFERS_BACK = re.compile(r"^(因此|所以|因而|故而|由此|于是|这是因为|这就是|这|此|该|其|它|他|她|they\b|this\b|it\b|so\b)", re.I)
+_REFERS_BACK = re.compile(
+    r"^(因此|所以|因而|故而|由此|于是|这是因为|这就是|这|此|该|其|它|他|她|they\b|this\b|it\b|so\b)", re.I
+)
 
 
 def choose(scored: list[Scored], max_chars: int = MAX_ANSWER_CHARS) -> list[Scored]:
@@ -344,7 +348,7 @@ def runs(chosen: list[Scored]) -> list[list[Scored]]:
     grouped: list[list[Scored]] = []
     for item in chosen:
         last = grouped[-1][-1] if grouped else None
-        if last is not None and last.hit.doc.id == item.hit.doc.id and item.index == last.index + 1:
+        if last is not None and last.hit.chunk_id == item.hit.chunk_id and item.index == last.index + 1:
             grouped[-1].append(item)
         else:
             grouped.append([item])
@@ -355,16 +359,14 @@ def chunk_numbers(chosen: list[Scored]) -> dict[str, int]:
     """Citation number of each cited chunk, in order of first use."""
     numbers: dict[str, int] = {}
     for item in chosen:
-        numbers.setdefault(item.hit.doc.id, len(numbers) + 1)
+        numbers.setdefault(item.hit.chunk_id, len(numbers) + 1)
     return numbers
 
 
 def answer_length(chosen: list[Scored]) -> int:
     """Characters of the answer text of these sentences (in this order), markers included."""
     numbers = chunk_numbers(chosen)
-    return sum(len(s.sentence) for s in chosen) + sum(
-        len(f"[{numbers[run[0].hit.doc.id]}]") for run in runs(chosen)
-    )
+    return sum(len(s.sentence) for s in chosen) + sum(len(f"[{numbers[run[0].hit.chunk_id]}]") for run in runs(chosen))
 
 
 def _core(scored: list[Scored], max_chars: int) -> list[Scored]:

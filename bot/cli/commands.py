@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import click
 from pydantic import ValidationError
@@ -18,6 +18,7 @@ from bot.answering.answer import Answer, Turn
 from bot.answering.engine import Engine
 from bot.cli.context import Bar, Group, articlebot, say
 from bot.cli.evaluation import eval_command
+from bot.cli.wording import answer_json, answer_text
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
 from bot.telegram.cli import serve
@@ -70,8 +71,12 @@ def ingest(ctx: click.Context, sources: tuple[str, ...], title: str | None) -> N
 
 
 @main.command()
-@click.option("--llm", "with_llm", is_flag=True,
-              help="Also fetch the local chat model (LLM_MODEL when LLM_PROVIDER=local, else the default).")
+@click.option(
+    "--llm",
+    "with_llm",
+    is_flag=True,
+    help="Also fetch the local chat model (LLM_MODEL when LLM_PROVIDER=local, else the default).",
+)
 @click.pass_context
 def prepare(ctx: click.Context, with_llm: bool) -> None:
     """Build the embedding model and ingest the default article (run once by set-up)."""
@@ -105,7 +110,7 @@ def remove(ctx: click.Context, article_id: str) -> None:
 
 
 def _render(answer: Answer, with_text: bool = True) -> str:
-    lines = [answer.text] if with_text else []
+    lines = [answer_text(answer)] if with_text else []
     if answer.standalone:
         lines.append(f"  (understood as: {answer.standalone})")
     for c in answer.citations:
@@ -134,14 +139,14 @@ class _Stream:
             click.echo(_render(answer))
             return
         click.echo()
-        if " ".join(self.shown.split()) == " ".join(answer.text.split()):
+        if " ".join(self.shown.split()) == " ".join(answer_text(answer).split()):
             click.echo(_render(answer, with_text=False))
         else:
             click.echo(f"Checked against the sources: {_render(answer)}")
         self.shown = ""
 
 
-def _ask_lines(engine: Engine, lines: list[str] | object, emit: Callable[[Answer | str], None]) -> None:
+def _ask_lines(engine: Engine, lines: Iterable[str], emit: Callable[[Answer | str], None]) -> None:
     for line in lines:
         if line.strip():
             try:
@@ -166,7 +171,7 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     engine = articlebot(ctx).engine
     if question != "-":
         if as_json:
-            click.echo(json.dumps(engine.answer(question).to_json(), ensure_ascii=False))
+            click.echo(json.dumps(answer_json(engine.answer(question)), ensure_ascii=False))
             return
         stream = _Stream()
         stream.finish(engine.answer(question, on_draft=stream))
@@ -174,10 +179,10 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
 
     def emit(item: Answer | str) -> None:
         if isinstance(item, str):
-            item = {"question": None, "error": item}
-            click.echo(json.dumps(item, ensure_ascii=False) if as_json else f"Error: {item['error']}")
+            error = {"question": None, "error": item}
+            click.echo(json.dumps(error, ensure_ascii=False) if as_json else f"Error: {item}")
         else:
-            click.echo(json.dumps(item.to_json(), ensure_ascii=False) if as_json else _render(item))
+            click.echo(json.dumps(answer_json(item), ensure_ascii=False) if as_json else _render(item))
         sys.stdout.flush()
 
     _ask_lines(engine, sys.stdin, emit)

@@ -12,6 +12,7 @@ import click
 from tqdm import tqdm
 
 from bot.cli.context import articlebot, say
+from bot.cli.wording import answer_json, answer_text
 from bot.evaluation import question_sets, squad
 from bot.generation.generator import build_generator
 from bot.settings import Settings
@@ -20,10 +21,18 @@ from vectorstore.embeddings import load_embeddings
 
 @click.command(name="eval")
 @click.argument("qa_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--squad", "squad_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A reading-comprehension set in SQuAD layout, run on a temporary store.")
-@click.option("--followups", "followups_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Follow-up conversations (schema: bot/evaluation/question_sets.py), e.g. eval/followups.jsonl.")
+@click.option(
+    "--squad",
+    "squad_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A reading-comprehension set in SQuAD layout, run on a temporary store.",
+)
+@click.option(
+    "--followups",
+    "followups_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Follow-up conversations (schema: bot/evaluation/question_sets.py), e.g. eval/followups.jsonl.",
+)
 @click.option("--limit", type=int, help="Only the first N passages of --squad.")
 @click.option("--table", is_flag=True, help="One line per question (per conversation with --followups).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
@@ -37,24 +46,28 @@ def eval_command(
     table: bool,
     as_json: bool,
 ) -> None:
-    """Score answers on a question set (schema: ../shared/eval/README.md), a SQuAD file,
+    """Score answers on a question set (schema: eval/README.md), a SQuAD file,
     or follow-up conversations.
 
     Example usage:
 
     \b
-        articlebot eval ../shared/eval/dev_qa.jsonl --table
-        articlebot eval --squad ../shared/benchmarks/cmrc2018_trial.json
+        articlebot eval eval/dev_qa.jsonl --table
+        articlebot eval --squad path/to/cmrc2018_trial.json
         articlebot eval --followups eval/followups.jsonl
     """
     if sum(f is not None for f in (qa_file, squad_file, followups_file)) != 1:
         raise click.UsageError("Give a question set QA_FILE, --squad FILE or --followups FILE.")
     if squad_file is not None:
         _eval_squad(ctx, squad_file, limit, as_json)
-        return
-    if followups_file is not None:
+    elif followups_file is not None:
         _eval_followups(ctx, followups_file, table, as_json)
-        return
+    elif qa_file is not None:
+        _eval_questions(ctx, qa_file, table, as_json)
+
+
+def _eval_questions(ctx: click.Context, qa_file: Path, table: bool, as_json: bool) -> None:
+    """`eval QA_FILE`: every question asked alone and graded."""
     engine = articlebot(ctx).engine
     questions = question_sets.read_questions(qa_file)
     engine.warm_up()  # latency is reported for a warm engine, as a running bot has
@@ -63,7 +76,7 @@ def eval_command(
     summary = question_sets.Summary.of(graded)
     if as_json:
         per_question = [
-            {"id": g.question.id, "right": g.right, "cites_gold": g.cites_gold, **g.answer.to_json()} for g in graded
+            {"id": g.question.id, "right": g.right, "cites_gold": g.cites_gold, **answer_json(g.answer)} for g in graded
         ]
         click.echo(json.dumps({**asdict(summary), "per_question": per_question}, ensure_ascii=False))
         return
@@ -71,7 +84,9 @@ def eval_command(
         for g in graded:
             mark = "ok " if g.right else "BAD"
             cite = "gold" if g.cites_gold else "    "
-            click.echo(f"{mark} {cite} {g.question.id:8} {g.answer.latency_ms:5.0f} ms  {g.question.q[:40]}  →  {g.answer.text[:80]}")
+            click.echo(
+                f"{mark} {cite} {g.question.id:8} {g.answer.latency_ms:5.0f} ms  {g.question.q[:40]}  →  {answer_text(g.answer)[:80]}"
+            )
     click.echo("\n".join(summary.lines()))
 
 
@@ -103,8 +118,8 @@ def _eval_followups(ctx: click.Context, path: Path, table: bool, as_json: bool) 
                 "right": g.final.right,
                 "cites_gold": g.final.cites_gold,
                 "right_without_history": g.alone.right,
-                "answer": g.answer.to_json(),
-                "answer_without_history": g.alone.answer.text,
+                "answer": answer_json(g.answer),
+                "answer_without_history": answer_text(g.alone.answer),
             }
             for g in graded
         ]
@@ -121,7 +136,9 @@ def _eval_followups(ctx: click.Context, path: Path, table: bool, as_json: bool) 
                     "alone-ok " if g.alone.right else "alone-BAD",
                 ]
             )
-            click.echo(f"{marks} {g.conversation.id:5} {g.conversation.question[:30]}  ⇒  {g.answer.understood_as[:50]}  →  {g.answer.text[:60]}")
+            click.echo(
+                f"{marks} {g.conversation.id:5} {g.conversation.question[:30]}  ⇒  {g.answer.understood_as[:50]}  →  {answer_text(g.answer)[:60]}"
+            )
     click.echo("\n".join(summary.lines()))
 
 

@@ -1,4 +1,4 @@
-"""Score the engine on a question set (schema: ../shared/eval/README.md).
+"""Score the engine on a question set (schema: eval/README.md).
 
 A question is right when its answer (at most 300 characters) contains at least one
 string of every `expect` group, or, for an unanswerable question, when it is refused.
@@ -21,6 +21,7 @@ baseline that shows what remembering the conversation is worth.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from collections.abc import Callable, Iterator, Sequence
@@ -29,8 +30,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.answering.answer import Answer, Turn
-from bot.errors import QuestionError
 from bot.answering.selection import MAX_ANSWER_CHARS
+from bot.errors import QuestionError
 
 T = TypeVar("T")
 
@@ -53,11 +54,15 @@ class Graded:
     cites_gold: bool
 
 
+def _field_names(kind: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(kind)}
+
+
 def _read_jsonl(path: Path, kind: type[T], what: str) -> list[T]:
     """One `kind` per non-empty line of a JSON-lines file; unknown fields are ignored."""
     try:
         return [
-            kind(**{k: v for k, v in json.loads(line).items() if k in kind.__dataclass_fields__})
+            kind(**{k: v for k, v in json.loads(line).items() if k in _field_names(kind)})
             for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()
         ]
@@ -78,7 +83,8 @@ def grade(question: Question, answer: Answer) -> Graded:
     if not question.answerable:
         return Graded(question, answer, right=answer.refused, cites_gold=answer.refused)
     right = not answer.refused and len(answer.text) <= MAX_ANSWER_CHARS and holds_all(answer.text, question.expect)
-    cites = bool(question.gold) and any(question.gold in c.quote for c in answer.citations)
+    gold = question.gold
+    cites = any(gold in c.quote for c in answer.citations) if gold else False
     return Graded(question, answer, right, right and cites)
 
 
@@ -206,7 +212,9 @@ def ask_conversation(conversation: Conversation, ask: Ask, history_turns: int = 
     )
 
 
-def run_followups(conversations: Sequence[Conversation], ask: Ask, history_turns: int = 4) -> Iterator[GradedConversation]:
+def run_followups(
+    conversations: Sequence[Conversation], ask: Ask, history_turns: int = 4
+) -> Iterator[GradedConversation]:
     for conversation in conversations:
         yield ask_conversation(conversation, ask, history_turns)
 

@@ -23,10 +23,10 @@ import numpy as np
 
 from bot.answering.answer import Answer
 from bot.answering.engine import Engine
-from bot.wiring import Articlebot, build
 from bot.generation.generator import Generator
-from bot.settings import Settings
 from bot.generation.verification import without_markers
+from bot.settings import Settings
+from bot.wiring import Articlebot, build
 from ingest.chunking import stretch
 from ingest.loaders import LoadedSource
 from vectorstore.embeddings import SentenceEmbeddings
@@ -194,7 +194,9 @@ def squad_bot(
         started = time.perf_counter()
         bot.library.ingest_many(
             [p.as_source() for p in passages],
-            lambda stage, done, total: progress("ingest: embedding chunks", done, total) if stage == "embedding" else None,
+            lambda stage, done, total: (
+                progress("ingest: embedding chunks", done, total) if stage == "embedding" else None
+            ),
         )
         ingest_s = time.perf_counter() - started
         started = time.perf_counter()
@@ -236,7 +238,8 @@ def report_of(passages: list[Passage], asked: list[Asked], ingest_s: float, warm
         recall_at_5=sum(r < 5 for r in found) / n,
         mrr=sum(1 / (r + 1) for r in found) / n,
         containment=sum(a.contained for a in answerable) / n,
-        gold_recall=sum(max((gold_recall(a.answer.text, g) for g in a.question.golds), default=0.0) for a in answerable) / n,
+        gold_recall=sum(max((gold_recall(a.answer.text, g) for g in a.question.golds), default=0.0) for a in answerable)
+        / n,
         f1=sum(max((cmrc_f1(a.answer.text, g) for g in a.question.golds), default=0.0) for a in answerable) / n,
         gold_cited=sum(a.gold_cited for a in answerable) / n,
         cites_passage=sum(a.own_passage_cited for a in given) / max(len(given), 1),

@@ -56,6 +56,7 @@ def _remote(settings: Settings, provider: str) -> ChatModel:
     model = settings.llm_model or ("local" if settings.llm_provider == "local" else None)
     if model is None:
         raise GenerationError(f"LLM_PROVIDER={settings.llm_provider} needs LLM_MODEL, the model's name there.")
+    chat: BaseChatModel
     if provider == "ollama":
         from langchain_ollama import ChatOllama
 
@@ -77,7 +78,7 @@ def _remote(settings: Settings, provider: str) -> ChatModel:
             # A local server may want no key, but the client insists on one.
             api_key=settings.llm_api_key or SecretStr("none"),
             temperature=0,
-            max_tokens=MAX_TOKENS,
+            max_tokens=MAX_TOKENS,  # type: ignore[call-arg]  # a field mypy reads by its alias only
             timeout=settings.llm_timeout_s,
             # No retries: LLM_TIMEOUT covers the whole answer, and the extractive one is the fallback.
             max_retries=0,
@@ -87,8 +88,8 @@ def _remote(settings: Settings, provider: str) -> ChatModel:
 
 def _in_process(settings: Settings, progress) -> ChatModel:
     try:
-        from langchain_community.chat_models import ChatLlamaCpp
         import llama_cpp  # noqa: F401  (ChatLlamaCpp imports it lazily; fail here, clearly)
+        from langchain_community.chat_models import ChatLlamaCpp
     except ImportError:
         raise GenerationError("LLM_PROVIDER=local needs the llm extra: pip install -e '.[llm]'.") from None
     spec = settings.llm_model or DEFAULT_LOCAL_MODEL

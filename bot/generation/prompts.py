@@ -23,7 +23,10 @@ _ANSWER = {
                 "每句话后面用 [n] 标出它依据的资料编号。"
                 "资料中没有答案时，只回答：" + NO_ANSWER["zh"],
             ),
-            ("human", "资料：\n[1] 长城站位于南极乔治王岛，1985年建成。\n[2] 长城站夏季可容纳约80人，冬季约40人。\n\n问题：长城站是哪一年建成的？夏天能住多少人？"),
+            (
+                "human",
+                "资料：\n[1] 长城站位于南极乔治王岛，1985年建成。\n[2] 长城站夏季可容纳约80人，冬季约40人。\n\n问题：长城站是哪一年建成的？夏天能住多少人？",
+            ),
             ("ai", "长城站于1985年建成[1]，夏季可容纳约80人[2]。"),
             ("human", "资料：\n[1] 长城站位于南极乔治王岛，1985年建成。\n\n问题：长城站的站长是谁？"),
             ("ai", NO_ANSWER["zh"]),
@@ -83,11 +86,20 @@ _STANDALONE = {
                 "or in an earlier answer) and fill in what is left out. "
                 "Reply with the rewritten question only; do not answer it.",
             ),
-            ("human", "Earlier conversation:\nQ: When was the Great Wall Station built?\nA: It was built in 1985.\n\nFollow-up: How many people can it hold?"),
+            (
+                "human",
+                "Earlier conversation:\nQ: When was the Great Wall Station built?\nA: It was built in 1985.\n\nFollow-up: How many people can it hold?",
+            ),
             ("ai", "How many people can the Great Wall Station hold?"),
-            ("human", "Earlier conversation:\nQ: Who designed the station's main building?\nA: The architect Zhang Gong designed it.\n\nFollow-up: What else did he design?"),
+            (
+                "human",
+                "Earlier conversation:\nQ: Who designed the station's main building?\nA: The architect Zhang Gong designed it.\n\nFollow-up: What else did he design?",
+            ),
             ("ai", "What else did the architect Zhang Gong design?"),
-            ("human", "Earlier conversation:\nQ: How many people can the Great Wall Station hold in summer?\nA: About 80 people in summer.\n\nFollow-up: And Zhongshan Station?"),
+            (
+                "human",
+                "Earlier conversation:\nQ: How many people can the Great Wall Station hold in summer?\nA: About 80 people in summer.\n\nFollow-up: And Zhongshan Station?",
+            ),
             ("ai", "How many people can Zhongshan Station hold in summer?"),
             ("human", "Earlier conversation:\n{history}\n\nFollow-up: {question}"),
         ]

@@ -9,8 +9,8 @@ the question's) and holds its names and numbers together in one place (so "Runwa
 seconds" is not read out of "Sora: 60 seconds; Runway: 3") or, written in another
 language than the passage, when it is close in meaning to one of the passage's
 sentences that states its numbers; and every number it states must be in the passage.
-What a citation quotes is the passage sentences that support the answer, exactly as
-stored.
+The sentences that support the answer are what its citations quote
+(`bot.answering.citing`).
 
 Numbers are compared by value, with their magnitude words: "15亿" is 1.5 billion, so an
 answer saying "15 billion" misreads it although the digits are the same, and "30,000"
@@ -38,9 +38,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.answering.answer import Citation
-from bot.language import language_of
 from bot.answering.selection import SentenceScorer, content_terms, entity_terms, lexical_overlap, rarity
+from bot.language import language_of
 from ingest.chunking import split_sentences
 from vectorstore.retrieval import Hit
 
@@ -64,7 +63,6 @@ _MARKER_AFTER_STOP = re.compile(r"([。！？!?.])((?:\s*[\[【［]\s*\d{1,2}(?:
 # A clause that ends with its own marker is a claim of its own: "…60秒[1]，而…4秒[2]。",
 # "built in 1985 [1] and holds 80 people [2]."
 _CLAUSE_AFTER_MARKER = re.compile(r"(?<=[\]】］])\s*([，,；;]?)\s*(?=[^\s。！？!?.\[【［])")
-_CLAUSE_END = "，,；;"
 _DIGITS = r"\d+(?:[.,]\d+)*"
 # A number, the end of a range it starts ("3-5万": both are 万), and its magnitude word:
 # Chinese 万/亿/千 and their compounds (千米, 千克, 千瓦 are units, not thousands), English
@@ -74,8 +72,20 @@ _QUANTITY = re.compile(
     r"(?:\s*([百千]?万亿?|[百千]?亿|千(?![米克瓦])|(?i:thousand|million|billion|trillion|bn)(?![A-Za-z]))"
     r"|([kKM])(?![A-Za-z0-9]))?"
 )
-_MAGNITUDES = {"百": 1e2, "千": 1e3, "万": 1e4, "亿": 1e8, "thousand": 1e3, "million": 1e6, "billion": 1e9,
-               "trillion": 1e12, "bn": 1e9, "k": 1e3, "K": 1e3, "M": 1e6}
+_MAGNITUDES = {
+    "百": 1e2,
+    "千": 1e3,
+    "万": 1e4,
+    "亿": 1e8,
+    "thousand": 1e3,
+    "million": 1e6,
+    "billion": 1e9,
+    "trillion": 1e12,
+    "bn": 1e9,
+    "k": 1e3,
+    "K": 1e3,
+    "M": 1e6,
+}
 # A Latin-script name: a word with a capital or a digit that starts with a letter (one
 # that starts with a digit, "180B", "4K", "60-second", is a quantity).
 _NAME = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9.\-]*")
@@ -186,7 +196,8 @@ def _support(
         # states that subject's facts, however close its meaning.
         shared = {n for n in names if _mentions(f"{heading}\n{hit.doc.page_content}", n)}
         fitting = [
-            i for i in range(len(sentences))
+            i
+            for i in range(len(sentences))
             if _numbers_in(claim, places[i]) and not _about_another(sentences, i, places[i], claim, shared)
         ]
         if not fitting:
@@ -202,8 +213,7 @@ def _support(
     # 生成60秒视频" has both words in a passage where 60 seconds is Sora's and Runway's
     # is 3 or 4.
     together = [
-        i for i, place in enumerate(places)
-        if all(_mentions(place, n) for n in names) and _numbers_in(claim, place)
+        i for i, place in enumerate(places) if all(_mentions(place, n) for n in names) and _numbers_in(claim, place)
     ]
     if not together:
         return None
@@ -341,53 +351,3 @@ def _numbers_in(claim: str, passage: str) -> bool:
     one)."""
     stated = _quantities(passage)
     return all(any(_same(c, s) for s in stated) for c in _quantities(claim))
-
-
-def cite(
-    claim_list: list[Claim], supports: list[Support | None], passages: list[Hit], max_chars: int
-) -> tuple[str, list[Citation]]:
-    """The supported claims with markers renumbered in order of first use, and their
-    citations; ("", []) when no claim is supported. Claims past `max_chars` are left out."""
-    numbers: dict[int, int] = {}
-    quoted: dict[int, set[int]] = {}
-    text = ""
-    for claim, support in zip(claim_list, supports):
-        if support is None:
-            continue
-        n = numbers.get(support.passage, len(numbers) + 1)
-        body = claim.text.rstrip(_CLAUSE_END)
-        piece = f"{body}[{n}]{claim.text[len(body):]}"  # a clause's marker goes before its comma
-        if text and len(text) + len(piece) > max_chars:
-            break
-        numbers[support.passage] = n
-        quoted.setdefault(support.passage, set()).add(support.sentence)
-        text += piece if _joins_tightly(text, claim.text) else f" {piece}"
-    citations = []
-    for passage, n in numbers.items():
-        hit = passages[passage]
-        citations.append(
-            Citation.of_chunk(
-                n,
-                hit.doc.metadata,
-                _quote(hit.doc.page_content, sorted(quoted[passage])),
-                max(s.similarity for s in supports if s and s.passage == passage),
-            )
-        )
-    return text.strip(), citations
-
-
-def _joins_tightly(text: str, nxt: str) -> bool:
-    """Chinese sentences follow each other without a space; English ones with one."""
-    return not text or not (nxt[:1].isascii() and nxt[:1].isalnum())
-
-
-def _quote(content: str, indexes: list[int]) -> str:
-    """The supporting sentences as the article has them: one stretch when they are close
-    together, else each one, joined by an ellipsis."""
-    sentences = split_sentences(content)
-    if indexes[-1] - indexes[0] <= 2:
-        start = content.find(sentences[indexes[0]])
-        end = content.find(sentences[indexes[-1]], max(start, 0))
-        if start >= 0 and end >= 0:
-            return content[start : end + len(sentences[indexes[-1]])]
-    return " … ".join(sentences[i] for i in indexes)

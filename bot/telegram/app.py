@@ -6,9 +6,10 @@
     hook = Webhook(url="https://bot.example.com/telegram", secret_token="s3cret")
     application.run_webhook(**hook.options(), allowed_updates=ALLOWED_UPDATES)
 
-`post_init` loads the engine (unless one is passed in), starts its threads (answers) and
-the writer thread (ingest, remove, reindex), and registers the command menu;
-`post_shutdown` stops the threads.
+The callbacks share one typed `Services` as `context.bot_data` (PTB's ContextTypes):
+filled with the settings and chat state here, and by `post_init` with the engine (loaded
+unless one is passed in), its threads (answers) and the writer thread (ingest, remove,
+reindex); `post_init` also registers the command menu, `post_shutdown` stops the threads.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,23 +26,22 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     Defaults,
     MessageHandler,
     filters,
 )
 
-from bot.telegram.conversations import Conversations
-from bot.wiring import Articlebot, build
 from bot.settings import Settings
 from bot.telegram import admin, handlers, sources
 from bot.telegram.filters import ADDRESSED_TO_ME, PressedBy
-from bot.telegram.limits import UserLimit, UserLimiter
-from bot.telegram.streaming import EditPacer
+from bot.telegram.limits import UserLimit
+from bot.telegram.services import BotApplication, Services
 from bot.telegram.texts import COMMANDS
+from bot.wiring import Articlebot, build
 
 logger = logging.getLogger(__name__)
 
@@ -108,35 +107,30 @@ def build_application(
     *,
     articlebot: Articlebot | None = None,
     user_limit: UserLimit = UserLimit(),
-) -> Application:
+) -> BotApplication:
     """The bot, ready for `run_polling` / `run_webhook`; `articlebot` skips loading one."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
 
-    async def post_init(application: Application) -> None:
-        application.bot_data[handlers.EXECUTOR] = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine")
-        application.bot_data[handlers.WRITER] = ThreadPoolExecutor(1, thread_name_prefix="writer")
+    async def post_init(application: BotApplication) -> None:
         parts = articlebot
         if parts is None:
             logger.info("Loading the embedding model and the articles…")
             parts = await asyncio.to_thread(build, settings)
-        application.bot_data[handlers.ENGINE] = parts.engine
-        application.bot_data[handlers.LIBRARY] = parts.library
+        application.bot_data.start(parts, ENGINE_THREADS)
         for language, commands in COMMANDS.items():
             await application.bot.set_my_commands(
                 [BotCommand(name, description) for name, description in commands], language_code=language or None
             )
         logger.info("Serving as @%s", application.bot.username)
 
-    async def post_shutdown(application: Application) -> None:
-        for key in (handlers.EXECUTOR, handlers.WRITER):
-            executor = application.bot_data.pop(key, None)
-            if executor is not None:
-                executor.shutdown(wait=False, cancel_futures=True)
+    async def post_shutdown(application: BotApplication) -> None:
+        application.bot_data.stop()
 
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
+        .context_types(ContextTypes(bot_data=Services))
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
         .defaults(
@@ -153,18 +147,12 @@ def build_application(
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.bot_data[handlers.SETTINGS] = settings
-    application.bot_data[handlers.REPLIES] = sources.RecentReplies()
-    application.bot_data[handlers.LIMITER] = UserLimiter(user_limit)
-    application.bot_data[handlers.CONVERSATIONS] = Conversations(
-        settings.data_dir / "conversations.sqlite3", settings.history_turns
-    )
-    application.bot_data[handlers.PACER] = EditPacer()
+    application.bot_data.configure(settings, user_limit)
     register(application)
     return application
 
 
-def register(application: Application) -> None:
+def register(application: BotApplication) -> None:
     """Add the handlers; within a group the first matching handler wins, so order matters.
 
     1. Admins (ADMIN_USER_IDS, checked on the sender's user id, never the chat):
@@ -181,7 +169,7 @@ def register(application: Application) -> None:
        both only where the bot would have answered.
     Everything else (group chatter, service messages, channel posts) is ignored on purpose.
     """
-    settings: Settings = application.bot_data[handlers.SETTINGS]
+    settings = application.bot_data.settings
     admins = filters.User(user_id=settings.admin_user_ids)
     upload = NEW & filters.Document.ALL & ~filters.ANIMATION & (PRIVATE | ADDRESSED_TO_ME)
     application.add_handlers(

@@ -26,15 +26,22 @@ NO_TOKEN = (
 
 @click.command()
 @click.option(
-    "--webhook", "webhook_url", metavar="URL",
+    "--webhook",
+    "webhook_url",
+    metavar="URL",
     help="Public URL Telegram POSTs updates to; without it the bot long-polls.",
 )
 @click.option(
-    "--listen", default="127.0.0.1", show_default=True,
+    "--listen",
+    default="127.0.0.1",
+    show_default=True,
     help="Address the webhook server binds (with --webhook).",
 )
 @click.option(
-    "--port", default=8443, show_default=True, type=click.IntRange(1, 65535),
+    "--port",
+    default=8443,
+    show_default=True,
+    type=click.IntRange(1, 65535),
     help="Port the webhook server binds (with --webhook).",
 )
 @click.pass_obj

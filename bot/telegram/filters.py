@@ -9,7 +9,7 @@ delivers all group chatter, which these filters keep out.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Message, MessageEntity, Update
@@ -46,7 +46,9 @@ class PressedBy(CallbackQueryHandler):
     sender, which for a button is the bot; a press is checked on the user who pressed it.
     """
 
-    def __init__(self, users: filters.User, callback: Callable[[Update, Any], Awaitable[None]], pattern: str) -> None:
+    def __init__(
+        self, users: filters.User, callback: Callable[[Update, Any], Coroutine[Any, Any, None]], pattern: str
+    ) -> None:
         super().__init__(callback, pattern=pattern)
         self.users = users
 

@@ -104,7 +104,7 @@ def compact_sources(answer: Answer, lang: str) -> str:
 
 
 def _sources_heading(answer: Answer, lang: str) -> str:
-    """"Sources", and how a follow-up question was understood (its standalone form)."""
+    """ "Sources", and how a follow-up question was understood (its standalone form)."""
     heading = f"<b>{say(lang, 'sources')}</b>"
     if answer.standalone:
         understood = say(lang, "understood_as", question=escape(shorten(answer.standalone, ECHO_CHARS)))
@@ -229,7 +229,7 @@ def _find_cut(
         stack = grown
         i += 1
         nxt = tokens[i] if i < len(tokens) else " "
-        if token == "\n" or (token in _SENTENCE_END and (nxt.isspace() or nxt in _CLOSERS or ord(token) > 0x2fff)):
+        if token == "\n" or (token in _SENTENCE_END and (nxt.isspace() or nxt in _CLOSERS or ord(token) > 0x2FFF)):
             sentence = (i, list(stack))
         elif token in _CLOSERS and sentence and sentence[0] == i - 1:
             sentence = (i, list(stack))

@@ -2,7 +2,7 @@
 
 Who gets to which callback (private chat, group mention or reply, message type) is
 decided by the filters at registration; the callbacks only do the work. Long-lived
-services live in `context.bot_data` under the keys below (see `app.build_application`).
+services are `context.bot_data`, one typed `Services` (bot/telegram/services.py).
 
 Replies quote the message they answer in groups (PTB's default for `reply_*`), where
 several people talk at once; answers quote their question everywhere, because several
@@ -15,47 +15,41 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from telegram import Message, Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, NetworkError, TelegramError
-from telegram.ext import ContextTypes
+from telegram.error import NetworkError, TelegramError
 
 from bot.answering.answer import Answer
-from bot.telegram.conversations import Conversations
 from bot.answering.engine import Engine
-from bot.settings import Settings
+from bot.errors import EmptyQuestionError, QuestionError, QuestionTooLongError
 from bot.telegram import sources
-from bot.telegram.streaming import Draft
+from bot.telegram.conversations import Conversations
 from bot.telegram.filters import command_argument, without_mention
-from bot.telegram.formatting import article_list, escape, last_message, layout, title_list
-from bot.telegram.limits import UserLimiter, Verdict
+from bot.telegram.formatting import (
+    article_list,
+    escape,
+    last_message,
+    layout,
+    title_list,
+)
+from bot.telegram.limits import Verdict
+from bot.telegram.live_message import edit
+from bot.telegram.services import Context
+from bot.telegram.streaming import Draft
 from bot.telegram.texts import language_for, say
+from bot.telegram.updates import chat_of, data_of, message_of, query_of
 from vectorstore.errors import ArticlebotError
 
 logger = logging.getLogger(__name__)
 
-# Keys of context.bot_data.
-ENGINE = "engine"
-LIBRARY = "library"
-EXECUTOR = "engine_executor"
-# One thread for writes (ingest, remove, reindex): they run one at a time, and a long
-# ingest never takes the engine threads that answer questions.
-WRITER = "writer_executor"
-SETTINGS = "settings"
-REPLIES = "recent_replies"
-LIMITER = "user_limiter"
-CONVERSATIONS = "conversations"
-PACER = "edit_pacer"
-
 # Telegram shows "typing…" for 5 s or until the bot's next message; renew it before then.
 TYPING_RENEW_S = 4.5
 
-Context = ContextTypes.DEFAULT_TYPE
-Callback = Callable[[Update, Context], Awaitable[None]]
+Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 T = TypeVar("T")
 
 
@@ -67,11 +61,20 @@ def user_language(update: Update) -> str:
     return language_for(None, user.language_code if user else None)
 
 
-async def in_engine_thread(context: Context, fn: Callable[..., T], *args: Any, pool: str = EXECUTOR) -> T:
-    """Run a blocking engine call on the engine's threads (or the `pool` named by its
-    bot_data key, e.g. WRITER), keeping the event loop free."""
-    executor: Executor = context.bot_data[pool]
+async def _in_thread(executor: Executor, fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+
+
+async def in_engine_thread(context: Context, fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking engine or library read on the engine's threads, keeping the event
+    loop free."""
+    return await _in_thread(context.bot_data.engine_threads, fn, *args)
+
+
+async def in_writer_thread(context: Context, fn: Callable[..., T], *args: Any) -> T:
+    """Run a write (ingest, remove, reindex) on the one writer thread: writes run one at
+    a time, and never take the threads that answer questions."""
+    return await _in_thread(context.bot_data.writer, fn, *args)
 
 
 def limited(callback: Callback) -> Callback:
@@ -83,15 +86,15 @@ def limited(callback: Callback) -> Callback:
 
     @functools.wraps(callback)
     async def guarded(update: Update, context: Context) -> None:
-        limiter: UserLimiter = context.bot_data[LIMITER]
-        who = update.effective_user.id if update.effective_user else update.effective_chat.id
+        limiter = context.bot_data.limiter
+        who = update.effective_user.id if update.effective_user else chat_of(update).id
         verdict = limiter.check(who)
         if verdict is Verdict.ALLOW:
             await callback(update, context)
             return
         if verdict is Verdict.WARN:
             note = say(user_language(update), "too_fast", seconds=limiter.wait_s(who))
-            await update.effective_message.reply_html(note)
+            await message_of(update).reply_html(note)
         logger.info("User %s is over the limit (%s); update %s", who, verdict.value, update.update_id)
 
     return guarded
@@ -123,7 +126,7 @@ async def _typing(message: Message) -> AsyncIterator[None]:
 def conversation_key(update: Update) -> str:
     """Whose conversation a message continues: the private chat's, or in a group the
     sender's own (several people ask there at once)."""
-    chat = update.effective_chat
+    chat = chat_of(update)
     if chat.type == chat.PRIVATE or update.effective_user is None:
         return str(chat.id)
     return f"{chat.id}:{update.effective_user.id}"
@@ -142,30 +145,33 @@ async def _answer(update: Update, context: Context, question: str) -> None:
     """Answer `question` under the message that asked it, with sources and the button.
 
     A generated answer appears while it is written (bot/telegram/streaming.py)."""
-    message = update.effective_message
-    lang = language_for(question)
-    settings: Settings = context.bot_data[SETTINGS]
-    size = len(" ".join(question.split()))
-    if size > settings.max_question_chars:
-        too_long = say(lang, "too_long", length=size, limit=settings.max_question_chars)
-        await message.reply_html(too_long)
-        return
-    engine: Engine = context.bot_data[ENGINE]
-    conversations: Conversations = context.bot_data[CONVERSATIONS]
+    message = message_of(update)
+    lang = language_for(question) if question.strip() else user_language(update)
+    services = context.bot_data
     try:
-        async with _typing(message), Draft(message, context.bot_data[PACER]) as draft:
+        services.engine.check_question(question)  # asked first: a question it won't take shows no "typing…"
+        async with _typing(message), Draft(message, services.pacer) as draft:
             answer: Answer = await in_engine_thread(
-                context, _converse, engine, conversations, conversation_key(update), question, draft.update
+                context,
+                _converse,
+                services.engine,
+                services.conversations,
+                conversation_key(update),
+                question,
+                draft.update,
             )
-    except ArticlebotError as exc:
-        # QuestionError and store trouble: their message is written for users.
+    except QuestionError as exc:  # the engine won't take the question: say why, in their language
+        logger.info("Update %s: %s", update.update_id, exc)
+        await message.reply_html(_question_problem(exc, lang), do_quote=True)
+        return
+    except ArticlebotError as exc:  # store trouble: its message is written for users
         logger.warning("Update %s: %s", update.update_id, exc)
         await message.reply_html(escape(str(exc)), do_quote=True)
         return
     reply = layout(answer, lang)
     markup = None
     if reply.has_sources:
-        key = context.bot_data[REPLIES].add(reply)
+        key = services.replies.add(reply)
         markup = sources.keyboard(key, lang, expanded=False)
     bodies = [*reply.parts, last_message(reply, expanded=False)]
     for i, body in enumerate(bodies):
@@ -175,6 +181,15 @@ async def _answer(update: Update, context: Context, question: str) -> None:
         await message.reply_html(body, reply_markup=markup if last else None, do_quote=True)
 
 
+def _question_problem(exc: QuestionError, lang: str) -> str:
+    """Why the engine didn't take a question, in `lang`: the engine decides, we word it."""
+    if isinstance(exc, QuestionTooLongError):
+        return say(lang, "too_long", length=exc.length, limit=exc.limit)
+    if isinstance(exc, EmptyQuestionError):
+        return say(lang, "empty_question", example=escape(say(lang, "example")))
+    return escape(str(exc))
+
+
 # -- commands ---------------------------------------------------------------------------
 
 
@@ -182,9 +197,9 @@ async def _answer(update: Update, context: Context, question: str) -> None:
 async def start(update: Update, context: Context) -> None:
     """/start: what the bot knows and how to ask it."""
     lang = user_language(update)
-    records = await in_engine_thread(context, context.bot_data[LIBRARY].articles)
+    records = await in_engine_thread(context, context.bot_data.library.articles)
     if not records:
-        await update.effective_message.reply_html(say(lang, "start_empty"))
+        await message_of(update).reply_html(say(lang, "start_empty"))
         return
     text = say(
         lang,
@@ -193,28 +208,28 @@ async def start(update: Update, context: Context) -> None:
         example=escape(say(lang, "example")),
         mention=escape(f"@{context.bot.username}"),
     )
-    await update.effective_message.reply_html(text)
+    await message_of(update).reply_html(text)
 
 
 @limited
 async def show_help(update: Update, context: Context) -> None:
     """/help: how to ask and how to read an answer."""
     lang = user_language(update)
-    await update.effective_message.reply_html(say(lang, "help", mention=escape(f"@{context.bot.username}")))
+    await message_of(update).reply_html(say(lang, "help", mention=escape(f"@{context.bot.username}")))
 
 
 @limited
 async def list_articles(update: Update, context: Context) -> None:
     """/articles: the articles' titles and when they were added."""
-    records = await in_engine_thread(context, context.bot_data[LIBRARY].articles)
-    await update.effective_message.reply_html(article_list(records, user_language(update)))
+    records = await in_engine_thread(context, context.bot_data.library.articles)
+    await message_of(update).reply_html(article_list(records, user_language(update)))
 
 
 @limited
 async def ask(update: Update, context: Context) -> None:
     """/ask QUESTION: answer the question after the command (the way to ask in groups)."""
-    message = update.effective_message
-    question = command_argument(message.text)
+    message = message_of(update)
+    question = command_argument(message.text or "")
     if not question:
         lang = user_language(update)
         await message.reply_html(say(lang, "ask_usage", example=escape(say(lang, "example"))))
@@ -225,15 +240,14 @@ async def ask(update: Update, context: Context) -> None:
 @limited
 async def reset(update: Update, context: Context) -> None:
     """/reset: forget the conversation, so the next question starts afresh."""
-    conversations: Conversations = context.bot_data[CONVERSATIONS]
-    await in_engine_thread(context, conversations.reset, conversation_key(update))
-    await update.effective_message.reply_html(say(user_language(update), "reset_done"))
+    await in_engine_thread(context, context.bot_data.conversations.reset, conversation_key(update))
+    await message_of(update).reply_html(say(user_language(update), "reset_done"))
 
 
 @limited
 async def unknown_command(update: Update, context: Context) -> None:
     """A command the bot doesn't have, in a private chat."""
-    await update.effective_message.reply_html(say(user_language(update), "unknown_command"))
+    await message_of(update).reply_html(say(user_language(update), "unknown_command"))
 
 
 # -- questions --------------------------------------------------------------------------
@@ -242,14 +256,14 @@ async def unknown_command(update: Update, context: Context) -> None:
 @limited
 async def answer_private(update: Update, context: Context) -> None:
     """A text message in a private chat: it is a question."""
-    await _answer(update, context, update.effective_message.text)
+    await _answer(update, context, message_of(update).text or "")
 
 
 @limited
 async def answer_in_group(update: Update, context: Context) -> None:
     """A group message that mentions the bot or replies to it: answer it."""
-    message = update.effective_message
-    question = without_mention(message.text, context.bot.username)
+    message = message_of(update)
+    question = without_mention(message.text or "", context.bot.username)
     if not question:
         lang = user_language(update)
         await message.reply_html(say(lang, "empty_mention", example=escape(say(lang, "example"))))
@@ -259,21 +273,19 @@ async def answer_in_group(update: Update, context: Context) -> None:
 
 async def toggle_sources(update: Update, context: Context) -> None:
     """The Sources button: expand the quoted passages in place, or collapse them."""
-    query = update.callback_query
-    key, expand = sources.parse(query.data)
-    reply = context.bot_data[REPLIES].get(key)
+    query = query_of(update)
+    key, expand = sources.parse(data_of(query))
+    reply = context.bot_data.replies.get(key)
     if reply is None:
         await query.answer(say(user_language(update), "sources_gone"), show_alert=True)
         return
     await query.answer()
-    try:
-        await query.edit_message_text(
+    # Two quick presses race: the second edit finds the message already in that state.
+    await edit(
+        query.edit_message_text(
             last_message(reply, expanded=expand), reply_markup=sources.keyboard(key, reply.lang, expand)
         )
-    except BadRequest as exc:
-        # Two quick presses race: the second edit finds the message already in that state.
-        if "not modified" not in exc.message.lower():
-            raise
+    )
 
 
 # -- everything else --------------------------------------------------------------------
@@ -281,15 +293,23 @@ async def toggle_sources(update: Update, context: Context) -> None:
 # Message attributes checked in this order. Files (documents) never get here: they are
 # admins' uploads or refused (bot/telegram/admin.py); an animation also carries a document.
 _KINDS = (
-    "sticker", "photo", "voice", "audio", "video_note", "video", "animation",
-    "location", "contact", "poll",
+    "sticker",
+    "photo",
+    "voice",
+    "audio",
+    "video_note",
+    "video",
+    "animation",
+    "location",
+    "contact",
+    "poll",
 )
 
 
 @limited
 async def explain_unsupported(update: Update, context: Context) -> None:
     """Stickers, photos, voice and other non-text messages: say that only text works."""
-    message = update.effective_message
+    message = message_of(update)
     kind = next((k for k in _KINDS if getattr(message, k, None)), "other")
     lang = user_language(update)
     await message.reply_html(say(lang, "unsupported", kind=say(lang, f"kind_{kind}")))
@@ -298,7 +318,7 @@ async def explain_unsupported(update: Update, context: Context) -> None:
 @limited
 async def explain_edit(update: Update, context: Context) -> None:
     """An edited message: the bot answered (or ignored) the original; ask for a new one."""
-    message = update.effective_message
+    message = message_of(update)
     lang = language_for(message.text) if message.text else user_language(update)
     await message.reply_html(say(lang, "unsupported_edit"), do_quote=True)
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from bot.language import language_of
 
-LANGUAGES = ("en", "zh")
-
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "start": (
@@ -52,22 +50,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "reset_done": "Done: I've forgotten our conversation. Your next question starts afresh.",
         "show_sources": "📖 Sources",
         "hide_sources": "Hide sources",
-        "refusal": (
-            "The articles I know don't cover “{question}”.\n"
-            "Send /articles to see what they are about."
-        ),
+        "refusal": ("The articles I know don't cover “{question}”.\nSend /articles to see what they are about."),
         "ask_usage": "Put the question after the command, e.g. <code>/ask {example}</code>",
         "empty_mention": "Yes? Ask me something about the articles, e.g. <i>{example}</i>",
+        "empty_question": (
+            "That message has no question in it. Ask me something about the articles, e.g. <i>{example}</i>"
+        ),
         "too_long": (
-            "That message is {length} characters long; I take questions of up to {limit}. "
-            "Please ask something shorter."
+            "That message is {length} characters long; I take questions of up to {limit}. Please ask something shorter."
         ),
-        "too_fast": (
-            "You are asking faster than I can answer. Please wait {seconds} s and ask again."
-        ),
-        "unsupported": (
-            "I can't read {kind}. Please send your question as a text message."
-        ),
+        "too_fast": ("You are asking faster than I can answer. Please wait {seconds} s and ask again."),
+        "unsupported": ("I can't read {kind}. Please send your question as a text message."),
         "unsupported_edit": (
             "I only answer new messages, so I didn't see your edit. "
             "Please send the corrected question as a new message."
@@ -130,8 +123,7 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "unknown_article": "No article has the id <code>{id}</code>. /articles shows the ids.",
         "remove_confirm": (
-            "Remove <b>{title}</b> (<code>{id}</code>, {chunks} chunks)? "
-            "Questions about it will no longer be answered."
+            "Remove <b>{title}</b> (<code>{id}</code>, {chunks} chunks)? Questions about it will no longer be answered."
         ),
         "remove_yes": "🗑 Remove",
         "remove_no": "Keep it",
@@ -139,9 +131,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "remove_kept": "Kept <b>{title}</b> (<code>{id}</code>).",
         "reindex_status": "⏳ Re-embedding every article with {model}: {done}/{total} chunks…",
         "reindex_done": "✅ Re-embedded {count} chunks with {model}.",
-        "reindex_failed": (
-            "❌ Re-embedding failed midway (an error on my side, now in the log). Send /reindex again."
-        ),
+        "reindex_failed": ("❌ Re-embedding failed midway (an error on my side, now in the log). Send /reindex again."),
         "stats": (
             "<b>Since start</b>\n"
             "Articles: {articles} ({chunks} chunks)\n"
@@ -189,6 +179,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "refusal": "我知道的文章里没有涉及“{question}”。\n发送 /articles 看看这些文章讲了什么。",
         "ask_usage": "请把问题写在命令后面,例如 <code>/ask {example}</code>",
         "empty_mention": "在呢!请问一个关于文章的问题,例如:<i>{example}</i>",
+        "empty_question": "这条消息里没有问题。请问一个关于文章的问题,例如:<i>{example}</i>",
         "too_long": "这条消息有 {length} 个字符,问题最多 {limit} 个字符。请问得简短一些。",
         "too_fast": "你提问的速度太快了,我来不及回答。请等 {seconds} 秒再问。",
         "unsupported": "我看不懂{kind}。请用文字发送你的问题。",
@@ -282,7 +273,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
 
 
 def language_for(text: str | None = None, language_code: str | None = None) -> str:
-    """"zh" for a Chinese question or a Chinese-speaking user, otherwise "en"."""
+    """ "zh" for a Chinese question or a Chinese-speaking user, otherwise "en"."""
     if text and language_of(text) == "zh":
         return "zh"
     if text is None and language_code and language_code.lower().startswith("zh"):

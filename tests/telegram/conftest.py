@@ -17,10 +17,10 @@ from pydantic import SecretStr
 from telegram.ext import Application
 
 from bot.answering.engine import Engine
-from bot.wiring import Articlebot
 from bot.settings import Settings
 from bot.telegram.app import ALLOWED_UPDATES, Webhook, build_application
 from bot.telegram.limits import UserLimit
+from bot.wiring import Articlebot
 from tests.telegram.fake_botapi import FakeBotAPI
 
 WEBHOOK_SECRET = "test-secret_0123456789"

@@ -38,9 +38,22 @@ MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files
 _OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
 # Fields that stay strings; everything else arrives JSON-encoded (numbers, objects).
 _STRING_FIELDS = {
-    "text", "parse_mode", "url", "secret_token", "callback_query_id", "action", "file_id",
-    "caption", "ip_address", "language_code", "description", "short_description", "name",
-    "title", "inline_message_id", "business_connection_id",
+    "text",
+    "parse_mode",
+    "url",
+    "secret_token",
+    "callback_query_id",
+    "action",
+    "file_id",
+    "caption",
+    "ip_address",
+    "language_code",
+    "description",
+    "short_description",
+    "name",
+    "title",
+    "inline_message_id",
+    "business_connection_id",
 }
 
 T = TypeVar("T")
@@ -70,17 +83,27 @@ class Call:
 
 # -- Telegram's HTML ----------------------------------------------------------------------
 
-_TAG = re.compile(
-    r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*)\s*>"
-)
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*)\s*>")
 _ATTR = re.compile(r"([a-zA-Z-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?")
 _CHAR_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _TAG_TYPES = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "tg-spoiler": "spoiler", "span": "spoiler", "a": "text_link", "code": "code", "pre": "pre",
-    "blockquote": "blockquote", "tg-emoji": "custom_emoji",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
 }
 
 
@@ -105,7 +128,7 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
         if char == "<":
             match = _TAG.match(source, i)
             if not match:
-                raise fail("Unexpected character in start tag or unescaped \"<\"", i)
+                raise fail('Unexpected character in start tag or unescaped "<"', i)
             closing, name, attrs = match.group(1), match.group(2).lower(), match.group(3)
             if name not in _TAG_TYPES:
                 raise fail(f'Unsupported {"end" if closing else "start"} tag "{name}"', i)
@@ -118,7 +141,7 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
                 if entity["length"] > 0:
                     entities.append(entity)
             else:
-                stack.append((name, _entity(name, attrs, size, lambda what: fail(what, i))))
+                stack.append((name, _entity(name, attrs, size, lambda what, at=i: fail(what, at))))
             i = match.end()
         elif char == "&":
             match = _CHAR_ENTITY.match(source, i)
@@ -134,7 +157,7 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
             size += u16(char)
             i += 1
     if stack:
-        raise bad_request(f'can\'t parse entities: Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+        raise bad_request(f"can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1][0]}\"")
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     return "".join(out), entities
 
@@ -173,9 +196,14 @@ class FakeBotAPI:
     def __init__(self, token: str = TOKEN, username: str = "articlebot_test_bot") -> None:
         self.token = token
         self.me = {
-            "id": int(token.split(":")[0]), "is_bot": True, "first_name": "Articlebot",
-            "username": username, "can_join_groups": True, "can_read_all_group_messages": False,
-            "supports_inline_queries": False, "can_connect_to_business": False,
+            "id": int(token.split(":")[0]),
+            "is_bot": True,
+            "first_name": "Articlebot",
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
             "has_main_web_app": False,
         }
         self.calls: list[Call] = []
@@ -242,7 +270,7 @@ class FakeBotAPI:
         return self._chat({"id": user["id"], "type": "private", "first_name": user["first_name"]})
 
     def group_chat(self, chat_id: int, title: str = "Readers") -> dict[str, Any]:
-        return self._chat({"id": chat_id, "type": "supergroup" if chat_id < -10**12 else "group", "title": title})
+        return self._chat({"id": chat_id, "type": "supergroup" if chat_id < -(10**12) else "group", "title": title})
 
     def send(
         self,
@@ -281,11 +309,14 @@ class FakeBotAPI:
     ) -> dict[str, Any]:
         """A user sends a file, as Telegram delivers it: a message with a `document`."""
         file_id = f"doc{len(self._files) + 1}"
-        suffix = re.sub(r"[^A-Za-z0-9.]", "", file_name[file_name.rfind("."):]) if "." in file_name else ""
+        suffix = re.sub(r"[^A-Za-z0-9.]", "", file_name[file_name.rfind(".") :]) if "." in file_name else ""
         stored = self.add_file(file_id, content, f"documents/file_{file_id}{suffix}")  # Telegram's naming
         document = {
-            "file_id": file_id, "file_unique_id": stored["file_unique_id"], "file_name": file_name,
-            "mime_type": mime_type, "file_size": len(content),
+            "file_id": file_id,
+            "file_unique_id": stored["file_unique_id"],
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(content),
         }
         extra = {"caption": caption} if caption is not None else {}
         return self.send(chat, user, document=document, **extra)
@@ -331,7 +362,8 @@ class FakeBotAPI:
     def replies_to(self, message: dict[str, Any]) -> list[dict[str, Any]]:
         """The bot's messages that quote `message`."""
         return [
-            m for m in self.bot_messages(message["chat"]["id"])
+            m
+            for m in self.bot_messages(message["chat"]["id"])
             if m.get("reply_to_message", {}).get("message_id") == message["message_id"]
         ]
 
@@ -442,8 +474,11 @@ class FakeBotAPI:
     def add_file(self, file_id: str, content: bytes, file_path: str) -> dict[str, Any]:
         """A file users can send; the bot fetches it with getFile and a download."""
         self._files[file_id] = {
-            "file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(content),
-            "file_path": file_path, "content": content,
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(content),
+            "file_path": file_path,
+            "content": content,
         }
         return {k: v for k, v in self._files[file_id].items() if k != "content"}
 
@@ -509,8 +544,11 @@ class FakeBotAPI:
         chat = self._known_chat(params.get("chat_id"))
         text, entities = self._text(params)
         message: dict[str, Any] = {
-            "message_id": self._next_message_id(chat["id"]), "from": self._me_short(), "chat": chat,
-            "date": int(time.time()), "text": text,
+            "message_id": self._next_message_id(chat["id"]),
+            "from": self._me_short(),
+            "chat": chat,
+            "date": int(time.time()),
+            "text": text,
         }
         if entities:
             message["entities"] = entities
@@ -569,9 +607,17 @@ class FakeBotAPI:
     def _api_sendchataction(self, params: dict[str, Any]) -> bool:
         self._known_chat(params.get("chat_id"))
         if params.get("action") not in {
-            "typing", "upload_photo", "record_video", "upload_video", "record_voice",
-            "upload_voice", "upload_document", "choose_sticker", "find_location",
-            "record_video_note", "upload_video_note",
+            "typing",
+            "upload_photo",
+            "record_video",
+            "upload_video",
+            "record_voice",
+            "upload_voice",
+            "upload_document",
+            "choose_sticker",
+            "find_location",
+            "record_video_note",
+            "upload_video_note",
         }:
             raise bad_request("wrong parameter action in request")
         return True

@@ -10,7 +10,7 @@ import contextlib
 import io
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,17 +18,15 @@ from aiohttp import web
 from pypdf import PdfWriter
 
 from bot.library import Library
-from bot.wiring import build
 from bot.telegram.app import build_application
-from bot.telegram.handlers import LIBRARY
+from bot.wiring import build
 from tests.conftest import make_settings
 from tests.telegram.conftest import Bot, free_port, running, telegram_settings
 from tests.telegram.fake_botapi import parse_html
 
 ADMIN_ID = 4001
 REFUSAL = (
-    "Sorry, only the bot's admins can add, change or remove articles. "
-    "You can still ask me anything about the articles."
+    "Sorry, only the bot's admins can add, change or remove articles. You can still ask me anything about the articles."
 )
 UNCHANGED = "The articles are unchanged."
 
@@ -127,13 +125,13 @@ def bob(api) -> dict:
 
 
 def library_of(bot: Bot) -> Library:
-    return bot.application.bot_data[LIBRARY]
+    return bot.application.bot_data.library
 
 
 def snapshot(library: Library) -> tuple:
     """Everything a question could find: the articles, their live chunks, all chunks."""
     live = sorted((d.id, d.page_content) for d in library.store.live_chunks())
-    return library.articles(), live, library.store.chunks._collection.count()
+    return library.articles(), live, library.store.chunk_count()
 
 
 async def outcome(bot: Bot, request: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
@@ -205,15 +203,23 @@ async def test_admin_adds_a_gbk_file_and_a_web_page_and_users_get_answers_citing
         f"✅ farm.txt\nAdded a new article:\n{farm.article_id}  深海养殖场  ({farm.chunk_count} chunks, added)"
     )
     assert stages(history(bot, farm_status)) == [
-        "Starting…", "Downloading the file…", "Cleaning the text…", "Splitting it into chunks…",
-        "N chunks; embedding N/N…", "Added a new article:",
+        "Starting…",
+        "Downloading the file…",
+        "Cleaning the text…",
+        "Splitting it into chunks…",
+        "N chunks; embedding N/N…",
+        "Added a new article:",
     ]
     assert desert_status["text"] == (
         f"✅ {url}\nAdded a new article:\n{desert.article_id}  沙漠温室计划  (1 chunk, added)"
     )
     assert stages(history(bot, desert_status)) == [
-        "Starting…", "Fetching…", "Cleaning the text…", "Splitting it into chunks…",
-        "N chunks; embedding N/N…", "Added a new article:",
+        "Starting…",
+        "Fetching…",
+        "Cleaning the text…",
+        "Splitting it into chunks…",
+        "N chunks; embedding N/N…",
+        "Added a new article:",
     ]
     assert "二十四个网箱" in farm_answer["text"]
     assert "\n来源\n[1] 深海养殖场" in farm_answer["text"]
@@ -254,7 +260,7 @@ async def test_a_changed_upload_replaces_the_article_and_only_the_new_fact_is_ci
     assert by_title["text"].startswith(f"✅ notes.md\nReplaced the older version:\n{first.article_id}  深海养殖场  ")
     assert second.article_id == third.article_id == first.article_id
     assert "四十八个网箱" in latest["text"] and "三十六" not in latest["text"]
-    assert library.store.chunks._collection.count() == third.chunk_count  # no duplicate chunks
+    assert library.store.chunk_count() == third.chunk_count  # no duplicate chunks
 
 
 async def test_a_question_during_a_long_ingest_is_answered_before_the_ingest_ends(make_bot, admin, bob):
@@ -283,7 +289,7 @@ async def test_admin_lists_ids_sees_stats_reindexes_and_removes_after_confirming
     [farm] = library_of(bot).articles()
     await bot.ask(bot.api.private_chat(bob), bob, FARM_Q)
     await bot.ask(bot.api.private_chat(bob), bob, "火星基地在哪里?")
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
 
     listed = await command(bot, admin, "/articles")
     stats = await command(bot, admin, "/stats")

@@ -77,6 +77,9 @@ def test_webhook_listens_on_the_urls_path():
     hook = Webhook(url="https://bot.example.com/telegram/updates", secret_token="s", listen="0.0.0.0", port=8443)
 
     assert hook.options() == {
-        "listen": "0.0.0.0", "port": 8443, "url_path": "telegram/updates",
-        "webhook_url": "https://bot.example.com/telegram/updates", "secret_token": "s",
+        "listen": "0.0.0.0",
+        "port": 8443,
+        "url_path": "telegram/updates",
+        "webhook_url": "https://bot.example.com/telegram/updates",
+        "secret_token": "s",
     }

@@ -13,10 +13,10 @@ import re
 
 from pydantic import SecretStr
 
-from bot.answering.engine import Engine
-from bot.wiring import build
 from bot.telegram.app import build_application
 from bot.telegram.streaming import CURSOR, PRIVATE_INTERVAL_S
+from bot.wiring import build
+from tests.conftest import require_llm
 from tests.fake_llm_server import FakeChatServer
 from tests.telegram.conftest import Bot, running, telegram_settings
 
@@ -56,7 +56,11 @@ async def test_follow_up_is_understood_from_the_earlier_question(bot, engine):
     assert reply["text"].splitlines()[0] == expected.text
     assert understood(reply) == expected.standalone and "Sora" in expected.standalone
     assert f"<i>理解为:{expected.standalone}</i>" not in reply["text"]  # rendered, not literal tags
-    assert {"type": "italic", "offset": reply["text"].index("理解为"), "length": len(f"理解为:{expected.standalone}")} in reply["entities"]
+    assert {
+        "type": "italic",
+        "offset": reply["text"].index("理解为"),
+        "length": len(f"理解为:{expected.standalone}"),
+    } in reply["entities"]
     assert buttons(reply) == ["📖 来源"]
 
 
@@ -127,6 +131,7 @@ def scripted_model(messages: list[dict]) -> str:
 
 
 async def test_generated_follow_up_is_rewritten_by_the_model_and_streamed(api, engine):
+    require_llm()  # LLM_PROVIDER=openai: langchain_openai, from the llm extra
     with FakeChatServer(api_key="k", reply=scripted_model, piece_size=2) as server:
         settings = engine.settings.model_copy(
             update={

@@ -68,14 +68,13 @@ def test_text_from_users_and_articles_comes_back_literally(hostile):
 
 
 def test_refusal_echoes_the_question_harmlessly_and_suggests_articles():
-    refusal = Answer(question="Who runs <b>Runway</b> & co?", text="Sorry, the articles don't say.", refused=True)
+    refusal = Answer(question="Who runs <b>Runway</b> & co?", text="", refused=True)
 
     reply = layout(refusal, "en")
     text, entities = parse_html(last_message(reply, expanded=False))
 
     assert text == (
-        "The articles I know don't cover “Who runs <b>Runway</b> & co?”.\n"
-        "Send /articles to see what they are about."
+        "The articles I know don't cover “Who runs <b>Runway</b> & co?”.\nSend /articles to see what they are about."
     )
     assert entities == [] and reply.parts == () and not reply.has_sources
 

@@ -83,8 +83,15 @@ async def test_ask_without_a_question_explains_the_usage(bot, group, ann):
 
 
 async def test_sticker_in_a_group_is_ignored_unless_it_replies_to_the_bot(bot, group, ann):
-    sticker = {"file_id": "st1", "file_unique_id": "ust1", "type": "regular", "width": 512, "height": 512,
-               "is_animated": False, "is_video": False}
+    sticker = {
+        "file_id": "st1",
+        "file_unique_id": "ust1",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
     answer = await bot.ask(group, ann, f"/ask {QUESTION}")
     ignored = bot.api.send(group, ann, sticker=sticker)
 

@@ -43,7 +43,8 @@ async def answered(api: FakeBotAPI, asked: dict[tuple[int, int], str]) -> list[f
 
     def answers():
         return [
-            c for c in api.calls_to("sendMessage", ok=True)
+            c
+            for c in api.calls_to("sendMessage", ok=True)
             if (c.params["chat_id"], c.params.get("reply_parameters", {}).get("message_id")) in asked
         ]
 
@@ -77,5 +78,7 @@ async def test_fifty_questions_from_ten_chats_are_all_answered_in_their_own_chat
     print(
         "\nAnswer latency through the bot, 50 questions from 10 chats at once "
         "(question reaching Telegram -> answer reaching Telegram):\n  "
-        + summary("first wave", cold) + "\n  " + summary("second wave, engine warm", warm)
+        + summary("first wave", cold)
+        + "\n  "
+        + summary("second wave, engine warm", warm)
     )

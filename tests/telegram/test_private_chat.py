@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from bot.answering.answer import Answer
-from bot.telegram.handlers import REPLIES
 from bot.telegram.sources import RecentReplies
 from tests.telegram.conftest import Bot
 
@@ -111,7 +110,7 @@ async def test_markup_in_questions_comes_back_harmless(bot, ann, chat, question,
 async def test_articles_lists_titles_and_the_day_they_were_added(bot, ann, chat):
     reply = await bot.say(chat, ann, "/articles")
 
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     assert reply["text"] == f"Articles I know (1):\n1. Sora很强大,但现在也不必过度神话, added {today}"
 
 
@@ -158,7 +157,7 @@ async def test_two_quick_presses_expand_once_without_an_error(bot, ann, chat):
 
 async def test_sources_button_of_a_forgotten_answer_asks_to_ask_again(bot, ann, chat):
     reply = await bot.ask(chat, ann, "Sora最长能生成多长的视频?")
-    bot.application.bot_data[REPLIES] = RecentReplies()  # as after a restart
+    bot.application.bot_data.replies = RecentReplies()  # as after a restart
 
     query = bot.api.press(reply, ann)
     answer = await bot.api.wait_for(lambda: bot.api.callback_answers.get(query))

@@ -31,8 +31,15 @@ async def test_serve_answers_until_interrupted_and_never_prints_the_token(api: F
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from bot.cli.commands import main; main()", "serve", *args,
-        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-c",
+        "from bot.cli.commands import main; main()",
+        "serve",
+        *args,
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     try:
         await api.wait_for(lambda: "zh" in api.commands, timeout=90)  # post_init has run

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.wiring import build
 from bot.telegram.app import build_application
+from bot.wiring import build
 from tests.conftest import make_settings
 from tests.processes import MARS, MARS_Q
 from tests.telegram.conftest import Bot, running, telegram_settings

@@ -64,6 +64,14 @@ async def test_oversized_question_is_explained_not_answered(bot, ann, chat):
     assert bot.api.calls_to("sendChatAction") == []
 
 
+async def test_oversized_question_is_explained_in_its_own_language(bot, ann, chat):
+    question = "Sora" + "能生成什么样的视频" * 60 + "?"  # from a user whose Telegram is in English
+
+    reply = await bot.say(chat, ann, question)
+
+    assert reply["text"] == f"这条消息有 {len(question)} 个字符,问题最多 500 个字符。请问得简短一些。"
+
+
 async def test_unknown_command_points_to_help(bot, ann, chat):
     reply = await bot.say(chat, ann, "/weather")
 

@@ -14,7 +14,9 @@ QUESTION = "Sora最长能生成多长的视频?"
 
 async def test_webhook_is_registered_with_the_secret_token(webhook_bot):
     assert webhook_bot.api.webhook == {
-        "url": webhook_bot.webhook.url, "secret_token": WEBHOOK_SECRET, "max_connections": 40,
+        "url": webhook_bot.webhook.url,
+        "secret_token": WEBHOOK_SECRET,
+        "max_connections": 40,
     }
 
 
