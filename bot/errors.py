@@ -2,7 +2,7 @@
 
     ArticlebotError (vectorstore.errors)
     ├── QuestionError             a question (or question set) the engine won't take
-    │   ├── EmptyQuestionError    nothing to answer
+    │   ├── EmptyQuestionError    nothing to answer (blank, emoji, no content word)
     │   └── QuestionTooLongError  over MAX_QUESTION_CHARS (`length`, `limit`)
     ├── LocalModelError           the local chat model cannot be named, downloaded or verified
     └── GenerationError           generation mode is configured wrongly (LLM_* settings)
@@ -21,7 +21,7 @@ class QuestionError(ArticlebotError):
 
 class EmptyQuestionError(QuestionError):
     def __init__(self) -> None:
-        super().__init__("The question is empty: ask something about the articles.")
+        super().__init__("There is no question in this message: ask something about the articles.")
 
     def __reduce__(self) -> tuple[type, tuple[()]]:  # copy and pickle call __init__ with no message
         return type(self), ()

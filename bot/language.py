@@ -7,6 +7,7 @@ Chinese; anything else in English.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
@@ -14,3 +15,17 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 def language_of(text: str) -> str:
     """ "zh" when the text has a CJK character, else "en"."""
     return "zh" if _CJK.search(text) else "en"
+
+
+def joins_tightly(text: str, following: str) -> bool:
+    """Whether `following` goes right after `text` without a space: Chinese sentences
+    follow each other directly, a Latin one ("The farm…") after a space."""
+    return not text or not (following[:1].isascii() and following[:1].isalnum())
+
+
+def join_sentences(sentences: Iterable[str]) -> str:
+    """Sentences as running text (`joins_tightly`)."""
+    text = ""
+    for sentence in sentences:
+        text += sentence if joins_tightly(text, sentence) else f" {sentence}"
+    return text

@@ -42,10 +42,20 @@ class Library:
         """The article with this id, or ArticleNotFoundError."""
         return self.store.article(article_id)
 
-    def ingest(self, location: str, title: str | None = None, progress: Progress = no_progress) -> IngestResult:
-        """Ingest a file path or http(s) URL."""
+    def ingest(
+        self,
+        location: str,
+        title: str | None = None,
+        progress: Progress = no_progress,
+        *,
+        replace: str | None = None,
+    ) -> IngestResult:
+        """Ingest a file path or http(s) URL: it replaces the article of the same path or URL,
+        or the article `replace` names; otherwise it is a new article."""
+        if replace is not None:
+            self.store.article(replace)  # ArticleNotFoundError before fetching anything
         progress("fetching", 0, 0)
-        return self.ingest_loaded(load_source(location, self.limits), title, progress)
+        return self.ingest_loaded(load_source(location, self.limits), title, progress, replace=replace)
 
     def ingest_url(self, url: str, title: str | None = None, progress: Progress = no_progress) -> IngestResult:
         """Ingest an http(s) URL, never a local path: what remote admins may ask for."""
@@ -59,25 +69,41 @@ class Library:
     def ingest_bytes(
         self, data: bytes, filename: str, title: str | None = None, progress: Progress = no_progress
     ) -> IngestResult:
-        """Ingest an uploaded file's contents."""
+        """Ingest an uploaded file's contents: it replaces the article of an earlier upload
+        of the same file name (an upload has no path; see docs/telegram.md)."""
         return self.ingest_loaded(load_bytes(data, filename, self.limits), title, progress)
 
     def ingest_loaded(
-        self, loaded: LoadedSource, title: str | None = None, progress: Progress = no_progress
+        self,
+        loaded: LoadedSource,
+        title: str | None = None,
+        progress: Progress = no_progress,
+        *,
+        replace: str | None = None,
     ) -> IngestResult:
         """Ingest an already loaded source with the configured chunking."""
-        return self.ingest_many([(loaded, title)], progress)[0]
+        return self.ingest_many([(loaded, title)], progress, replace=replace)[0]
 
     def ingest_many(
-        self, sources: Sequence[tuple[LoadedSource, str | None]], progress: Progress = no_progress
+        self,
+        sources: Sequence[tuple[LoadedSource, str | None]],
+        progress: Progress = no_progress,
+        *,
+        replace: str | None = None,
     ) -> list[IngestResult]:
-        """Ingest loaded (source, title) pairs in one pass: much faster than one by one."""
+        """Ingest loaded (source, title) pairs in one pass: much faster than one by one.
+
+        Each replaces the article of the same source (`ingest.pipeline.source_key_of`: URL,
+        file path, or an upload's file name) or is added; `replace` (one source only) is the
+        id of the article to replace instead."""
         return ingest_many(
             self.store,
             sources,
             progress,
             chunk_size=self.settings.chunk_size,
             chunk_overlap=self.settings.chunk_overlap,
+            max_chunks=self.settings.max_chunks_per_article,
+            replace=replace,
         )
 
     def remove(self, article_id: str) -> ArticleRecord:

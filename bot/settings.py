@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE
+from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, MAX_CHUNKS_PER_ARTICLE
 from vectorstore.embeddings import DEFAULT_MODEL as DEFAULT_EMBEDDING_MODEL
 
 
@@ -48,6 +48,8 @@ class Settings(BaseSettings):
 
     chunk_size: int = Field(default=CHUNK_SIZE, alias="CHUNK_SIZE")
     chunk_overlap: int = Field(default=CHUNK_OVERLAP, alias="CHUNK_OVERLAP")
+    # An article that would make more chunks is refused before any embedding starts.
+    max_chunks_per_article: int = Field(default=MAX_CHUNKS_PER_ARTICLE, ge=1, alias="MAX_CHUNKS_PER_ARTICLE")
 
     # Limits that protect the bot from bad input.
     max_question_chars: int = Field(default=500, alias="MAX_QUESTION_CHARS")

@@ -17,6 +17,7 @@ from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.cleaning import CleanText
+from ingest.errors import TooManyChunksError
 
 # Chosen by measurement on the dev question set (see docs/evaluation.md, "Chunk size"), for Chinese.
 CHUNK_SIZE = 200
@@ -26,6 +27,11 @@ CHUNK_OVERLAP = 40
 # (chunks, answers) are Chinese characters, stretched by this for alphabetic text, or a
 # 200-character English chunk holds a sentence and a half.
 ALPHABETIC_STRETCH = 3
+# At most this many chunks per article (setting MAX_CHUNKS_PER_ARTICLE): about 320,000
+# Chinese or 950,000 English characters (chunks overlap), a long book, and some three
+# minutes of embedding on a 2-core CPU (20,497 chunks took half an hour); a larger upload
+# is more likely a mistake (a data dump, a log) than an article.
+MAX_CHUNKS_PER_ARTICLE = 2_000
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 # Paragraphs, lines, then sentence ends (kept with the sentence), then clause commas.
@@ -102,14 +108,27 @@ def stretch(text: str) -> int:
     return 1 if len(_HAN.findall(text)) * 2 >= letters else ALPHABETIC_STRETCH
 
 
-def chunk_article(clean: CleanText, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP) -> list[Document]:
+def chunk_article(
+    clean: CleanText,
+    chunk_size: int = CHUNK_SIZE,
+    overlap: int = CHUNK_OVERLAP,
+    max_chunks: int = MAX_CHUNKS_PER_ARTICLE,
+) -> list[Document]:
     """Chunks with title, section, position, offsets in `clean.text` and a content hash;
-    `chunk_size` and `overlap` in Chinese characters (see `stretch`)."""
+    `chunk_size` and `overlap` in Chinese characters (see `stretch`). More than
+    `max_chunks` chunks raise TooManyChunksError (as soon as they are counted)."""
     scale = stretch(clean.text)
     splitter = make_splitter(chunk_size * scale, overlap * scale)
     chunks: list[Document] = []
     for section in sections(clean.text):
-        for piece in splitter.create_documents([section.body]):
+        pieces = splitter.create_documents([section.body])
+        if len(chunks) + len(pieces) > max_chunks:
+            raise TooManyChunksError(
+                f"“{clean.title}” is too long: it would make more than {max_chunks:,} chunks, the limit "
+                f"per article (MAX_CHUNKS_PER_ARTICLE), and take long to index. Split it into several "
+                f"articles, or raise the limit."
+            )
+        for piece in pieces:
             start = section.start + piece.metadata["start_index"]
             text = piece.page_content
             chunks.append(

@@ -29,7 +29,9 @@ _TRAILER = re.compile(
 _CAPTION_CUE = re.compile(r"图|来源|摄|配图|source|photo|image|credit|getty", re.IGNORECASE)
 MAX_CAPTION_CHARS = 40
 MIN_TEASER_CHARS = 20
+TEASER_WINDOW_CHARS = 10_000
 # A line that only labels an ad slot ("Advertisement", "— 广告 —").
+MAX_AD_LABEL_CHARS = 80  # with its decoration
 _AD_LABEL = re.compile(
     r"^(广告|推广|赞助内容|广告推广|advertisement|advertising|ad|sponsored( content| post)?|"
     r"promoted|paid (content|partnership|post))$",
@@ -39,13 +41,22 @@ _AD_LABEL = re.compile(
 # than saying something about the subject. Each cue needs an imperative or site-specific
 # word: "关注" alone ("引发广泛关注") or "subscribe" as a fact ("200 million subscribers",
 # "users who subscribe to Netflix") is not one.
+# Cues that must open the clause (they are tried only there, see `_cue_in_clause`).
+_CALL_TO_ACTION_OPENING = re.compile(
+    "|".join(
+        (
+            r"(需要|想要?).{0,20}的(朋友|小伙伴|同学|读者|话)?(可以|请|可|直接)?"
+            r"(看这|戳|点击|点这|扫码|加我|关注|私信|领取|购买|下单)",
+            r"(please )?(subscribe|sign up|register)( now| today| here| for free|\s*[!.:,]|$)",
+        )
+    ),
+    re.IGNORECASE,
+)
 _CALL_TO_ACTION = re.compile(
     "|".join(
         (
             r"(看|戳|点)(这|这里|这儿|此处)\s*([:\uff1a!\uff01]|$)",
             r"(点击|戳)(这里|此处|这儿|链接|下方|上方|左下角|阅读原文|蓝字|头像)",
-            r"^(需要|想要?).{0,20}的(朋友|小伙伴|同学|读者|话)?(可以|请|可|直接)?"
-            r"(看这|戳|点击|点这|扫码|加我|关注|私信|领取|购买|下单)",
             r"扫码(关注|添加|加入|进群|入群|领取|咨询|下载|购买)|扫描(下方|上方|文末)?二维码|长按(识别)?二维码",
             r"关注(我们的?|本|我的|小编的?|作者的?)?(微信)?公众号",
             r"(欢迎|记得|求|麻烦|帮忙)(点赞|点个赞|在看|转发|分享|收藏|关注|订阅|三连)",
@@ -59,7 +70,6 @@ _CALL_TO_ACTION = re.compile(
             r"(后台|公众号)回复",
             r"\bclick (here|this link|the link|below|on the (link|button|banner))\b|\btap here\b",
             r"\b(subscribe|sign up) (to|for) (our|my) ",
-            r"^(please )?(subscribe|sign up|register)( now| today| here| for free|\s*[!.:,]|$)",
             r"\bplease (subscribe|sign up|like and|consider subscribing|share this)\b",
             r"\bfollow (us|me) (on|at)\b",
             r"\bshare this (article|post|story|page|video)\b",
@@ -84,6 +94,8 @@ MAX_LEAD_IN_CHARS = 40
 _SENTENCE_END = re.compile(
     r"[。\uff01\uff1f…]+[”’」』\uff09)]*|[!?]+[”’」』\uff09)]*(?=[^\x00-\x7f])|[.!?]+[\"')]*(?=\s|$)"
 )
+# A line ending like a sentence, not a title: a full stop, maybe inside closing quotes.
+_ENDS_SENTENCE = re.compile(r"(。|(?<![.])[.])[”’」』\uff09)\"']*$")
 _CLAUSE_BREAK = re.compile(r"[\uff0c\uff1b]|[,;](?!\d)")
 _CLAUSE_EDGES = " ,;:\uff0c\uff1b\uff1a。.!?\uff01\uff1f…"
 
@@ -132,13 +144,25 @@ def _cut_call_to_action(sentence: str) -> str:
     the clauses before those are information and stay, with the sentence's end. A cue is
     looked for from its clause to the sentence's end, so that it can see past a comma
     ("Buy now, pay later" is a kind of loan, not an offer).
+
+    Linear in the sentence's length: the search for a cue from one clause on also answers
+    for the clauses up to the cue it finds, so a sentence of many thousand clauses (a
+    comma-separated list, a long unpunctuated line) is not searched again from each one.
     """
     starts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(sentence))]
+    tail = len(sentence.rstrip(_CLAUSE_EDGES))  # what a cue may see: up to the sentence's end
+    cue_at = -1  # where the first cue at or after the last search's start is (len(sentence): none)
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(sentence)
-        clause = sentence[start:end].strip(_CLAUSE_EDGES)
-        cue = _CALL_TO_ACTION.search(sentence[start:].strip(_CLAUSE_EDGES))
-        if cue is None or cue.start() >= len(clause):
+        raw = sentence[start:end]
+        clause = raw.strip(_CLAUSE_EDGES)
+        if not clause:
+            continue
+        at = start + len(raw) - len(raw.lstrip(_CLAUSE_EDGES))  # where the clause's text starts
+        if cue_at < at:
+            cue = _CALL_TO_ACTION.search(sentence, at, tail)
+            cue_at = cue.start() if cue is not None else len(sentence)
+        if cue_at >= at + len(clause) and _CALL_TO_ACTION_OPENING.match(sentence, at, tail) is None:
             continue
         while i > 0 and _is_lead_in(sentence[starts[i - 1] : starts[i]].strip(_CLAUSE_EDGES)):
             i -= 1
@@ -162,38 +186,54 @@ def strip_calls_to_action(line: str) -> str:
     often the tail of a paragraph with real information, so they are cut by clause, not
     by line.
     """
-    if _AD_LABEL.match(re.sub(r"^[\W_]+|[\W_]+$", "", line)):
+    if len(line) <= MAX_AD_LABEL_CHARS and _AD_LABEL.match(re.sub(r"^[\W_]+|[\W_]+$", "", line)):
         return ""
     kept = "".join(_cut_call_to_action(sentence) for sentence in _sentences(line))
     return _SPACES.sub(" ", kept).strip()
 
 
 def drop_teasers(lines: list[str]) -> list[str]:
-    """Drop a paragraph whose text (maybe cut off at the end) reappears later on.
+    """Drop a paragraph whose text (maybe cut off at the end) reappears soon after it:
+    within the next TEASER_WINDOW_CHARS characters (not counting whitespace).
 
     Pages often open with an excerpt of the first paragraph, truncated mid-word; a
-    question about it would then cite the fragment instead of the full sentence.
+    question about it would then cite the fragment instead of the full sentence. (The
+    window keeps this linear in the text's length; a teaser's paragraph is never far.)
     """
-    kept = []
-    for i, line in enumerate(lines):
-        squashed = _squash(line).rstrip(".…")
-        later = _squash("".join(lines[i + 1 :]))
-        if len(squashed) >= MIN_TEASER_CHARS and squashed in later:
+    squashed = [_squash(line) for line in lines]
+    later = "".join(squashed)  # each line's "later" text starts at its end in here
+    kept, offset = [], 0
+    for line, own in zip(lines, squashed):
+        offset += len(own)
+        teaser = own.rstrip(".…")
+        if len(teaser) >= MIN_TEASER_CHARS and later.find(teaser, offset, offset + TEASER_WINDOW_CHARS) >= 0:
             continue
         kept.append(line)
     return kept
 
 
 def clean(raw: str, title: str | None = None) -> CleanText:
-    """Clean raw article text; the title is the given one or the first short line."""
+    """Clean raw article text; the title is the given one or the first short line.
+
+    A first line that reads as a heading (short, and not ending like a sentence with
+    "。" or ".") becomes the title and leaves the body. Otherwise, with no title given,
+    the title is the first line's beginning and the line stays in the body: a text of a
+    sentence or two is an article, not a title with nothing under it.
+    """
     lines = [line for line in normalize(raw).split("\n") if line]
     if not lines:
         raise EmptyArticleError("The article is empty: no text was found in it.")
-    if not title and len(lines[0]) <= 80 and len(lines) > 1:
-        title = lines.pop(0)
-    title = (title or lines[0][:40]).strip()
+    keep_first = False
+    if not title:
+        if len(lines[0]) <= 80 and len(lines) > 1 and not _ENDS_SENTENCE.search(lines[0]):
+            title = lines.pop(0)
+        else:
+            title, keep_first = lines[0][:40], True
+    title = title.strip()
     lines = cut_trailer(lines)
-    lines = [line for line in lines if line != title and not is_caption(line)]
+    lines = [
+        line for i, line in enumerate(lines) if (line != title or (i == 0 and keep_first)) and not is_caption(line)
+    ]
     lines = [kept for line in lines if (kept := strip_calls_to_action(line))]
     lines = drop_teasers(lines)
     seen: set[str] = set()

@@ -5,6 +5,7 @@ ArticlebotError (vectorstore.errors)
     ├── SourceNotFoundError      the path does not exist
     ├── UnsupportedSourceError   a file type or content type we cannot read
     ├── SourceTooLargeError      over the configured size limit
+    │   └── TooManyChunksError   more chunks than MAX_CHUNKS_PER_ARTICLE
     ├── UnreadableSourceError    broken file, undecodable text, binary garbage
     ├── FetchError               URL unreachable, HTTP error, refused address
     └── EmptyArticleError        nothing left after extraction and cleaning
@@ -27,6 +28,11 @@ class UnsupportedSourceError(IngestError):
 
 class SourceTooLargeError(IngestError):
     pass
+
+
+class TooManyChunksError(SourceTooLargeError):
+    """An article that would make more chunks than the configured limit: refused after
+    chunking, before any of it is embedded or stored."""
 
 
 class UnreadableSourceError(IngestError):

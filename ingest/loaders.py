@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import codecs
 import ipaddress
+import queue
 import re
 import socket
+import threading
+import time
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path, PurePosixPath
@@ -46,6 +49,9 @@ CONTENT_TYPES = {
     "application/pdf": "pdf",
 }
 MAX_REDIRECTS = 5
+# How long past FETCH_TIMEOUT the caller waits for the fetching thread's own error before
+# giving up on it (a read in progress at the deadline, a slow DNS resolver).
+_DEADLINE_GRACE_S = 0.5
 USER_AGENT = "articlebot/0.1 (+https://github.com/articlebot)"
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
@@ -64,6 +70,9 @@ class LoadedSource:
     source: str  # URL, absolute path, or the uploaded file's name
     source_key: str  # what makes two ingests "the same article": URL or file name
     kind: str  # text | markdown | html | pdf | docx
+    # What the admin should know about how it was read (characters replaced as not UTF-8);
+    # `IngestResult.describe` adds these to the ingest's summary.
+    notes: tuple[str, ...] = ()
 
 
 def supported() -> str:
@@ -121,24 +130,64 @@ def _kind_of(name: str) -> str:
 # -- decoding and extraction -------------------------------------------------------------
 
 
+# A text that is UTF-8 but for a few bad bytes (a stray Latin-1 byte, a file cut short or
+# edited with the wrong encoding) is read as UTF-8 with each bad sequence replaced by "\ufffd",
+# and the admin told how many, rather than refused. "A few" is at most MAX_REPLACED_SHARE of
+# its characters (0.1%: 6 in a 20 KB Chinese file), or MAX_REPLACED_FLOOR in a shorter one
+# (one bad byte inside a multi-byte character costs up to 3), with at least
+# MIN_VALID_PER_REPLACED correctly encoded non-ASCII characters per bad one: GBK, Big5,
+# Shift-JIS or EUC-KR read as UTF-8 fail on every other character (measured: over 40% of
+# characters replaced, under 0.5 valid non-ASCII per replacement), real UTF-8 almost never.
+MAX_REPLACED_SHARE = 0.001
+MAX_REPLACED_FLOOR = 8
+MIN_VALID_PER_REPLACED = 10
+
+
 def decode_text(data: bytes, name: str, declared: str | None = None) -> str:
-    """UTF-8 (or UTF-16 with a BOM), a charset the server declared, GB18030 (a superset of
-    GBK, common for Chinese files), then charset-normalizer's best guess; binary is refused."""
+    """The text of `data`, as `decode_text_noting` decodes it, without its note."""
+    return decode_text_noting(data, name, declared)[0]
+
+
+def decode_text_noting(data: bytes, name: str, declared: str | None = None) -> tuple[str, str | None]:
+    """UTF-8 (or UTF-16 with a BOM), a charset the server declared, UTF-8 with a few bad
+    bytes replaced, GB18030 (a superset of GBK, common for Chinese files), then
+    charset-normalizer's best guess; binary is refused. With the text comes a note for the
+    admin when characters were replaced, else None."""
     utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # Notepad's "Unicode"
     if not utf16 and b"\x00" in data[:8192]:
         raise UnreadableSourceError(f"{name} is not a text file (it contains binary data).")
-    for encoding in ("utf-16" if utf16 else "utf-8-sig", declared, "gb18030"):
+    for encoding in ("utf-16" if utf16 else "utf-8-sig", declared):
         text = _try_decode(data, encoding) if encoding else None
-        if text is None:
-            continue
-        if encoding == "gb18030" and not _reads_as_chinese(text):
+        if text is not None:
+            return _checked_text(text, name), None
+    if not utf16:
+        text, replaced = _mostly_utf8(data)
+        if text is not None:
+            plural = "s" if replaced != 1 else ""
+            note = f"{name} is not quite UTF-8: {replaced:,} character{plural} replaced by “\ufffd”"
+            return _checked_text(text, name), note
+    text = _try_decode(data, "gb18030")
+    if text is not None:
+        if not _reads_as_chinese(text):
             guess = from_bytes(data).best()  # keep GB18030 if there is no better idea
             text = str(guess) if guess is not None else text
-        return _checked_text(text, name)
+        return _checked_text(text, name), None
     guess = from_bytes(data).best()
     if guess is None:
         raise UnreadableSourceError(f"Cannot tell the text encoding of {name}; save it as UTF-8.")
-    return _checked_text(str(guess), name)
+    return _checked_text(str(guess), name), None
+
+
+def _mostly_utf8(data: bytes) -> tuple[str | None, int]:
+    """The text decoded as UTF-8 with bad sequences replaced, and how many were, when they
+    are few enough (see MAX_REPLACED_SHARE); else (None, how many)."""
+    text = data.decode("utf-8-sig", errors="replace")
+    replaced = text.count("\ufffd") - data.count("\ufffd".encode())  # not those in the file
+    valid_non_ascii = len(text) - len(text.encode("ascii", errors="ignore")) - replaced
+    few = replaced <= max(MAX_REPLACED_FLOOR, len(text) * MAX_REPLACED_SHARE)
+    if few and valid_non_ascii >= MIN_VALID_PER_REPLACED * replaced:
+        return text, replaced
+    return None, replaced
 
 
 def _try_decode(data: bytes, encoding: str) -> str | None:
@@ -173,19 +222,22 @@ def _looks_binary(text: str) -> bool:
 def _extract(
     data: bytes, kind: str, name: str, source: str, source_key: str, charset: str | None = None
 ) -> LoadedSource:
+    note: str | None = None
     if kind in ("text", "markdown"):
-        text, title = decode_text(data, name, charset), None
+        (text, note), title = decode_text_noting(data, name, charset), None
         if kind == "markdown":
             title = _markdown_title(text)
     elif kind == "html":
-        text, title = _html_text(decode_text(data, name, charset), name)
+        html, note = decode_text_noting(data, name, charset)
+        text, title = _html_text(html, name)
     elif kind == "pdf":
         text, title = _pdf_text(data, name)
     else:
         text, title = _docx_text(data, name)
     if not text.strip():
         raise EmptyArticleError(f"{name} contains no text.")
-    return LoadedSource(text=text, title=title, source=source, source_key=source_key, kind=kind)
+    notes = (note,) if note else ()
+    return LoadedSource(text=text, title=title, source=source, source_key=source_key, kind=kind, notes=notes)
 
 
 def _markdown_title(text: str) -> str | None:
@@ -271,14 +323,52 @@ def _shown(url: str) -> str:
 
 def load_url(url: str, limits: LoaderLimits = LoaderLimits()) -> LoadedSource:
     """An http(s) URL (anything else is refused), GET with redirects followed by hand, so
-    that every hop's address is checked."""
+    that every hop's address is checked.
+
+    `limits.fetch_timeout_s` is one deadline for the whole fetch: resolving, connecting,
+    every redirect and the whole body. (httpx's own timeouts apply to each read, so a
+    server sending a byte every few seconds would otherwise never time out.) The fetch
+    runs in a helper thread that the caller stops waiting for at the deadline; the thread
+    itself gives up when its current read returns or times out (each request's reads get
+    at most the time that was left when it was sent), closing the connection."""
+    shown = _shown(urldefrag(url).url)
+    deadline = time.monotonic() + limits.fetch_timeout_s
+    outcome: queue.SimpleQueue[tuple[_Fetched | None, BaseException | None]] = queue.SimpleQueue()
+
+    def fetch() -> None:
+        try:
+            outcome.put((_fetch(url, limits, deadline), None))
+        except BaseException as exc:  # handed to the caller, raised there
+            outcome.put((None, exc))
+
+    threading.Thread(target=fetch, name="articlebot-fetch", daemon=True).start()
+    try:
+        fetched, error = outcome.get(timeout=max(0.0, deadline - time.monotonic()) + _DEADLINE_GRACE_S)
+    except queue.Empty:
+        raise FetchError(f"Cannot fetch {shown}: {_too_slow(limits)}.") from None
+    if error is not None:
+        raise error
+    assert fetched is not None
+    return _extract(fetched.data, fetched.kind, fetched.shown, fetched.shown, fetched.shown, fetched.charset)
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    data: bytes
+    kind: str
+    shown: str
+    charset: str | None
+
+
+def _fetch(url: str, limits: LoaderLimits, deadline: float) -> _Fetched:
     current = urldefrag(url).url
     shown = _shown(current)
-    with httpx.Client(timeout=limits.fetch_timeout_s, headers={"User-Agent": USER_AGENT}) as client:
+    with httpx.Client(headers={"User-Agent": USER_AGENT}) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             check_address(current, limits.allow_private_urls)  # every hop, not just the first
             try:
-                with client.stream("GET", current) as response:
+                timeout = _time_left(deadline, limits)  # each read gets at most what is left
+                with client.stream("GET", current, timeout=timeout) as response:
                     if response.is_redirect:
                         current = urldefrag(urljoin(current, response.headers["location"])).url
                         continue
@@ -291,26 +381,39 @@ def load_url(url: str, limits: LoaderLimits = LoaderLimits()) -> LoadedSource:
                         raise UnsupportedSourceError(
                             f"{shown} is {content_type or 'of unknown type'}, not a web page, text or PDF."
                         )
-                    data = _read_capped(response, limits.max_bytes, shown)
+                    data = _read_capped(response, limits.max_bytes, shown, deadline, limits)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise FetchError(f"Cannot fetch {shown}: {_reason(exc, limits)}.") from exc
-            return _extract(data, kind, shown, shown, shown, response.charset_encoding)
+            return _Fetched(data, kind, shown, response.charset_encoding)
     raise FetchError(f"{shown} redirects more than {MAX_REDIRECTS} times.")
+
+
+def _time_left(deadline: float, limits: LoaderLimits) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpx.TimeoutException(_too_slow(limits))
+    return left
+
+
+def _too_slow(limits: LoaderLimits) -> str:
+    return f"no complete answer within {limits.fetch_timeout_s:g} seconds (FETCH_TIMEOUT)"
 
 
 def _reason(exc: Exception, limits: LoaderLimits) -> str:
     if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {limits.fetch_timeout_s:g} seconds"
+        return _too_slow(limits)
     if isinstance(exc, httpx.ConnectError):
         return "cannot connect to the server"
     return f"the transfer failed ({exc.__class__.__name__})"
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, url: str) -> bytes:
-    """Read at most max_bytes (after decompression), whatever Content-Length claims."""
+def _read_capped(response: httpx.Response, max_bytes: int, url: str, deadline: float, limits: LoaderLimits) -> bytes:
+    """Read at most max_bytes (after decompression), whatever Content-Length claims, and
+    no longer than the fetch's deadline, however steadily the bytes trickle in."""
     body = bytearray()
     for piece in response.iter_bytes():
         body.extend(piece)
         if len(body) > max_bytes:
             raise SourceTooLargeError(f"{url} is larger than the limit of {max_bytes:,} bytes.")
+        _time_left(deadline, limits)
     return bytes(body)

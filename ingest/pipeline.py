@@ -1,12 +1,15 @@
 """Ingest: loaded source → clean text → chunks → the store, replacing any older version.
 
-The same source (same URL or file name, or failing that the same title) always maps to
-the same article id, so ingesting it again replaces the article rather than adding a
-second copy; unchanged text is detected by hash and skipped.
+An article is its source (`source_key_of`): a web page's URL, a local file's absolute
+path, an uploaded file's name. Ingesting the same source again replaces its article
+(same id) rather than adding a second copy; unchanged text is detected by hash and
+skipped. Anything else is a new article, even with a title another article has (the
+summary then says so); `replace=ID` replaces a given article with another source.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable, Sequence
@@ -16,9 +19,9 @@ from typing import Literal
 
 from langchain_core.documents import Document
 
-from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, chunk_article, content_hash
+from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, MAX_CHUNKS_PER_ARTICLE, chunk_article, content_hash
 from ingest.cleaning import clean
-from ingest.errors import EmptyArticleError
+from ingest.errors import EmptyArticleError, IngestError
 from ingest.loaders import LoadedSource
 from vectorstore.schema import ArticleRecord
 from vectorstore.store import ArticleStore
@@ -31,11 +34,20 @@ def no_progress(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
+class SourceTakenError(IngestError):
+    """`replace=ID` with a source that already is another article: two articles of one
+    source would leave the next ingest of it not knowing which to replace."""
+
+
 @dataclass(frozen=True)
 class IngestResult:
     record: ArticleRecord
     status: Literal["new", "unchanged", "replaced"]
     replaced: ArticleRecord | None = None  # the older version, when status == "replaced"
+    # Other articles with this title, when this one is new or replaced: told, not merged.
+    same_title: tuple[ArticleRecord, ...] = ()
+    # What the loader noted about the source (`LoadedSource.notes`), told with the summary.
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One line: id, title, chunk count and what happened to the store; the CLI prints
@@ -49,8 +61,29 @@ class IngestResult:
             what = f"replaced version {old.version} of {old.ingested_at}"
             if old.title != record.title:
                 what += f" titled “{old.title}”"
+            if old.source != record.source:
+                what += f" from {old.source}"
+        if self.same_title:
+            what += f"; {_also_titled(record.title, self.same_title)}"
+        for note in self.notes:
+            what += f"; {note}"
         chunks = f"{record.chunk_count} chunk{'' if record.chunk_count == 1 else 's'}"
         return f"{record.article_id}  {record.title}  ({chunks}, {what})"
+
+
+def _also_titled(title: str, others: Sequence[ArticleRecord]) -> str:
+    ids = ", ".join(other.article_id for other in others)
+    if len(others) == 1:
+        return f"another article is also titled “{title}” (id {ids})"
+    return f"{len(others)} other articles are also titled “{title}” (ids {ids})"
+
+
+def source_key_of(loaded: LoadedSource) -> str:
+    """What makes two ingests the same article: the same source, as the loader records it in
+    `source` — a web page's URL (after redirects), a local file's absolute path, an uploaded
+    file's name. (The loaders' `source_key` of a local file is only its name, which would
+    make unrelated files in two folders, README.md and README.md, one article.)"""
+    return loaded.source
 
 
 def article_id_for(source_key: str, title: str) -> str:
@@ -77,14 +110,27 @@ def ingest_many(
     *,
     chunk_size: int = CHUNK_SIZE,
     chunk_overlap: int = CHUNK_OVERLAP,
+    replace: str | None = None,
+    max_chunks: int = MAX_CHUNKS_PER_ARTICLE,
 ) -> list[IngestResult]:
     """Ingest several (source, title) pairs in one pass, one result each, in order.
 
-    All are cleaned and chunked before anything is stored, so a bad one (an empty article)
-    fails the call with nothing written; their chunks are then embedded together, which
+    All are cleaned and chunked before anything is stored, so a bad one (an empty article,
+    one of more than `max_chunks` chunks) fails the call with nothing written; their chunks are then embedded together, which
     is what makes a bulk ingest fast (see `ArticleStore.put_articles`).
+
+    Each source replaces the article of the same source (`source_key_of`), or is added as
+    a new one. `replace` (one source only) names the article to replace instead; an unknown
+    id raises ArticleNotFoundError, and a source that is another article's SourceTakenError,
+    both before anything is written.
     """
-    prepared = [_prepare(store, loaded, title, progress, chunk_size, chunk_overlap) for loaded, title in sources]
+    if replace is not None and len(sources) != 1:
+        raise ValueError("replace applies to a single source")
+    target = store.article(replace) if replace is not None else None
+    prepared = [
+        _prepare(store, loaded, title, progress, chunk_size, chunk_overlap, target, max_chunks)
+        for loaded, title in sources
+    ]
     to_store = [p for p in prepared if isinstance(p, _Prepared)]
     if to_store:
         store.put_articles(
@@ -93,9 +139,20 @@ def ingest_many(
         )
     chunk_total = sum(p.record.chunk_count for p in prepared)
     progress("done", chunk_total, chunk_total)
+    # The articles as they are now, to tell the admin about titles that are no longer unique.
+    now = {r.article_id: r for r in store.articles()} if to_store else {}
+    now.update((p.record.article_id, p.record) for p in to_store)
+
+    def result(p: _Prepared | IngestResult) -> IngestResult:
+        if not isinstance(p, _Prepared):
+            return p
+        title, own_id = p.record.title, p.record.article_id
+        same = tuple(r for r in now.values() if r.title == title and r.article_id != own_id)
+        return IngestResult(p.record, "replaced" if p.previous else "new", p.previous, same)
+
     return [
-        IngestResult(p.record, "replaced" if p.previous else "new", p.previous) if isinstance(p, _Prepared) else p
-        for p in prepared
+        dataclasses.replace(result(p), notes=loaded.notes) if loaded.notes else result(p)
+        for p, (loaded, _title) in zip(prepared, sources, strict=True)
     ]
 
 
@@ -106,23 +163,35 @@ def _prepare(
     progress: Progress,
     chunk_size: int,
     chunk_overlap: int,
+    target: ArticleRecord | None,
+    max_chunks: int = MAX_CHUNKS_PER_ARTICLE,
 ) -> _Prepared | IngestResult:
-    """The source's record and chunks; or the "unchanged" result when its text is stored already."""
+    """The source's record and chunks; or the "unchanged" result when its text is stored already.
+
+    The record replaces `target` when given, else the article of the same source, if any."""
+    key = source_key_of(loaded)
+    previous = store.find_article(source_key=key)
+    if target is not None:
+        if previous is not None and previous.article_id != target.article_id:
+            raise SourceTakenError(
+                f"{key} is already article {previous.article_id} (“{previous.title}”): ingest it without "
+                f"--replace to update that one, or remove one of the two first."
+            )
+        previous = target
     progress("cleaning", 0, 0)
     cleaned = clean(loaded.text, title=title or loaded.title)
     digest = content_hash(f"{cleaned.title}\n{cleaned.text}")
-    previous = store.find_article(source_key=loaded.source_key, title=cleaned.title)
-    if previous is not None and previous.content_hash == digest:
+    if previous is not None and previous.content_hash == digest and previous.source == loaded.source:
         return IngestResult(previous, "unchanged")
     progress("chunking", 0, 0)
-    chunks = chunk_article(cleaned, chunk_size, chunk_overlap)
+    chunks = chunk_article(cleaned, chunk_size, chunk_overlap, max_chunks)
     if not chunks:
         raise EmptyArticleError("The article has no text left to index after cleaning.")
     record = ArticleRecord(
-        article_id=previous.article_id if previous else article_id_for(loaded.source_key, cleaned.title),
+        article_id=previous.article_id if previous else article_id_for(key, cleaned.title),
         title=cleaned.title,
         source=loaded.source,
-        source_key=loaded.source_key,
+        source_key=key,
         content_hash=digest,
         version=digest[:12],
         chunk_count=len(chunks),

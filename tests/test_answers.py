@@ -68,10 +68,15 @@ def test_answers_are_short(engine):
         assert len(engine.answer(question).text) <= 300
 
 
-@pytest.mark.parametrize("question", ["", "   \n "])
-def test_empty_question_is_an_error(engine, question):
-    with pytest.raises(EmptyQuestionError, match="empty"):
+@pytest.mark.parametrize("question", ["", "   \n ", "😀", "???", "...", "a", "what is it?"])
+def test_a_message_without_a_question_is_an_error_not_an_answer(engine, question):
+    with pytest.raises(EmptyQuestionError, match="no question"):
         engine.answer(question)
+
+
+def test_a_follow_up_without_words_of_its_own_is_still_asked(engine):
+    first = engine.answer("Sora最长能生成多长的视频?")
+    assert engine.answer("what is it?", earlier=[first.turn]).question == "what is it?"
 
 
 def test_oversized_question_is_an_error_that_says_how_long(engine):
@@ -108,6 +113,35 @@ def test_answer_is_filled_with_further_cited_sentences_up_to_the_fill_length(eng
     assert all(quote in article_text for quote in quotes.values())
     for text, n in passages:
         assert all(sentence in quotes[int(n)] for sentence in re.findall(r"[^。!?;]+[。!?;]?", text))
+
+
+FARM = (
+    "The Lakeside farm lies on the northern shore of Lake Qinghai. The farm keeps four hundred yaks "
+    "and two hundred sheep. Its owner, Dorje Tsering, bought it in 1998. Every summer the herds move "
+    "to pastures in the hills above the lake. The farm sells yak butter and cheese in the town of "
+    "Xihai. Winters there are long and cold, and snow can block the road for weeks."
+)
+
+
+def test_english_answers_keep_the_spaces_between_sentences_and_quotes_are_article_text(fresh):
+    fresh.library.ingest_loaded(LoadedSource(FARM, "Lakeside farm", "farm.txt", "farm.txt", "text"))
+    answer = fresh.engine.answer("Where is the Lakeside farm and what animals does the farm keep?")
+    assert not answer.refused and "yaks" in answer.text
+    assert not re.search(r"[.!?](\[\d+\])?[A-Z]", answer.text), answer.text  # no "Qinghai.The farm"
+    for citation in answer.citations:  # each stretch of a quote is the article's own text
+        assert all(part in FARM for part in citation.quote.split(" … ")), citation.quote
+
+
+def test_a_number_matches_only_as_the_whole_number(fresh):
+    """Laboratory 1100's address is not laboratory 100's, which the articles don't give."""
+    fresh.library.ingest_loaded(
+        LoadedSource("第1100号实验室位于上海的浦东新区,主要负责研究新型电池。", "实验室甲", "a.txt", "a.txt", "text")
+    )
+    fresh.library.ingest_loaded(
+        LoadedSource("第100号实验室的主任是李明,他从事材料研究二十年。", "实验室乙", "b.txt", "b.txt", "text")
+    )
+    answer = fresh.engine.answer("第100号实验室位于哪里?")
+    assert answer.refused or "1100" not in answer.text, answer.text
 
 
 def test_when_is_answered_by_an_event_as_well_as_by_a_date(fresh):

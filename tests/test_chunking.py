@@ -1,9 +1,17 @@
 """Chunks follow sentence boundaries and know their section and offsets."""
 
+import random
+import time
+
 import pytest
 
+from bot.wiring import build
 from ingest.chunking import CHUNK_SIZE, chunk_article, sections, split_sentences
-from ingest.cleaning import clean
+from ingest.cleaning import CleanText, clean
+from ingest.errors import TooManyChunksError
+from ingest.loaders import LoadedSource
+from tests.conftest import make_settings
+from tests.processes import MARS
 from tests.test_cleaning import SORA_RAW
 
 
@@ -77,3 +85,54 @@ def test_split_sentences(text, expected):
     sentences = split_sentences(text)
     assert sentences == expected
     assert all(s in text for s in sentences)  # quotes are always exact
+
+
+def _words(n: int, separator: str) -> str:
+    rnd = random.Random(0)
+    words = ("".join(rnd.choice("abcdefghijklmnop") for _ in range(rnd.randint(2, 9))) for _ in range(n))
+    return separator.join(words)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param(_words(170_000, " ")[:1_000_000], id="words"),
+        pytest.param(_words(150_000, ", ")[:1_000_000], id="comma-separated-words"),
+        pytest.param("中文字，" * 250_000, id="chinese-clauses"),
+        pytest.param("x" * 1_000_000, id="one-long-word"),
+    ],
+)
+def test_a_one_megabyte_line_without_sentence_ends_is_cleaned_and_chunked_quickly(line):
+    started = time.monotonic()
+    chunks = chunk_article(clean(f"Title\n\n{line}"), max_chunks=10**6)
+    assert time.monotonic() - started < 20  # a few seconds; minutes when it was quadratic
+    assert chunks[0].page_content == line[: len(chunks[0].page_content)]
+    assert max(len(c.page_content) for c in chunks) <= CHUNK_SIZE * 3
+
+
+def test_more_chunks_than_the_limit_are_refused():
+    text = "。".join(f"第{i}句话说的是一件事情" for i in range(2_000)) + "。"
+    assert len(chunk_article(CleanText("长文", text), max_chunks=10**6)) > 100
+    with pytest.raises(TooManyChunksError, match=r"“长文” is too long: it would make more than 100 chunks"):
+        chunk_article(CleanText("长文", text), max_chunks=100)
+
+
+def test_an_article_over_the_chunk_limit_leaves_the_store_unchanged(tmp_path, embeddings):
+    settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False, MAX_CHUNKS_PER_ARTICLE=20)
+    library = build(settings, embeddings=embeddings, generator=None).library
+    first = library.ingest_loaded(LoadedSource(MARS, None, "mars.md", "mars.md", "markdown"))
+    before = (library.articles(), sorted(library.store.chunks.get()["ids"]))
+    stages: list[str] = []
+
+    long_text = "长文\n\n" + "。".join(f"第{i}句话说的是一件事情" for i in range(2_000)) + "。"
+    with pytest.raises(TooManyChunksError, match="more than 20 chunks, the limit per article .MAX_CHUNKS_PER_ARTICLE."):
+        library.ingest_loaded(
+            LoadedSource(long_text, None, "long.txt", "long.txt", "text"), progress=lambda s, _d, _t: stages.append(s)
+        )
+    new_version = LoadedSource(MARS + "\n\n" + long_text, None, "mars.md", "mars.md", "markdown")  # a replacement
+    with pytest.raises(TooManyChunksError):
+        library.ingest_loaded(new_version)
+
+    assert "embedding" not in stages
+    assert (library.articles(), sorted(library.store.chunks.get()["ids"])) == before
+    assert library.articles() == [first.record]

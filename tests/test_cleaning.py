@@ -154,3 +154,38 @@ def test_call_to_action_sentence_inside_a_paragraph_is_cut(line, kept):
 )
 def test_factual_sentences_with_ad_words_are_kept(line):
     assert clean(_page(line)).text == line
+
+
+@pytest.mark.parametrize(
+    ("raw", "title", "text"),
+    [
+        ("Sora能生成60秒视频。", "Sora能生成60秒视频。", "Sora能生成60秒视频。"),
+        ("Sora能生成60秒视频。它的画面很强!", "Sora能生成60秒视频。它的画面很强!", "Sora能生成60秒视频。它的画面很强!"),
+        ("Sora能生成60秒视频。\n\n它的画面很强!", "Sora能生成60秒视频。", "Sora能生成60秒视频。\n\n它的画面很强!"),
+        ("Sora makes videos from text.", "Sora makes videos from text.", "Sora makes videos from text."),
+        ("Sora makes videos.\nThey last a minute.", "Sora makes videos.", "Sora makes videos.\n\nThey last a minute."),
+        ("Sora makes videos", "Sora makes videos", "Sora makes videos"),  # one line: nothing else to keep
+    ],
+)
+def test_a_sentence_or_two_without_a_title_are_kept(raw, title, text):
+    cleaned = clean(raw)
+    assert (cleaned.title, cleaned.text) == (title, text)
+
+
+def test_a_heading_like_first_line_is_still_the_title():
+    cleaned = clean("Sora 简介\n\nSora能生成60秒视频。")
+    assert (cleaned.title, cleaned.text) == ("Sora 简介", "Sora能生成60秒视频。")
+
+
+def test_a_given_title_is_not_repeated_in_the_body():
+    cleaned = clean("Sora能生成60秒视频。\n\n它的画面很强!", title="Sora能生成60秒视频。")
+    assert cleaned.text == "它的画面很强!"
+
+
+def test_teasers_are_found_only_near_their_paragraph():
+    paragraph = "从官方演示视频看,Sora能够根据文本提示创建详细的视频,最长能生成60秒视频。"
+    filler = [f"第{i}段正文,说的是别的事情,和前面的内容没有关系。" * 4 for i in range(200)]  # ~20,000 characters
+    near = clean(_page(paragraph[:30] + "…", paragraph, *filler))
+    assert near.text.split("\n\n")[0] == paragraph
+    far = clean(_page(paragraph[:30] + "…", *filler, paragraph))
+    assert far.text.split("\n\n")[0] == paragraph[:30] + "…"

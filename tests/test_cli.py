@@ -67,7 +67,7 @@ def test_ingest_list_ask_remove_round_trip(run, tmp_path):
     [
         (("ingest", "no-such-file.txt"), "No such file"),
         (("remove", "no-such-id"), "No article with id 'no-such-id'"),
-        (("ask", "   "), "The question is empty"),
+        (("ask", "   "), "There is no question in this message"),
     ],
 )
 def test_user_errors_print_one_line_and_exit_nonzero(run, args, message):
@@ -102,3 +102,41 @@ def test_reingest_says_which_version_it_replaced_and_reindex_counts_chunks(run, 
         second.stdout,
     ), second.stdout
     assert re.fullmatch(r"Re-embedded \d+ chunks with \S+\.\n", reindexed.stdout), reindexed.output
+
+
+def test_two_files_with_the_same_heading_are_two_articles_and_the_second_says_so(run, tmp_path):
+    (tmp_path / "monday.md").write_text("# Notes\n\n月球图书馆收藏了三千本纸质书。", encoding="utf-8")
+    (tmp_path / "tuesday.md").write_text("# Notes\n\n火星温室每天收获九吨番茄。", encoding="utf-8")
+    first = run("ingest", str(tmp_path / "monday.md"))
+    second = run("ingest", str(tmp_path / "tuesday.md"))
+    assert second.exit_code == 0, second.output
+    first_id, second_id = first.stdout.split()[0], second.stdout.split()[0]
+    assert (
+        second.stdout
+        == f"{second_id}  Notes  (1 chunk, added; another article is also titled “Notes” (id {first_id}))\n"
+    )
+    listed = run("list").stdout
+    assert first_id in listed and second_id in listed
+    assert "三千本" in run("ask", "月球图书馆收藏了多少本书?").stdout
+
+
+def test_replace_by_id_replaces_that_article_and_an_unknown_id_changes_nothing(run, tmp_path):
+    old, new = tmp_path / "library.md", tmp_path / "library-2.md"
+    old.write_text("# 月球图书馆\n\n月球图书馆收藏了三千本纸质书。", encoding="utf-8")
+    new.write_text("# 月球图书馆\n\n月球图书馆收藏了五千本纸质书。", encoding="utf-8")
+    article_id = run("ingest", str(old)).stdout.split()[0]
+    before = run("list").stdout
+
+    unknown = run("ingest", "--replace", "no-such-id", str(new))
+    two = run("ingest", "--replace", article_id, str(new), str(old))
+    assert unknown.exit_code == 1
+    assert unknown.stderr.strip() == f"Error: {new}: No article with id 'no-such-id'. `articlebot list` shows the ids."
+    assert two.exit_code == 2 and "--replace applies to a single source" in two.stderr
+    assert run("list").stdout == before
+
+    replaced = run("ingest", "--replace", article_id, str(new))
+    assert replaced.exit_code == 0, replaced.output
+    assert replaced.stdout.startswith(f"{article_id}  月球图书馆  (1 chunk, replaced version ")
+    assert replaced.stdout.rstrip().endswith(f" from {old.resolve()})")
+    assert len(run("list").stdout.splitlines()) == len(before.splitlines())
+    assert "五千本" in run("ask", "月球图书馆收藏了多少本书?").stdout

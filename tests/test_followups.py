@@ -205,13 +205,13 @@ def test_conversation_threads_the_standalone_forms_and_asks_the_baseline_alone(e
 
 def test_history_is_bounded_like_a_chats(engine):
     conversation = question_sets.Conversation(
-        id="x", turns=["a?", "b?", "c?", "d?"], standalone=[["d"]], expect=[["d"]], gold=None
+        id="x", turns=["alpha?", "beta?", "gamma?", "delta?"], standalone=[["delta"]], expect=[["delta"]], gold=None
     )
     ask, calls = recording(engine)
 
     question_sets.ask_conversation(conversation, ask, history_turns=2)
 
-    assert calls[3] == ("d?", ["b?", "c?"])
+    assert calls[3] == ("delta?", ["beta?", "gamma?"])
 
 
 def test_eval_followups_command_reports_with_and_without_history(tmp_path):

@@ -2,8 +2,9 @@
 
 import random
 import threading
+import time
 from functools import partial
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 
 import docx
@@ -20,6 +21,7 @@ from ingest.errors import (
     UnsupportedSourceError,
 )
 from ingest.loaders import LoaderLimits, check_address, load_bytes, load_source
+from tests.conftest import make_settings
 
 ZH = "Sora能够根据文本提示创建详细的视频,最长能生成60秒视频。"
 ZH_TW = "繁體中文的測試文字,這是一個測試。"
@@ -91,6 +93,48 @@ def test_text_is_decoded_in_any_common_encoding(tmp_path, text, encoding):
     loaded = load_source(str(path))
     assert loaded.text == text
     assert (loaded.source, loaded.source_key, loaded.kind) == (str(path), "a.txt", "text")
+
+
+def _utf8_with_bad_bytes(paragraph: str, size: int, bad: int) -> bytes:
+    """About `size` bytes of UTF-8 with `bad` stray 0xFF bytes, each between two characters."""
+    text = (paragraph * (size // len(paragraph.encode()) + 1)).encode()[:size].decode(errors="ignore")
+    data = bytearray(text.encode())  # cut at a character's end
+    boundaries = [i for i in range(1, len(data)) if data[i] & 0xC0 != 0x80]
+    for at in sorted(random.Random(0).sample(boundaries, bad), reverse=True):
+        data[at:at] = b"\xff"
+    return bytes(data)
+
+
+@pytest.mark.parametrize("bad", [1, 6])
+def test_utf8_with_a_few_bad_bytes_is_read_and_the_replacements_counted(tmp_path, bad):
+    path = tmp_path / "a.txt"
+    path.write_bytes(_utf8_with_bad_bytes(f"{ZH}\n", 20_000, bad))  # ~6,700 characters: up to 6 tolerated
+    loaded = load_source(str(path))
+    assert loaded.text.count("\ufffd") == bad
+    assert loaded.text.replace("\ufffd", "").startswith(ZH)
+    plural = "s" if bad > 1 else ""
+    assert loaded.notes == (f"a.txt is not quite UTF-8: {bad} character{plural} replaced by “\ufffd”",)
+
+
+def test_utf8_with_more_bad_bytes_than_tolerated_is_refused():
+    data = _utf8_with_bad_bytes(f"{ZH}\n", 20_000, 40)  # 0.6% of its characters: not "a few"
+    with pytest.raises(UnreadableSourceError, match="Cannot tell the text encoding of a.txt; save it as UTF-8"):
+        load_bytes(data, "a.txt")
+
+
+def test_valid_text_carries_no_notes():
+    assert load_bytes(f"标题\n\n{ZH}".encode(), "a.txt").notes == ()
+    assert load_bytes(f"标题\n\n{ZH}".encode("gbk"), "a.txt").notes == ()
+
+
+def test_replaced_characters_are_told_in_the_ingest_summary(tmp_path, embeddings):
+    from bot.wiring import build
+
+    bot = build(make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False), embeddings=embeddings, generator=None)
+    data = _utf8_with_bad_bytes(f"{ZH}\n", 3_000, 1)
+    result = bot.library.ingest_bytes(data, "sora.txt", title="Sora")
+    assert result.notes == ("sora.txt is not quite UTF-8: 1 character replaced by “\ufffd”",)
+    assert result.describe().endswith("; sora.txt is not quite UTF-8: 1 character replaced by “\ufffd”)")
 
 
 def test_binary_garbage_without_nul_bytes_is_refused():
@@ -197,6 +241,26 @@ class _Site(BaseHTTPRequestHandler):
     redirects = {"/moved": "/article.html", "/loop": "/loop"}
 
     def do_GET(self):  # noqa: N802 - the http.server API
+        if self.path.startswith("/slow-hop/"):  # each hop answers after 0.8 s, well within a read timeout
+            hops = int(self.path.rsplit("/", 1)[1])
+            time.sleep(0.8)
+            self.send_response(302)
+            self.send_header("Location", f"/slow-hop/{hops - 1}" if hops > 1 else "/article.html")
+            self.end_headers()
+            return
+        if self.path == "/trickle.txt":  # a byte every 0.5 s: every read gets an answer in time
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(60):  # 30 s, unless the client hangs up first
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         if self.path in self.redirects:
             self.send_response(302)
             self.send_header("Location", self.redirects[self.path])
@@ -222,7 +286,7 @@ class _Site(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site():
-    server = HTTPServer(("127.0.0.1", 0), _Site)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)  # a slow answer does not hold up the others
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
@@ -262,6 +326,20 @@ def test_url_credentials_are_neither_recorded_nor_shown(site):
 def test_bad_urls_get_a_clear_error(site, path, error, message):
     with pytest.raises(error, match=message):
         load_source(f"{site}{path}", LoaderLimits(max_bytes=10_000, allow_private_urls=True))
+
+
+@pytest.mark.parametrize("path", ["/trickle.txt", "/slow-hop/5"], ids=["trickled-body", "slow-redirects"])
+def test_fetch_timeout_is_one_deadline_for_the_whole_fetch(site, path):
+    limits = LoaderLimits(fetch_timeout_s=2, allow_private_urls=True)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=rf"Cannot fetch {site}{path}: no complete answer within 2 seconds"):
+        load_source(f"{site}{path}", limits)
+    assert time.monotonic() - started < 2 + 3  # the deadline, plus slack for a busy machine
+
+
+def test_a_slow_but_timely_fetch_succeeds(site):
+    loaded = load_source(f"{site}/slow-hop/1", LoaderLimits(fetch_timeout_s=10, allow_private_urls=True))
+    assert ZH in loaded.text
 
 
 def test_loopback_urls_are_refused_unless_allowed(site):

@@ -5,6 +5,7 @@ import pytest
 from bot.wiring import Articlebot
 from ingest.errors import EmptyArticleError, SourceNotFoundError, UnsupportedSourceError
 from ingest.loaders import LoadedSource, load_source
+from ingest.pipeline import SourceTakenError
 from tests.conftest import make_settings
 from tests.processes import MARS as ARTICLE_V1
 from tests.processes import MARS_V2 as ARTICLE_V2
@@ -109,13 +110,73 @@ def test_a_failed_ingest_leaves_the_store_as_it_was(fresh, article_file, tmp_pat
     assert fresh.library.store.chunks.get(include=["documents"]) == before
 
 
-def test_same_title_from_another_file_replaces_the_article(fresh, article_file, tmp_path):
-    first = fresh.library.ingest(str(article_file))
+def test_same_title_from_another_file_is_a_new_article_and_the_summary_says_so(fresh, article_file, tmp_path):
+    first = fresh.library.ingest(str(article_file)).record
     other = tmp_path / "mars-copy.txt"
     other.write_text(ARTICLE_V2, encoding="utf-8")
     second = fresh.library.ingest(str(other))
-    assert second.status == "replaced"
-    assert second.record.article_id == first.record.article_id
+    assert second.status == "new" and second.record.title == first.title
+    assert second.record.article_id != first.article_id
+    assert second.same_title == (first,)
+    assert second.describe().endswith(f"added; another article is also titled “{first.title}” (id {first.article_id}))")
+    assert {r.article_id for r in fresh.library.articles()} == {first.article_id, second.record.article_id}
+    assert fresh.library.article(first.article_id) == first  # untouched
+    assert fresh.library.ingest(str(article_file)).status == "unchanged"  # its own path still finds it
+
+
+def test_the_same_file_name_in_another_folder_is_another_article(fresh, article_file, tmp_path):
+    first = fresh.library.ingest(str(article_file)).record
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / article_file.name).write_text(ARTICLE_V2, encoding="utf-8")
+    second = fresh.library.ingest(str(elsewhere / article_file.name))
+    assert second.status == "new" and second.record.article_id != first.article_id
+    assert first.source_key == str(article_file.resolve())
+    assert second.record.source_key == str((elsewhere / article_file.name).resolve())
+    assert len(fresh.library.articles()) == 2
+
+
+def test_replace_by_id_puts_another_source_in_the_article_s_place(fresh, article_file, tmp_path):
+    first = fresh.library.ingest(str(article_file)).record
+    moved = tmp_path / "moved" / "mars-v2.md"
+    moved.parent.mkdir()
+    moved.write_text(ARTICLE_V2, encoding="utf-8")
+    second = fresh.library.ingest(str(moved), replace=first.article_id)
+    assert second.status == "replaced" and second.replaced == first
+    assert second.record.article_id == first.article_id
+    assert second.record.source == second.record.source_key == str(moved.resolve())
+    assert f"from {article_file.resolve()}" in second.describe()
+    assert fresh.library.articles() == [second.record]
+    assert len(chunk_ids(fresh)) == second.record.chunk_count
+    assert "四十名宇航员" in fresh.engine.answer("火星基地第一期可以容纳多少名宇航员?").text
+    assert fresh.library.ingest(str(moved)).status == "unchanged"  # the new source is the article now
+    assert fresh.library.ingest(str(article_file)).status == "new"  # the old one is not any more
+
+
+def test_replace_with_an_unknown_id_or_another_article_s_source_changes_nothing(fresh, article_file, tmp_path):
+    first = fresh.library.ingest(str(article_file)).record
+    moon = tmp_path / "moon.md"
+    moon.write_text("月球射电望远镜计划\n\n望远镜的天线直径为五公里。\n", encoding="utf-8")
+    second = fresh.library.ingest(str(moon)).record
+    before = fresh.library.articles(), chunk_ids(fresh)
+    with pytest.raises(ArticleNotFoundError, match="No article with id 'no-such-id'"):
+        fresh.library.ingest(str(moon), replace="no-such-id")
+    with pytest.raises(SourceTakenError, match=f"already article {second.article_id}"):
+        fresh.library.ingest(str(moon), replace=first.article_id)
+    assert (fresh.library.articles(), chunk_ids(fresh)) == before
+
+
+def test_an_article_stored_with_a_file_name_as_source_key_is_still_replaced_by_its_path(fresh, article_file):
+    """Articles ingested before source keys were paths keep being found by their path."""
+    first = fresh.library.ingest(str(article_file)).record
+    registry = fresh.library.store.registry
+    legacy = {**first.to_metadata(), "source_key": article_file.name}
+    registry.update(ids=[first.article_id], metadatas=[legacy])
+    assert fresh.library.ingest(str(article_file)).status == "unchanged"
+    article_file.write_text(ARTICLE_V2, encoding="utf-8")
+    second = fresh.library.ingest(str(article_file))
+    assert second.status == "replaced" and second.record.article_id == first.article_id
+    assert second.record.source_key == str(article_file.resolve())
     assert len(fresh.library.articles()) == 1
 
 

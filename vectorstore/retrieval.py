@@ -3,7 +3,9 @@
 Dense vectors find paraphrases and cross-language matches (an English question about a
 Chinese article); BM25 finds rare exact terms (names, numbers) that a small embedding
 model blurs. The BM25 index is derived from Chroma's live chunks and rebuilt whenever the
-store's registry changes, so Chroma stays the single source of truth.
+store's registry changes, so Chroma stays the single source of truth. The dense side is
+`ArticleStore.search`: exact, so no other article (however big or repetitive) can hide a
+chunk from it.
 """
 
 from __future__ import annotations

@@ -10,16 +10,25 @@ A short tour::
 Replacing never leaves a moment where questions find nothing: the new version's chunks
 are added first, then the registry switches the article to the new version, then the old
 chunks are deleted. Searches only return chunks whose version the registry lists, so a
-crash midway leaves the previous version answerable and the half-written chunks invisible
-(the next ingest of that article sweeps them).
+crash midway leaves the previous version answerable and the half-written chunks invisible;
+`sweep_leftovers` deletes them when the store next opens or writes (on a Chroma server only
+once they are LEFTOVER_AGE_S old: another process's ingest in progress looks the same).
+
+Dense search is exact (a scan of the live vectors, cached in memory) up to
+EXACT_SEARCH_MAX_CHUNKS live chunks: Chroma's HNSW index loses chunks of one article next to
+a big article of near-identical chunks (measured in benchmarks/recall.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import chromadb
 import numpy as np
@@ -30,15 +39,44 @@ from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
 from vectorstore.schema import ArticleRecord
 
+logger = logging.getLogger(__name__)
+
 ADD_BATCH = 128  # chunks embedded and written to Chroma per call
 STATE_TTL_S = 0.5  # how stale this process's view of other processes' changes may be
 _PLACEHOLDER_VECTOR = [0.0]  # registry records are looked up by id, never by similarity
+# Up to this many live chunks, search scans every live vector (exact: nothing can hide a
+# chunk); above it, Chroma's HNSW index with a raised ef_search. Measured on 2 busy cores
+# (benchmarks/recall.py): 100k chunks are 154 MB of vectors, 24 ms a scan, 10.5 s to load
+# them once after a start (the BM25 index loads every live chunk's text anyway).
+EXACT_SEARCH_MAX_CHUNKS = 100_000
+# Chroma's HNSW settings (its defaults: ef_search 100, M 16). Next to a template article of
+# 20k near-identical chunks, the default graph found 19-26 of a normal article's 26 chunks
+# in their own top 10, ef_search 500 with M 16 as few as 2, with M 32 all 26: approximate
+# search is not to be relied on, hence exact search below EXACT_SEARCH_MAX_CHUNKS.
+HNSW_EF_SEARCH = 500  # can be raised on an existing collection (done on open)
+HNSW_M = 32  # only for a collection created from now on
+# Server mode only: a non-live version whose ingest wrote nothing for this long is a
+# leftover of an interrupted ingest (an ingest in progress writes a batch every few seconds).
+LEFTOVER_AGE_S = 3600.0
+_writing: set[str] = set()  # ingest runs in progress in this process (see sweep_leftovers)
+_writing_guard = threading.Lock()  # held by sweep_leftovers throughout
 
 
 @dataclass(frozen=True)
 class LiveState:
     versions: list[str]  # the live version of each article
     token: str  # changes whenever any article is added, replaced or removed
+    chunks: int = 0  # live chunks, as the registry counts them
+
+
+@dataclass
+class _Vectors:
+    """The live chunks' vectors, unit length, one row each; rebuilt when the live state changes."""
+
+    token: str  # which live versions
+    ids: list[str]
+    matrix: np.ndarray
+    by_version: dict[str, tuple[list[str], np.ndarray]]  # views into matrix
 
 
 class ArticleStore:
@@ -69,10 +107,19 @@ class ArticleStore:
                 "embedding_model": embeddings.name,
                 "embedding_fingerprint": embeddings.fingerprint,
             },
+            # Also only at creation: the HNSW graph that search uses above EXACT_SEARCH_MAX_CHUNKS.
+            configuration={"hnsw": {"space": "cosine", "ef_search": HNSW_EF_SEARCH, "max_neighbors": HNSW_M}},
         )
+        self._raise_ef_search()
         self.chunks = Chroma(client=client, collection_name=collection, embedding_function=embeddings)
         self.registry = client.get_or_create_collection(f"{collection}__registry")
         self._state: tuple[float, LiveState] | None = None
+        self._vectors: _Vectors | None = None
+        self._vectors_lock = threading.Lock()
+        # An embedded client is this process's alone (vectorstore/client.py locks it), so
+        # nobody else can be writing to it; a server is shared with other processes.
+        self.sole_writer = "fastapi" not in client.get_settings().chroma_api_impl.lower()
+        self.sweep_leftovers()
         if check_model:
             self.check_model()
 
@@ -102,6 +149,16 @@ class ArticleStore:
         meta.update(embedding_model=self.embeddings.name, embedding_fingerprint=self.embeddings.fingerprint)
         self.chunk_collection.modify(metadata=meta)
 
+    def _raise_ef_search(self) -> None:
+        """Give the HNSW index (used above EXACT_SEARCH_MAX_CHUNKS) ef_search HNSW_EF_SEARCH.
+
+        chromadb 1.5.9 lets ef_search be modified on an existing collection (not M or
+        ef_construction), so a collection created with the defaults is migrated on open.
+        """
+        hnsw = (self.chunk_collection.configuration_json or {}).get("hnsw") or {}
+        if hnsw.get("ef_search", 0) < HNSW_EF_SEARCH:
+            self.chunk_collection.modify(configuration={"hnsw": {"ef_search": HNSW_EF_SEARCH}})
+
     def chunk_count(self) -> int:
         """Stored chunks of every version, live or not."""
         return self.chunk_collection.count()
@@ -118,13 +175,14 @@ class ArticleStore:
         metas = got["metadatas"] or []
         return ArticleRecord.from_metadata(metas[0]) if metas else None
 
-    def find_article(self, *, source_key: str | None = None, title: str | None = None) -> ArticleRecord | None:
-        """The article an ingest would replace: same source first, then same title."""
-        for key, value in (("source_key", source_key), ("title", title)):
-            if value:
-                got = self.registry.get(where={key: value}, include=["metadatas"])
-                if got["metadatas"]:
-                    return ArticleRecord.from_metadata(got["metadatas"][0])
+    def find_article(self, *, source_key: str) -> ArticleRecord | None:
+        """The article an ingest of this source replaces: the one with this source_key, else
+        one whose `source` is it (a local file stored when its source_key was only its file
+        name). Never by title: two unrelated articles may share one."""
+        for field in ("source_key", "source"):
+            got = self.registry.get(where={field: source_key}, include=["metadatas"])
+            if got["metadatas"]:
+                return ArticleRecord.from_metadata(got["metadatas"][0])
         return None
 
     def is_seeded(self) -> bool:
@@ -148,9 +206,11 @@ class ArticleStore:
         if cached is not None and now - cached[0] < STATE_TTL_S:
             return cached[1]
         got = self.registry.get(include=["metadatas"])
-        versions = [str(m["version"]) for m in got["metadatas"] or []]
+        metas = got["metadatas"] or []
+        versions = [str(m["version"]) for m in metas]
         pairs = sorted(f"{i}:{v}" for i, v in zip(got["ids"], versions))
-        state = LiveState(versions, hashlib.sha1("|".join(pairs).encode()).hexdigest())
+        chunks = sum(int(str(m.get("chunk_count") or 0)) for m in metas)
+        state = LiveState(versions, hashlib.sha1("|".join(pairs).encode()).hexdigest(), chunks)
         self._state = (now, state)
         return state
 
@@ -172,20 +232,36 @@ class ArticleStore:
         docs = [(f"{r.article_id}:{r.version}:{d.metadata['position']}", d) for r, chunks in articles for d in chunks]
         docs.sort(key=lambda pair: -len(pair[1].page_content))
         total = len(docs)
-        progress(0, total)
-        for start in range(0, total, ADD_BATCH):
-            batch = docs[start : start + ADD_BATCH]
-            self.chunks.add_documents([d for _, d in batch], ids=[i for i, _ in batch])
-            progress(min(start + ADD_BATCH, total), total)
-        self.registry.upsert(
-            ids=[record.article_id for record, _ in articles],
-            embeddings=np.asarray([_PLACEHOLDER_VECTOR] * len(articles), dtype=np.float32),
-            metadatas=[record.to_metadata() for record, _ in articles],
-            documents=[record.title for record, _ in articles],
-        )
+        run = uuid.uuid4().hex  # this call's chunks, for sweep_leftovers
+        with _writing_guard:
+            _writing.add(run)
+        try:
+            progress(0, total)
+            for start in range(0, total, ADD_BATCH):
+                batch = docs[start : start + ADD_BATCH]
+                written_at = time.time()  # the run's heartbeat: how sweep_leftovers tells it is alive
+                stamped = [
+                    Document(page_content=d.page_content, metadata={**d.metadata, "run": run, "written_at": written_at})
+                    for _, d in batch
+                ]
+                self.chunks.add_documents(stamped, ids=[i for i, _ in batch])
+                progress(min(start + ADD_BATCH, total), total)
+            with _writing_guard:  # live and no longer in progress at once, for sweep_leftovers
+                self.registry.upsert(
+                    ids=[record.article_id for record, _ in articles],
+                    embeddings=np.asarray([_PLACEHOLDER_VECTOR] * len(articles), dtype=np.float32),
+                    metadatas=[record.to_metadata() for record, _ in articles],
+                    documents=[record.title for record, _ in articles],
+                )
+                _writing.discard(run)
+        except BaseException:
+            with _writing_guard:
+                _writing.discard(run)
+            raise
         self._state = None  # this process sees its own change at once
         for record, _ in articles:
             self.sweep(record.article_id, keep_version=record.version)
+        self.sweep_leftovers()
 
     def sweep(self, article_id: str, keep_version: str | None) -> None:
         """Delete an article's chunks of every version but `keep_version`."""
@@ -193,6 +269,58 @@ class ArticleStore:
         if keep_version is not None:
             where = {"$and": [where, {"version": {"$ne": keep_version}}]}
         self.chunks.delete(where=where)
+
+    def sweep_leftovers(self) -> int:
+        """Delete the chunks of versions that never went live (an ingest killed midway);
+        returns how many. Run when the store opens and after every write.
+
+        Which non-live chunks may go depends on who else could be writing them:
+
+        - embedded store: only this process (vectorstore/client.py locks the directory), so
+          every non-live chunk is a leftover except those of this process's own ingests in
+          progress (`_writing`, e.g. another thread's). A killed ingest is gone at next open.
+        - Chroma server: another process's ingest in progress looks exactly like a leftover
+          (its chunks are written, its version not live yet), and there is no lock to ask.
+          So every chunk carries its ingest run and the time its batch was written; a run
+          in progress writes a batch every few seconds, so a run whose newest chunk is older
+          than LEFTOVER_AGE_S is dead. A timestamp on the chunks rather than a record of
+          runs elsewhere: nothing to clean up after a crash, and no extra write per ingest.
+          Clocks of the machines sharing a server may differ by far less than that age.
+          Chunks written before runs were recorded have neither field and count as old.
+        """
+        with _writing_guard:  # no ingest of this process starts or goes live meanwhile
+            return self._sweep_leftovers(set(_writing))
+
+    def _sweep_leftovers(self, mine: set[str]) -> int:
+        live = self.live_state_now().versions
+        where = {"version": {"$nin": live}} if live else None
+        ids: list[str] = []
+        metas: list[Mapping] = []
+        while True:  # in pages: embedded Chroma fails to return ~32k records at once
+            page = self.chunk_collection.get(where=where, include=["metadatas"], limit=10_000, offset=len(ids))  # type: ignore[arg-type]
+            ids += page["ids"]
+            metas += page["metadatas"] or []
+            if len(page["ids"]) < 10_000:
+                break
+        if not ids:
+            return 0
+        newest: dict[str, float] = {}  # run → when it last wrote
+        for meta in metas:
+            run = str(meta.get("run", ""))
+            newest[run] = max(newest.get(run, 0.0), _written_at(meta))
+        cutoff = time.time() - LEFTOVER_AGE_S
+        dead = {run for run, at in newest.items() if run not in mine and (self.sole_writer or at < cutoff)}
+        ids = [i for i, m in zip(ids, metas) if str(m.get("run", "")) in dead]
+        for start in range(0, len(ids), 5000):
+            self.chunk_collection.delete(ids=ids[start : start + 5000])
+        if ids:
+            logger.info("Removed %d chunks of interrupted ingests", len(ids))
+        return len(ids)
+
+    def live_state_now(self) -> LiveState:
+        """live_state, read from the registry now (not up to STATE_TTL_S old)."""
+        self._state = None
+        return self.live_state()
 
     def article(self, article_id: str) -> ArticleRecord:
         """The article with this id; ArticleNotFoundError when there is none."""
@@ -223,6 +351,8 @@ class ArticleStore:
             self.chunk_collection.update(ids=ids, embeddings=np.asarray(vectors, dtype=np.float32))
             progress(min(start + ADD_BATCH, total), total)
         self._record_model()
+        with self._vectors_lock:
+            self._vectors = None  # the cached vectors are the old model's
         return total
 
     # -- reads -------------------------------------------------------------------------
@@ -230,10 +360,20 @@ class ArticleStore:
     def search(
         self, query_vector: Sequence[float], k: int, versions: list[str] | None = None
     ) -> list[tuple[Document, float]]:
-        """Live chunks nearest to the query, with cosine similarity (higher is closer)."""
+        """Live chunks nearest to the query, with cosine similarity (higher is closer).
+
+        Exact: every live vector is scored (up to EXACT_SEARCH_MAX_CHUNKS), so what an
+        article's chunks are found for never depends on what else is stored. Chroma's HNSW
+        index is approximate, and a big article of near-identical chunks (a template
+        repeated a thousand times) can cut other articles off its graph: they were then
+        missing from their own top 10, differently in each process, and filtering by live
+        version makes that worse. benchmarks/recall.py measures both.
+        """
         versions = self.live_versions() if versions is None else versions
         if not versions:
             return []
+        if self.live_state().chunks <= EXACT_SEARCH_MAX_CHUNKS:
+            return self._exact_search(query_vector, k, versions)
         hits = self.chunks.similarity_search_by_vector_with_relevance_scores(
             list(query_vector),
             k=k,
@@ -241,15 +381,90 @@ class ArticleStore:
         )
         return [(doc, 1.0 - distance) for doc, distance in hits]
 
+    def _exact_search(self, query_vector: Sequence[float], k: int, versions: list[str]) -> list[tuple[Document, float]]:
+        vectors = self._live_vectors(versions)
+        if not vectors.ids or k <= 0:
+            return []
+        query = np.asarray(query_vector, dtype=np.float32)
+        query /= np.linalg.norm(query) or 1.0
+        scores = vectors.matrix @ query
+        n = min(k, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        ranked = sorted(((float(scores[i]), vectors.ids[i]) for i in top), key=lambda p: (-p[0], p[1]))
+        got = self.chunk_collection.get(ids=[i for _, i in ranked], include=["documents", "metadatas"])
+        found = {i: (text, meta) for i, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])}
+        return [
+            (Document(page_content=found[i][0] or "", metadata=dict(found[i][1] or {}), id=i), score)
+            for score, i in ranked
+            if i in found  # gone since the vectors were read (a concurrent replace)
+        ]
+
+    def _live_vectors(self, versions: list[str]) -> _Vectors:
+        """The vectors of these versions' chunks, cached: a version's chunks never change once
+        it is live (reindex drops the cache), so a new live state fetches only new versions."""
+        key = hashlib.sha1("|".join(sorted(versions)).encode()).hexdigest()
+        with self._vectors_lock:
+            cached = self._vectors
+            if cached is not None and cached.token == key:
+                return cached
+            known = cached.by_version if cached is not None else {}
+            parts = {v: known[v] for v in versions if v in known}
+            missing = [v for v in versions if v not in parts]
+            for start in range(0, len(missing), 500):
+                wanted = missing[start : start + 500]
+                got = self.chunk_collection.get(
+                    where={"version": {"$in": wanted}},  # type: ignore[dict-item]  # mypy reads "$in" as str
+                    include=["embeddings"],
+                )
+                fetched: dict[str, tuple[list[str], list]] = {v: ([], []) for v in wanted}
+                for chunk_id, vector in zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else []):
+                    version = chunk_id.rsplit(":", 2)[-2]  # ids are article_id:version:position
+                    if version in fetched:
+                        fetched[version][0].append(chunk_id)
+                        fetched[version][1].append(vector)
+                for version, (ids, rows) in fetched.items():
+                    matrix = np.asarray(rows, dtype=np.float32).reshape(len(ids), -1)
+                    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+                    parts[version] = (ids, matrix / np.where(norms == 0, 1.0, norms))
+            ordered = [parts[v] for v in dict.fromkeys(versions)]
+            ids = [i for part_ids, _ in ordered for i in part_ids]
+            rows = [m for _, m in ordered if len(m)]
+            matrix = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+            by_version: dict[str, tuple[list[str], np.ndarray]] = {}
+            offset = 0
+            for version in dict.fromkeys(versions):
+                part_ids = parts[version][0]
+                by_version[version] = (part_ids, matrix[offset : offset + len(part_ids)])
+                offset += len(part_ids)
+            self._vectors = _Vectors(key, ids, matrix, by_version)
+            return self._vectors
+
     def live_chunks(self, versions: list[str] | None = None) -> list[Document]:
         versions = self.live_versions() if versions is None else versions
         if not versions:
             return []
-        got = self.chunks.get(
-            where={"version": {"$in": versions}},  # type: ignore[dict-item]  # mypy reads "$in" as str, not the Literal
-            include=["documents", "metadatas"],
-        )
-        return [
-            Document(page_content=text, metadata=meta, id=chunk_id)
-            for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
-        ]
+        docs: list[Document] = []
+        while True:  # in pages: embedded Chroma fails to return ~32k chunks' texts at once
+            got = self.chunks.get(
+                where={"version": {"$in": versions}},  # type: ignore[dict-item]  # mypy reads "$in" as str, not the Literal
+                include=["documents", "metadatas"],
+                limit=10_000,
+                offset=len(docs),
+            )
+            docs += [
+                Document(page_content=text, metadata=meta, id=chunk_id)
+                for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
+            ]
+            if len(got["ids"]) < 10_000:
+                return docs
+
+
+def _written_at(meta: Mapping) -> float:
+    """When a chunk was written: its batch's time, else (older chunks) its article's ingest time."""
+    at = meta.get("written_at")
+    if isinstance(at, int | float):
+        return float(at)
+    try:
+        return datetime.fromisoformat(str(meta.get("ingested_at"))).timestamp()
+    except ValueError:
+        return 0.0

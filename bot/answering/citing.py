@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.answering.answer import Citation
 from bot.answering.selection import Scored, answer_length, chunk_numbers, runs, shorten
+from bot.language import join_sentences, joins_tightly
 from ingest.chunking import split_sentences
 from vectorstore.retrieval import Hit
 
@@ -61,10 +62,11 @@ def cite_sentences(chosen: list[Scored], terms: set[str], max_chars: int) -> tup
     numbers = chunk_numbers(chosen)
     room = max_chars
     if answer_length(chosen) > max_chars:  # only then is any sentence shortened
-        room = (max_chars - 4 * len(chosen)) // len(chosen)  # each marker takes up to 4 characters
-    text = "".join(
-        "".join(shorten(s.sentence, terms, room) for s in run) + f"[{numbers[run[0].hit.chunk_id]}]"
+        room = (max_chars - 5 * len(chosen)) // len(chosen)  # a marker and a space: up to 5 characters
+    text = join_sentences(
+        shorten(s.sentence, terms, room) + (f"[{numbers[s.hit.chunk_id]}]" if s is run[-1] else "")
         for run in runs(chosen)
+        for s in run
     )
     citations = []
     for chunk_id, n in numbers.items():
@@ -97,7 +99,7 @@ def cite_claims(
             break
         numbers[support.passage] = n
         quoted.setdefault(support.passage, []).append(support.sentence)
-        text += piece if _joins_tightly(text, claim.text) else f" {piece}"
+        text += piece if joins_tightly(text, claim.text) else f" {piece}"
     citations = [
         Citation.of_chunk(
             n,
@@ -108,8 +110,3 @@ def cite_claims(
         for passage, n in numbers.items()
     ]
     return text.strip(), citations
-
-
-def _joins_tightly(text: str, nxt: str) -> bool:
-    """Chinese sentences follow each other without a space; English ones with one."""
-    return not text or not (nxt[:1].isascii() and nxt[:1].isalnum())

@@ -61,7 +61,7 @@ class Engine:
         """The question with its whitespace collapsed; EmptyQuestionError or
         QuestionTooLongError when it can't be answered (each face words these)."""
         question = " ".join(question.split())
-        if not question:
+        if not any(c.isalnum() for c in question):  # blank, or only emoji and punctuation
             raise EmptyQuestionError()
         if len(question) > self.settings.max_question_chars:
             raise QuestionTooLongError(len(question), self.settings.max_question_chars)
@@ -110,6 +110,8 @@ class Engine:
         started = time.perf_counter()
         question = self.check_question(question)
         asked = self.standalone(question, earlier)
+        if not earlier and not content_terms(asked):  # "a", "what is it?": nothing to look up
+            raise EmptyQuestionError()
         scored = self.candidates(asked)
         language = language_of(question)
         confident = self.refusal.answers(asked, scored)

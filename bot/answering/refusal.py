@@ -23,7 +23,15 @@ from importlib import resources
 import numpy as np
 
 from bot.answering.glossary import bridged_overlap
-from bot.answering.selection import Scored, answer_type, content_terms, entity_terms, rarity, subject_coverage
+from bot.answering.selection import (
+    Scored,
+    answer_type,
+    content_terms,
+    entity_terms,
+    mentions,
+    rarity,
+    subject_coverage,
+)
 from bot.language import language_of
 
 MODEL_FILE = "refusal_model.json"
@@ -62,7 +70,7 @@ def features(question: str, scored: list[Scored]) -> dict[str, float]:
         "chunk_dense": best.hit.dense,
         "words_in_sentence": words_found(question, best.sentence, cross),
         "words_in_chunk": words_found(question, chunk_text, cross),
-        "names_in_chunk": sum(n in chunk_text for n in names) / len(names) if names else 1.0,
+        "names_in_chunk": sum(mentions(chunk_text, n) for n in names) / len(names) if names else 1.0,
         "subject": subject_coverage(question, best.hit),
         "fits": float(best.fits),
         "margin": best.score - max(others, default=best.score - 0.1),

@@ -24,7 +24,7 @@ import numpy as np
 from jieba import analyse, posseg
 
 from bot.answering.glossary import bridged_overlap
-from bot.language import language_of
+from bot.language import join_sentences, language_of
 from ingest.chunking import split_sentences, stretch
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.retrieval import Hit, tokenize
@@ -161,6 +161,14 @@ def fits_type(kind: str | None, sentence: str) -> bool:
     return bool(_FITS[kind].search(sentence))
 
 
+def mentions(text: str, term: str) -> bool:
+    """Whether lower-cased `text` holds `term`, a number only as the whole number: "100"
+    is not in "第1100号", nor "3" in "3.5" or "1" in "1,000"."""
+    if not term[:1].isdigit() and not term[-1:].isdigit():
+        return term in text
+    return re.search(rf"(?<!\d)(?<!\d[.,]){re.escape(term)}(?![.,]?\d)", text) is not None
+
+
 def lexical_overlap(terms: set[str] | dict[str, float], sentence: str) -> float:
     """Weighted share of the question's content terms found in the sentence."""
     weights = terms if isinstance(terms, dict) else dict.fromkeys(terms, 1.0)
@@ -290,7 +298,7 @@ def _mentions(entities: set[str], hit: Hit, language: str, vocabulary: Collectio
     if language_of(hit.doc.page_content) != language:
         written = {e for e in entities if all(t in vocabulary for t in tokenize(e))}
         entities = written | {d for entity in entities - written for d in re.findall(r"\d+", entity)}
-    return all(entity in text for entity in entities)
+    return all(mentions(text, entity) for entity in entities)
 
 
 # A sentence opening with one of these concludes from, or refers back to, the one before.
@@ -366,7 +374,8 @@ def chunk_numbers(chosen: list[Scored]) -> dict[str, int]:
 def answer_length(chosen: list[Scored]) -> int:
     """Characters of the answer text of these sentences (in this order), markers included."""
     numbers = chunk_numbers(chosen)
-    return sum(len(s.sentence) for s in chosen) + sum(len(f"[{numbers[run[0].hit.chunk_id]}]") for run in runs(chosen))
+    markers = sum(len(f"[{numbers[run[0].hit.chunk_id]}]") for run in runs(chosen))
+    return len(join_sentences(s.sentence for s in chosen)) + markers
 
 
 def _core(scored: list[Scored], max_chars: int) -> list[Scored]:

@@ -43,23 +43,36 @@ def main(ctx: click.Context) -> None:
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--title", help="Title for the article (one source only).")
+@click.option(
+    "--replace",
+    "replace_id",
+    metavar="ID",
+    help="Replace this article (ids from `articlebot list`) with the source (one source only).",
+)
 @click.pass_context
-def ingest(ctx: click.Context, sources: tuple[str, ...], title: str | None) -> None:
+def ingest(ctx: click.Context, sources: tuple[str, ...], title: str | None, replace_id: str | None) -> None:
     """Add or replace articles from files (.txt .md .html .pdf .docx) or http(s) URLs.
+
+    A source replaces the article ingested from the same file path or URL; any other
+    source is a new article, even with the same title. --replace ID replaces the article
+    ID instead (e.g. a file that moved).
 
     Example usage:
 
     \b
         articlebot ingest notes.md https://example.com/post.html
+        articlebot ingest --replace notes-3f2a1c ~/new/place/notes.md
     """
     if title and len(sources) > 1:
         raise click.UsageError("--title applies to a single source.")
+    if replace_id is not None and len(sources) > 1:
+        raise click.UsageError("--replace applies to a single source.")
     library = articlebot(ctx).library
     failed = 0
     for source in sources:
         bar = Bar(source)
         try:
-            result = library.ingest(source, title=title, progress=bar)
+            result = library.ingest(source, title=title, progress=bar, replace=replace_id)
         except ArticlebotError as exc:
             failed += 1
             click.echo(f"Error: {source}: {exc}", err=True)

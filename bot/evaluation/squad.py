@@ -69,8 +69,8 @@ class Passage:
     questions: list[SquadQuestion]
 
     def as_source(self) -> tuple[LoadedSource, str]:
-        """The passage as one article to ingest, and its title (unique: several passages
-        share a Wikipedia title, and the same title would replace the article)."""
+        """The passage as one article to ingest, and its title (made unique: several
+        passages share a Wikipedia title, and answers name the article they cite)."""
         loaded = LoadedSource(text=self.text, title=self.title, source=self.key, source_key=self.key, kind="text")
         return loaded, f"{self.title} ({self.key})"
 

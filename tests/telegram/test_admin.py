@@ -48,6 +48,8 @@ DESERT_HTML = """<html><head><title>沙漠温室计划</title></head><body>
 <h2>产出</h2><p>温室每天向附近城市供应九吨番茄。温室的屋顶铺满了太阳能电池板。</p>
 </article></body></html>"""
 DESERT_Q = "沙漠温室每天供应多少番茄?"
+NEWS_HTML = """<html><head><title>Daily Planet</title></head><body>
+<article><p>{story}</p><p>图书馆的开放时间没有改变,每天早上八点开门,晚上十点关门。</p></article></body></html>"""
 # About 130 chunks: embedding them takes 5 to 15 seconds on two cores.
 POLAR = "极地观测网\n\n" + "\n\n".join(
     f"第{i}号观测站位于北纬{i % 90}度,站内共有{i % 17 + 3}名研究员,他们每天记录{i * 7 % 300}次风速数据。"
@@ -84,6 +86,11 @@ async def site() -> AsyncIterator[str]:
     async def desert(_request: web.Request) -> web.Response:
         return web.Response(text=DESERT_HTML, content_type="text/html", charset="utf-8")
 
+    async def news(request: web.Request) -> web.Response:
+        n = request.match_info["n"]
+        html = NEWS_HTML.format(story=f"第{n}号新闻:月球图书馆今天收到了{n}百本新书,馆长说书架已经不够用了。")
+        return web.Response(text=html, content_type="text/html", charset="utf-8")
+
     async def broken(_request: web.Request) -> web.Response:
         return web.Response(status=500, text="oops")
 
@@ -103,6 +110,7 @@ async def site() -> AsyncIterator[str]:
     app.router.add_get("/broken", broken)
     app.router.add_get("/logo.png", logo)
     app.router.add_get("/cut-off.html", cut_off)
+    app.router.add_get("/news/{n}.html", news)  # every page titled with the site's name
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     server = web.TCPSite(runner, "127.0.0.1", 0)
@@ -241,10 +249,6 @@ async def test_a_changed_upload_replaces_the_article_and_only_the_new_fact_is_ci
     quotes = await edited(bot, after)
     again = await upload(bot, admin, "farm.txt", changed)
     [second] = library.articles()
-    by_caption = FARM.replace("二十四个网箱", "四十八个网箱").encode()
-    by_title = await upload(bot, admin, "notes.md", by_caption, caption="深海养殖场")
-    [third] = library.articles()
-    latest = await bot.ask(chat, bob, FARM_Q)
 
     assert "二十四个网箱" in before["text"]
     assert replaced["text"] == (
@@ -257,10 +261,36 @@ async def test_a_changed_upload_replaces_the_article_and_only_the_new_fact_is_ci
         f"✅ farm.txt\nUnchanged since the last time, nothing to do:\n{first.article_id}  深海养殖场  "
         "(2 chunks, unchanged, skipped)"
     )
-    assert by_title["text"].startswith(f"✅ notes.md\nReplaced the older version:\n{first.article_id}  深海养殖场  ")
-    assert second.article_id == third.article_id == first.article_id
-    assert "四十八个网箱" in latest["text"] and "三十六" not in latest["text"]
-    assert library.store.chunk_count() == third.chunk_count  # no duplicate chunks
+    assert second.article_id == first.article_id
+    assert library.store.chunk_count() == second.chunk_count  # no duplicate chunks
+
+
+async def test_another_file_or_page_with_the_same_title_is_a_new_article_and_the_admin_is_told(make_bot, site, admin):
+    """Only the same source replaces: an upload's file name, a page's URL; never the title."""
+    bot = await make_bot(ALLOW_PRIVATE_URLS=True)
+    library = library_of(bot)
+    await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
+    [farm] = library.articles()
+    by_caption = await upload(bot, admin, "notes.md", FARM.replace("二十四", "四十八").encode(), caption="深海养殖场")
+    first_page = await ingest(bot, admin, f"/ingest {site}/news/1.html")
+    second_page = await ingest(bot, admin, f"/ingest {site}/news/2.html")
+    first_again = await ingest(bot, admin, f"/ingest {site}/news/1.html")
+
+    notes = next(r for r in library.articles() if r.source == "notes.md")
+    news = {r.source: r for r in library.articles() if r.title == "Daily Planet"}
+    one, two = news[f"{site}/news/1.html"], news[f"{site}/news/2.html"]
+    assert by_caption["text"] == (
+        f"✅ notes.md\nAdded a new article:\n{notes.article_id}  深海养殖场  ({notes.chunk_count} chunks, "
+        f"added; another article is also titled “深海养殖场” (id {farm.article_id}))"
+    )
+    assert library.article(farm.article_id) == farm  # untouched
+    assert first_page["text"].endswith(f"{one.article_id}  Daily Planet  (1 chunk, added)")
+    assert second_page["text"] == (
+        f"✅ {site}/news/2.html\nAdded a new article:\n{two.article_id}  Daily Planet  (1 chunk, "
+        f"added; another article is also titled “Daily Planet” (id {one.article_id}))"
+    )
+    assert first_again["text"].startswith(f"✅ {site}/news/1.html\nUnchanged since the last time")
+    assert len(library.articles()) == 4
 
 
 async def test_a_question_during_a_long_ingest_is_answered_before_the_ingest_ends(make_bot, admin, bob):
