@@ -292,25 +292,33 @@ def _docx_text(data: bytes, name: str) -> tuple[str, str | None]:
 # -- URLs -----------------------------------------------------------------------------------
 
 
-def check_address(url: str, allow_private: bool) -> None:
-    """Refuse URLs whose host resolves to a loopback, private or otherwise internal address,
-    so that nobody can make the bot read the machine's own services (or a cloud's metadata)."""
+def check_address(url: str, allow_private: bool) -> list[str]:
+    """The addresses the URL's host resolves to, refusing the URL if any is a loopback,
+    private or otherwise internal one, so that nobody can make the bot read the machine's
+    own services (or a cloud's metadata); with `allow_private`, any address goes.
+
+    The fetch connects to these very addresses (`_send`): resolving the host again to
+    connect would let a resolver that answers a public address first and 127.0.0.1 next
+    (DNS rebinding) steer the connection to an address that was never checked."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(f"Only http(s) URLs can be ingested, not {_shown(url)}.")
-    if allow_private:
-        return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except (OSError, ValueError) as exc:  # ValueError: a bad port or an unencodable host name
         raise FetchError(f"Cannot resolve the host {parts.hostname}.") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # in order, once each
+    if not addresses:
+        raise FetchError(f"Cannot resolve the host {parts.hostname}.")
+    for found in addresses:
+        address = ipaddress.ip_address(found)
+        if not allow_private and (not address.is_global or address.is_multicast):
             raise FetchError(
                 f"{parts.hostname} is a private or local address ({address}); "
                 "set ALLOW_PRIVATE_URLS=true to ingest from it."
             )
+    return addresses
 
 
 def _shown(url: str) -> str:
@@ -323,7 +331,8 @@ def _shown(url: str) -> str:
 
 def load_url(url: str, limits: LoaderLimits = LoaderLimits()) -> LoadedSource:
     """An http(s) URL (anything else is refused), GET with redirects followed by hand, so
-    that every hop's address is checked.
+    that every hop's address is checked, and connected to: the host is resolved once per
+    hop, by `check_address`, and the request sent to an address it checked.
 
     `limits.fetch_timeout_s` is one deadline for the whole fetch: resolving, connecting,
     every redirect and the whole body. (httpx's own timeouts apply to each read, so a
@@ -363,12 +372,16 @@ class _Fetched:
 def _fetch(url: str, limits: LoaderLimits, deadline: float) -> _Fetched:
     current = urldefrag(url).url
     shown = _shown(current)
-    with httpx.Client(headers={"User-Agent": USER_AGENT}) as client:
+    # trust_env=False: no proxy from the environment, which would resolve the host itself
+    # and connect wherever its own DNS answer points, past the address check.
+    # No keep-alive: each hop connects to the addresses just checked for it.
+    no_reuse = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(headers={"User-Agent": USER_AGENT}, trust_env=False, limits=no_reuse) as client:
         for _hop in range(MAX_REDIRECTS + 1):
-            check_address(current, limits.allow_private_urls)  # every hop, not just the first
+            addresses = check_address(current, limits.allow_private_urls)  # every hop, not just the first
             try:
-                timeout = _time_left(deadline, limits)  # each read gets at most what is left
-                with client.stream("GET", current, timeout=timeout) as response:
+                response = _send(client, current, addresses, deadline, limits)
+                try:
                     if response.is_redirect:
                         current = urldefrag(urljoin(current, response.headers["location"])).url
                         continue
@@ -382,10 +395,34 @@ def _fetch(url: str, limits: LoaderLimits, deadline: float) -> _Fetched:
                             f"{shown} is {content_type or 'of unknown type'}, not a web page, text or PDF."
                         )
                     data = _read_capped(response, limits.max_bytes, shown, deadline, limits)
+                finally:
+                    response.close()
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise FetchError(f"Cannot fetch {shown}: {_reason(exc, limits)}.") from exc
             return _Fetched(data, kind, shown, response.charset_encoding)
     raise FetchError(f"{shown} redirects more than {MAX_REDIRECTS} times.")
+
+
+def _send(
+    client: httpx.Client, url: str, addresses: list[str], deadline: float, limits: LoaderLimits
+) -> httpx.Response:
+    """GET `url` from the first of `addresses` (the checked ones) that takes a connection,
+    its body still to be read. The request goes to the address itself, so nothing resolves
+    the host again; it still names the host in its Host header and, over https, in TLS
+    (SNI), where the certificate is verified for the host, not for the address."""
+    target = httpx.URL(url)
+    headers = {"Host": target.netloc.decode("ascii")}
+    extensions = {"sni_hostname": target.raw_host.decode("ascii")} if target.scheme == "https" else {}
+    for i, address in enumerate(addresses):
+        timeout = _time_left(deadline, limits)  # each read gets at most what is left
+        pinned = target.copy_with(host=address)
+        request = client.build_request("GET", pinned, headers=headers, extensions=extensions, timeout=timeout)
+        try:
+            return client.send(request, stream=True)
+        except httpx.ConnectError:
+            if i == len(addresses) - 1:  # as when connecting by name: try each address in turn
+                raise
+    raise AssertionError("check_address returns at least one address")
 
 
 def _time_left(deadline: float, limits: LoaderLimits) -> float:

@@ -1,6 +1,7 @@
 """Loading sources: encodings, formats, URLs, and clear errors for bad input."""
 
 import random
+import socket
 import threading
 import time
 from functools import partial
@@ -239,8 +240,10 @@ class _Site(BaseHTTPRequestHandler):
         "/huge.html": (200, "text/html", b"<p>x</p>" * 5000),
     }
     redirects = {"/moved": "/article.html", "/loop": "/loop"}
+    requests: list[tuple[str, str | None]] = []  # (path, Host header) of every request, in order
 
     def do_GET(self):  # noqa: N802 - the http.server API
+        self.requests.append((self.path, self.headers["Host"]))
         if self.path.startswith("/slow-hop/"):  # each hop answers after 0.8 s, well within a read timeout
             hops = int(self.path.rsplit("/", 1)[1])
             time.sleep(0.8)
@@ -367,6 +370,52 @@ def test_a_redirect_from_a_public_host_to_a_private_one_is_refused(monkeypatch, 
     with pytest.raises(FetchError, match=message):
         load_source("http://93.184.215.14/story")
     assert requested == ["http://93.184.215.14/story"]  # the private hop was never requested
+
+
+def test_a_host_name_is_resolved_once_per_hop_and_named_in_each_request(site, monkeypatch):
+    port = site.rsplit(":", 1)[1]
+    lookups = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def counted(host, *args, **kwargs):  # the real resolver, counting lookups of the name
+        if host == "localhost":
+            lookups.append(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counted)
+    _Site.requests.clear()
+    loaded = load_source(f"http://localhost:{port}/moved", LOCAL)
+    assert ZH in loaded.text and loaded.source == f"http://localhost:{port}/moved"
+    assert lookups == ["localhost", "localhost"]  # one per hop: connecting resolves nothing
+    assert _Site.requests == [("/moved", f"localhost:{port}"), ("/article.html", f"localhost:{port}")]
+
+
+def test_dns_rebinding_cannot_steer_the_fetch_to_a_private_address(site, monkeypatch):
+    # A resolver stub: the first lookup of the name answers a public address (so the check
+    # passes), every later one 127.0.0.1, where the local site is. Connecting to the address
+    # that was checked fails (nothing reachable listens there: refused, or no answer by the
+    # deadline); resolving again to connect would fetch the local page. TEST-NET addresses
+    # (192.0.2.0/24) would not do: the check itself refuses them, not being global.
+    port = int(site.rsplit(":", 1)[1])
+    lookups = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def rebinding(host, *args, **kwargs):
+        if host != "news.rebind.test":
+            return real_getaddrinfo(host, *args, **kwargs)
+        lookups.append(host)
+        address = "93.184.215.14" if len(lookups) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    _Site.requests.clear()
+    url = f"http://news.rebind.test:{port}/article.html"
+    with pytest.raises(
+        FetchError, match=r"Cannot fetch .*: (cannot connect to the server|no complete answer within 1 )"
+    ):
+        load_source(url, LoaderLimits(fetch_timeout_s=1))
+    assert lookups == ["news.rebind.test"]  # checked once, never looked up again to connect
+    assert _Site.requests == []  # the private page was never requested
 
 
 @pytest.mark.parametrize(

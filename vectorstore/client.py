@@ -10,6 +10,12 @@ the index files. So an embedded store is locked to one process (an `flock` on a 
 its directory, held until the process exits); another process is refused with a message
 that explains server mode. Within one process any number of clients share the lock.
 
+**A damaged embedded store** is refused in one line that names the file and what to do,
+never recreated: chromadb would silently start a new, empty database over a 0-byte or
+missing `chroma.sqlite3` (and articlebot would seed it), losing every article. A full disk,
+a read-only directory or a damaged database met later, mid-ingest or mid-query, becomes
+the same kind of one line (`_guard_bindings`).
+
 **Server.** Every request goes through one guard: a server that cannot be reached, times
 out, fails (5xx, 429) or refuses the credentials (401, 403) becomes a
 `StoreUnavailableError` with a one-line message (never a header value). Nothing is cached
@@ -22,9 +28,11 @@ timeout and the guard cannot: chromadb 1.5.9 has no public way to either (see
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -34,13 +42,14 @@ import chromadb
 import httpx
 from chromadb.api.base_http_client import BaseHTTPClient
 from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import AuthorizationError, ChromaAuthError
+from chromadb.errors import AuthorizationError, ChromaAuthError, ChromaError
 
 from vectorstore.errors import StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
 LOCK_FILE = "articlebot.lock"
+SQLITE_FILE = "chroma.sqlite3"  # chromadb's database in an embedded store's directory
 # No answer within these many seconds counts as an outage (chromadb's own default is to wait forever).
 SERVER_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 _UNAVAILABLE_STATUS = {429, 500, 502, 503, 504}
@@ -62,9 +71,7 @@ def make_client(
     if host is None:
         if persist_dir is None:
             raise ValueError("An embedded store needs a persist directory.")
-        persist_dir.mkdir(parents=True, exist_ok=True)
-        _lock_for_this_process(persist_dir)
-        return chromadb.PersistentClient(path=str(persist_dir), settings=settings)
+        return _open_embedded(persist_dir, settings)
     where = _server_name(host, port)
     headers = dict(headers or {})
     _preflight(host, port, ssl, headers, where, settings)
@@ -197,3 +204,175 @@ def _lock_for_this_process(persist_dir: Path) -> None:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         _held[directory] = fd
+
+
+# -- embedded: opening, and the errors of a damaged, full or read-only store -----------------
+
+
+def _open_embedded(persist_dir: Path, settings: ChromaSettings) -> chromadb.ClientAPI:
+    """`PersistentClient` on `persist_dir`, locked to this process, with its errors made one line."""
+    path, persist_dir = str(persist_dir), persist_dir.resolve()  # messages name the full path
+    try:
+        persist_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnavailableError(_unusable_dir(persist_dir, exc)) from None
+    try:
+        _lock_for_this_process(persist_dir)
+    except OSError as exc:
+        raise StoreUnavailableError(_unusable_dir(persist_dir, exc)) from None
+    _refuse_lost_database(persist_dir)  # once locked: another process may be creating the store
+    try:
+        client = chromadb.PersistentClient(path=path, settings=settings)
+    except Exception as exc:
+        translated = _store_error(persist_dir, exc)
+        if translated is None:
+            raise
+        raise translated from None  # its message says it all; chromadb's traceback would not help
+    _guard_bindings(client, persist_dir)
+    return client
+
+
+def _refuse_lost_database(persist_dir: Path) -> None:
+    """Refuse a store whose database is empty or missing while its index directories are there.
+
+    chromadb takes a 0-byte or missing `chroma.sqlite3` for a new store and creates an empty
+    one; articlebot would then seed it, and every article stored before would be gone
+    without a word. The index directories (one per collection, written with its first
+    vectors and kept after its articles are removed) tell a store that held articles from
+    one whose creation never finished (a full disk leaves a 0-byte database and nothing
+    else): that one has nothing to lose and is simply created again.
+    """
+    database = persist_dir / SQLITE_FILE
+    if not any(child.is_dir() for child in persist_dir.iterdir()):
+        return
+    start_over = (
+        f"Restore {persist_dir} from a backup, or delete that directory to start over with an "
+        "empty store (the default article is added again; other articles must be ingested again)."
+    )
+    if database.is_file() and database.stat().st_size == 0:
+        raise StoreUnavailableError(
+            f"The article store's database {database} is empty (0 bytes): it was damaged, perhaps "
+            f"by a full disk or an interrupted copy, and is left as it is. {start_over}"
+        )
+    if not database.exists():
+        raise StoreUnavailableError(
+            f"The article store's database {database} is missing, though {persist_dir} holds "
+            f"the store's index files; nothing was changed. {start_over}"
+        )
+
+
+def _unusable_dir(persist_dir: Path, exc: OSError) -> str:
+    """The message for a store directory that cannot be created or written."""
+    blocker = next((p for p in (persist_dir, *persist_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        return (
+            f"The article store cannot be created in {persist_dir}: {blocker} is a file, not a "
+            "directory. Move that file away, or set ARTICLEBOT_DATA_DIR to a directory."
+        )
+    if exc.errno == errno.ENOSPC:
+        return _disk_full(persist_dir)
+    return (
+        f"The article store {persist_dir} cannot be written ({exc.strerror or exc}). Give the user "
+        "running articlebot write access to it, or set ARTICLEBOT_DATA_DIR to a writable directory."
+    )
+
+
+def _disk_full(persist_dir: Path) -> str:
+    return (
+        f"The disk holding the article store {persist_dir} is full. Free some space there and run "
+        "the command again (an ingest that failed left the stored articles as they were)."
+    )
+
+
+# SQLite's result codes, as chromadb's Rust core reports them: "(code: 13) database or disk is full".
+_SQLITE_CODE = re.compile(r"\(code: (\d+)\)")
+_OS_ERROR = re.compile(r"os error (\d+)")
+_DAMAGED_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+_FULL_CODES = {13}  # SQLITE_FULL
+_UNWRITABLE_CODES = {8, 14}  # SQLITE_READONLY, SQLITE_CANTOPEN
+_IO_CODES = {10}  # SQLITE_IOERR
+
+
+def _store_error(persist_dir: Path, exc: BaseException) -> StoreUnavailableError | None:
+    """The one-line error for what chromadb raised about the store at `persist_dir`, or None
+    when it is not about the store's files (a bad argument, a missing id: left as it is)."""
+    if isinstance(exc, StoreUnavailableError):
+        return exc
+    if isinstance(exc, OSError):
+        return StoreUnavailableError(_unusable_dir(persist_dir, exc))
+    if not isinstance(exc, ChromaError | RuntimeError):
+        return None
+    text = str(exc)
+    code_match = _SQLITE_CODE.search(text)
+    code = int(code_match.group(1)) if code_match else None
+    os_match = _OS_ERROR.search(text)
+    os_errno = int(os_match.group(1)) if os_match else None
+    database = persist_dir / SQLITE_FILE
+    if code in _FULL_CODES or os_errno == errno.ENOSPC or "No space left" in text:
+        return StoreUnavailableError(_disk_full(persist_dir))
+    if code in _DAMAGED_CODES:
+        detail = text[code_match.end() :].strip() if code_match else text
+        return StoreUnavailableError(
+            f"The article store's database {database} is damaged ({detail}). "
+            f"Restore {persist_dir} from a backup, or delete that directory to start over with an "
+            "empty store (the default article is added again; other articles must be ingested again)."
+        )
+    if code in _UNWRITABLE_CODES or os_errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = os.strerror(os_errno) if os_errno else (text[code_match.end() :].strip() if code_match else text)
+        return StoreUnavailableError(
+            f"The article store {persist_dir} cannot be written ({reason}). Give the user running "
+            "articlebot write access to it, or set ARTICLEBOT_DATA_DIR to a writable directory."
+        )
+    if code in _IO_CODES or os_errno is not None:
+        reason = os.strerror(os_errno) if os_errno else text[code_match.end() :].strip() if code_match else text
+        return StoreUnavailableError(
+            f"The article store {persist_dir} could not be read or written ({reason}). Check the disk "
+            "it is on; if the store is damaged, restore it from a backup or delete that directory to start over."
+        )
+    return None
+
+
+class _GuardedBindings:
+    """chromadb's Rust bindings with errors about the store's files made StoreUnavailableError."""
+
+    def __init__(self, bindings: object, persist_dir: Path) -> None:
+        self._bindings = bindings
+        self._persist_dir = persist_dir
+
+    def __getattr__(self, name: str):
+        value = getattr(self._bindings, name)
+        if not callable(value):
+            return value
+        persist_dir = self._persist_dir
+
+        def call(*args, **kwargs):
+            try:
+                return value(*args, **kwargs)
+            except Exception as exc:
+                translated = _store_error(persist_dir, exc)
+                if translated is None or translated is exc:
+                    raise
+                raise translated from exc
+
+        return call
+
+
+def _guard_bindings(client: chromadb.ClientAPI, persist_dir: Path) -> None:
+    """Give an embedded client's every call the one-line errors of `_store_error`.
+
+    A full disk, a read-only directory or a damaged page is met by whichever call touches
+    it first (an ingest's upsert, a query, a count), at every call site of ours and of
+    langchain-chroma. chromadb 1.5.9's embedded client (`chromadb.api.rust.RustBindingsAPI`)
+    sends every one of them through its `bindings` object, so that object is wrapped once per
+    store (chromadb shares it among the clients of one path). If an upgrade moves it, this
+    fails at once, as `_guard_session` does.
+    """
+    server = getattr(client, "_server", None)
+    bindings = getattr(server, "bindings", None)
+    if bindings is None:
+        raise RuntimeError(
+            f"chromadb {chromadb.__version__} no longer keeps its embedded bindings where articlebot "
+            "expects them (client._server.bindings); vectorstore/client.py needs updating."
+        )
+    if not isinstance(bindings, _GuardedBindings):
+        server.bindings = _GuardedBindings(bindings, persist_dir)  # type: ignore[union-attr]

@@ -4,7 +4,7 @@
     ├── EmbeddingModelError         the embedding model cannot be prepared or loaded
     ├── ModelMismatchError          the index was built with a different embedding model
     ├── ArticleNotFoundError        no article with that id
-    └── StoreUnavailableError       the Chroma store cannot be reached
+    └── StoreUnavailableError       the Chroma store cannot be reached or used (busy, damaged, disk full, unwritable)
 
 The edges (CLI, Telegram) turn these into one sentence; nothing else catches them.
 """

@@ -24,7 +24,7 @@ from bot.telegram.handlers import (
     user_language,
 )
 from bot.telegram.live_message import LiveMessage, edit
-from bot.telegram.redaction import MASK
+from bot.telegram.redaction import MASK, without_credentials
 from bot.telegram.services import Context
 from bot.telegram.texts import say
 from bot.telegram.updates import data_of, document_of, message_of, query_of
@@ -69,7 +69,8 @@ Load = Callable[[Progress], Awaitable[IngestResult]]
 async def _ingest(update: Update, context: Context, source: str, load: Load) -> None:
     """Run `load` with a status message, ending in a summary or in what went wrong."""
     lang = user_language(update)
-    label = escape(shorten(source, SOURCE_CHARS))
+    # No reply shows a URL's user:password@ (masked before shortening, which could cut it).
+    label = escape(shorten(without_credentials(source), SOURCE_CHARS))
 
     def status_text(stage: str, done: int = 0, total: int = 0) -> str:
         return say(lang, "status", source=label, stage=say(lang, f"stage_{stage}", done=done, total=total))
@@ -84,17 +85,18 @@ async def _ingest(update: Update, context: Context, source: str, load: Load) -> 
         result = await load(progress)
     except ArticlebotError as exc:  # bad input: its message is written for users
         logger.info("Update %s: not ingested: %s", update.update_id, exc)
-        final = say(lang, "ingest_failed", source=label, reason=escape(str(exc)))
+        final = say(lang, "ingest_failed", source=label, reason=escape(without_credentials(str(exc))))
     except TelegramError as exc:  # the upload could not be downloaded
         logger.info("Update %s: download failed: %s", update.update_id, exc)
         why = exc.message.replace(context.bot.token, MASK)  # download errors may quote the file URL
-        reason = say(lang, "download_failed", reason=escape(why))
+        reason = say(lang, "download_failed", reason=escape(without_credentials(why)))
         final = say(lang, "ingest_failed", source=label, reason=reason)
     except Exception:  # a bug or an outage midway: the status must not stay at "embedding…"
         logger.exception("Update %s: the ingest crashed", update.update_id)
         final = say(lang, "ingest_crashed", source=label)
     else:
-        final = say(lang, f"ingest_{result.status}", source=label, summary=escape(result.describe()))
+        summary = escape(without_credentials(result.describe()))
+        final = say(lang, f"ingest_{result.status}", source=label, summary=summary)
     await status.conclude(final)
 
 

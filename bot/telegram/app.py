@@ -161,7 +161,7 @@ def register(application: BotApplication) -> None:
     2. The admin commands and uploaded files from anybody else: a polite refusal.
     3. Commands (/start /help /articles /ask /reset), new messages only.
     4. Buttons: Sources; /remove's confirmation pressed by an admin, then by anybody
-       else (refused).
+       else (refused); then any other press, answered so the client stops its spinner.
     5. Questions: any text in a private chat; in groups, text that mentions the bot or
        replies to it.
     6. A command the bot doesn't have, in a private chat.
@@ -191,6 +191,7 @@ def register(application: BotApplication) -> None:
             CallbackQueryHandler(handlers.toggle_sources, pattern=sources.PATTERN),
             PressedBy(admins, admin.confirm_removal, pattern=admin.REMOVE_PATTERN),
             CallbackQueryHandler(admin.refuse_button, pattern=admin.REMOVE_PATTERN),
+            CallbackQueryHandler(handlers.answer_unknown_button),  # any other press, or it spins on
             MessageHandler(NEW & PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.answer_private),
             MessageHandler(
                 NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & ADDRESSED_TO_ME,

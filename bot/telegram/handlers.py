@@ -171,7 +171,7 @@ async def _answer(update: Update, context: Context, question: str) -> None:
     reply = layout(answer, lang)
     markup = None
     if reply.has_sources:
-        key = services.replies.add(reply)
+        key = services.replies.add(reply, message.chat_id)
         markup = sources.keyboard(key, lang, expanded=False)
     bodies = [*reply.parts, last_message(reply, expanded=False)]
     for i, body in enumerate(bodies):
@@ -272,10 +272,12 @@ async def answer_in_group(update: Update, context: Context) -> None:
 
 
 async def toggle_sources(update: Update, context: Context) -> None:
-    """The Sources button: expand the quoted passages in place, or collapse them."""
+    """The Sources button: expand the quoted passages in place, or collapse them; only in
+    the chat the answer was sent to."""
     query = query_of(update)
     key, expand = sources.parse(data_of(query))
-    reply = context.bot_data.replies.get(key)
+    chat = update.effective_chat  # None for a button under an inline message: no chat to match
+    reply = context.bot_data.replies.get(key, chat.id if chat else None)
     if reply is None:
         await query.answer(say(user_language(update), "sources_gone"), show_alert=True)
         return
@@ -286,6 +288,12 @@ async def toggle_sources(update: Update, context: Context) -> None:
             last_message(reply, expanded=expand), reply_markup=sources.keyboard(key, reply.lang, expand)
         )
     )
+
+
+async def answer_unknown_button(update: Update, context: Context) -> None:
+    """A press no other handler takes (an old bot version's button, forged data): answer
+    it, or the user's client shows its spinner until it gives up."""
+    await query_of(update).answer(say(user_language(update), "button_unknown"))
 
 
 # -- everything else --------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Keeping secrets out of logs.
+"""Keeping secrets out of logs, and URL credentials out of replies.
 
 PTB and httpx put the bot token in request URLs (httpx logs them at INFO) and in some
 error messages (`InvalidToken: The token `…` was rejected`). `serve` installs this filter
@@ -9,8 +9,17 @@ or the chat model's API key.
 from __future__ import annotations
 
 import logging
+import re
 
 MASK = "<redacted>"
+# The user:password@ of a URL: from "scheme://" to the last "@" before the path.
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@", re.IGNORECASE)
+
+
+def without_credentials(text: str) -> str:
+    """`text` with the user:password@ of every URL in it replaced by MASK@ (plain text:
+    escape it afterwards for HTML, MASK has angle brackets)."""
+    return _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{MASK}@", text)
 
 
 class Redact(logging.Filter):

@@ -2,8 +2,9 @@
 
 Telegram gives a button at most 64 bytes of callback data, far too little for quotes, so
 the button carries a short key (`src:<key>:1` to expand, `src:<key>:0` to collapse) and
-the reply itself waits in a bounded in-memory cache. After a restart, or once evicted, a
-press gets a polite "ask again" instead of the quotes.
+the reply itself waits in a bounded in-memory cache, with the chat it was sent to. After a
+restart, once evicted, or pressed in another chat (callback data can be forged, a key
+copied), a press gets a polite "ask again" instead of the quotes.
 """
 
 from __future__ import annotations
@@ -38,21 +39,26 @@ def keyboard(key: str, lang: str, expanded: bool) -> InlineKeyboardMarkup:
 
 
 class RecentReplies:
-    """The last `size` replies with sources, by key; least recently used go first."""
+    """The last `size` replies with sources, by key, each with the chat it was sent to;
+    least recently used go first."""
 
     def __init__(self, size: int = REMEMBERED_REPLIES) -> None:
         self.size = size
-        self._replies: OrderedDict[str, Reply] = OrderedDict()
+        self._replies: OrderedDict[str, tuple[int, Reply]] = OrderedDict()
 
-    def add(self, reply: Reply) -> str:
+    def add(self, reply: Reply, chat_id: int) -> str:
+        """Remember `reply`, sent to `chat_id`; the key for its button."""
         key = secrets.token_urlsafe(6)
-        self._replies[key] = reply
+        self._replies[key] = (chat_id, reply)
         while len(self._replies) > self.size:
             self._replies.popitem(last=False)
         return key
 
-    def get(self, key: str) -> Reply | None:
-        reply = self._replies.get(key)
-        if reply is not None:
-            self._replies.move_to_end(key)
-        return reply
+    def get(self, key: str, chat_id: int | None) -> Reply | None:
+        """The reply of `key` if it was sent to `chat_id`; else (forgotten, or another
+        chat's, or no chat known) None, the same answer, so a press reveals nothing."""
+        entry = self._replies.get(key)
+        if entry is None or entry[0] != chat_id:
+            return None
+        self._replies.move_to_end(key)
+        return entry[1]

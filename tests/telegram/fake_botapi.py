@@ -328,10 +328,13 @@ class FakeBotAPI:
         self._push("edited_message", edited)
         return edited
 
-    def press(self, message: dict[str, Any], user: dict[str, Any], button: int = 0) -> str:
-        """The user presses an inline button under a bot message; returns the query id."""
+    def press(self, message: dict[str, Any], user: dict[str, Any], button: int = 0, data: str | None = None) -> str:
+        """The user presses an inline button under a bot message; returns the query id.
+        With `data`, the press carries that callback data instead of the button's (as a
+        modified client can send)."""
         current = self.messages[(message["chat"]["id"], message["message_id"])]
-        data = [b for row in current["reply_markup"]["inline_keyboard"] for b in row][button]["callback_data"]
+        if data is None:
+            data = [b for row in current["reply_markup"]["inline_keyboard"] for b in row][button]["callback_data"]
         query_id = str(next(self._callback_ids))
         self._queries.add(query_id)
         self._push(

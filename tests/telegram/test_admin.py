@@ -234,6 +234,26 @@ async def test_admin_adds_a_gbk_file_and_a_web_page_and_users_get_answers_citing
     assert "九吨番茄" in desert_answer["text"] and "\n来源\n[1] 沙漠温室计划" in desert_answer["text"]
 
 
+async def test_url_credentials_are_never_shown_in_the_ingest_status(make_bot, site, admin):
+    bot = await make_bot(ALLOW_PRIVATE_URLS=True)
+    with_password = site.replace("http://", "http://reader:s3cr%40t@")
+    masked = site.replace("http://", "http://<redacted>@")
+
+    added = await ingest(bot, admin, f"/ingest {with_password}/desert.html")
+    failed = await ingest(bot, admin, f"/ingest {with_password}/broken")
+
+    [desert] = library_of(bot).articles()
+    assert added["text"] == (
+        f"✅ {masked}/desert.html\nAdded a new article:\n{desert.article_id}  沙漠温室计划  (1 chunk, added)"
+    )
+    assert failed["text"] == (
+        f"❌ {masked}/broken\n{site}/broken answered HTTP 500 Internal Server Error.\n{UNCHANGED}"
+    )
+    shown = history(bot, added) + history(bot, failed)
+    assert len(shown) > 4 and all(text.startswith(("⏳", "✅", "❌")) for text in shown)
+    assert not any("reader" in text or "s3cr" in text for text in shown)  # nor in any progress edit
+
+
 async def test_a_changed_upload_replaces_the_article_and_only_the_new_fact_is_cited(make_bot, admin, bob):
     bot = await make_bot()
     library = library_of(bot)

@@ -165,3 +165,42 @@ async def test_sources_button_of_a_forgotten_answer_asks_to_ask_again(bot, ann, 
     assert answer["text"] == "These sources are no longer available. Please ask the question again."
     assert answer["show_alert"] is True
     assert bot.api.calls_to("editMessageText") == []
+
+
+async def test_sources_button_data_pressed_in_another_chat_reveals_nothing(bot, ann, chat):
+    reply = await bot.ask(chat, ann, "Sora最长能生成多长的视频?")
+    anns_data = reply["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    bob = bot.api.user(1003, "Bob", "en")
+    bobs_chat = bot.api.private_chat(bob)
+    bobs_reply = await bot.ask(bobs_chat, bob, "How long can Sora videos be?")
+
+    query = bot.api.press(bobs_reply, bob, data=anns_data)  # Ann's key, pressed in Bob's chat
+    answer = await bot.api.wait_for(lambda: bot.api.callback_answers.get(query))
+    await bot.api.settle()
+
+    assert answer["text"] == "These sources are no longer available. Please ask the question again."
+    assert answer["show_alert"] is True
+    assert bot.api.calls_to("editMessageText") == []  # neither chat's message changed
+    assert [m["text"] for m in bot.api.bot_messages(bobs_chat["id"])] == [bobs_reply["text"]]
+    own = bot.api.press(reply, ann)  # in its own chat the button still works
+    await bot.api.wait_for(lambda: bot.api.callback_answers.get(own))
+    expanded = await bot.api.wait_for(lambda: bot.api.calls_to("editMessageText", ok=True))
+    assert int(expanded[0].params["chat_id"]) == chat["id"]
+
+
+@pytest.mark.parametrize(
+    ("language", "text"), [("en", "This button no longer works."), ("zh-hans", "这个按钮已经失效。")]
+)
+async def test_a_press_no_handler_knows_is_answered_so_the_spinner_stops(bot, chat, ann, language, text):
+    user = bot.api.user(1004, "Cy", language)
+    reply = await bot.ask(bot.api.private_chat(user), user, "Sora最长能生成多长的视频?")
+
+    queries = [bot.api.press(reply, user, data=data) for data in ("vote:up", "src:nokey", "rm:x:2")]
+    answers = await bot.api.wait_for(
+        lambda: all(q in bot.api.callback_answers for q in queries) and bot.api.callback_answers
+    )
+    await bot.api.settle()
+
+    assert [answers[q].get("text") for q in queries] == [text] * 3
+    assert bot.api.calls_to("editMessageText") == []
+    assert bot.api.bot_messages(reply["chat"]["id"]) == [reply]  # no apology either
