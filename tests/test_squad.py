@@ -106,6 +106,8 @@ SQUAD2 = {
                             "plausible_answers": [{"text": "雪龙号", "answer_start": 0}],
                             "is_impossible": True,
                         },
+                        # No word to look up: the engine declines it, which counts as refused.
+                        {"id": "q3", "question": "What is it?", "answers": [], "is_impossible": True},
                     ],
                 }
             ],
@@ -120,7 +122,7 @@ def test_squad2_file_with_cross_lingual_and_unanswerable_questions(tmp_path, emb
 
     report = run_squad(read_squad(path), make_settings(tmp_path / "data"), embeddings)
 
-    assert (report.passages, report.answerable, report.unanswerable) == (1, 1, 1)
+    assert (report.passages, report.answerable, report.unanswerable) == (1, 1, 2)
     assert report.recall_at_1 == 1.0
     assert report.containment == 1.0 and report.gold_cited == 1.0  # the Chinese gold, quoted
     assert report.refused == 0.0 and report.unanswerable_refused == 1.0
@@ -129,7 +131,7 @@ def test_squad2_file_with_cross_lingual_and_unanswerable_questions(tmp_path, emb
 def test_golds_in_either_language_count(tmp_path):
     path = tmp_path / "xquad.json"
     path.write_text(json.dumps(SQUAD2, ensure_ascii=False), encoding="utf-8")
-    answerable, unanswerable = read_squad(path)[0].questions
+    answerable, unanswerable, _empty = read_squad(path)[0].questions
     assert answerable.golds == ("约80人", "about 80") and answerable.answerable
     assert not unanswerable.answerable and unanswerable.golds == ()
 
