@@ -143,11 +143,6 @@ MAX_REPLACED_FLOOR = 8
 MIN_VALID_PER_REPLACED = 10
 
 
-def decode_text(data: bytes, name: str, declared: str | None = None) -> str:
-    """The text of `data`, as `decode_text_noting` decodes it, without its note."""
-    return decode_text_noting(data, name, declared)[0]
-
-
 def decode_text_noting(data: bytes, name: str, declared: str | None = None) -> tuple[str, str | None]:
     """UTF-8 (or UTF-16 with a BOM), a charset the server declared, UTF-8 with a few bad
     bytes replaced, GB18030 (a superset of GBK, common for Chinese files), then
