@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field(default="https://api.telegram.org/bot", alias="TELEGRAM_API_URL")
     telegram_file_url: str = Field(default="https://api.telegram.org/file/bot", alias="TELEGRAM_FILE_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
+    # On SIGTERM, answers in flight get this long to finish before they are dropped (under
+    # Docker's 10 s between SIGTERM and SIGKILL); a running ingest stops at its next batch.
+    shutdown_timeout_s: float = Field(default=8.0, ge=0, alias="SHUTDOWN_TIMEOUT")
     # Telegram user ids (not chat ids) allowed to add, replace and remove articles.
     admin_user_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="ADMIN_USER_IDS")
 

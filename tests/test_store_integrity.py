@@ -3,6 +3,7 @@ ingest killed midway leaves no chunks behind."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from bot.library import Library
 from bot.wiring import build
 from ingest.loaders import LoadedSource
 from tests.conftest import make_settings
-from tests.processes import MARS, MARS_Q, articlebot_env
+from tests.processes import BIN, MARS, MARS_Q, articlebot, articlebot_env
 from vectorstore.client import make_client
 from vectorstore.store import ADD_BATCH, LEFTOVER_AGE_S
 
@@ -166,3 +167,38 @@ def test_on_a_server_another_process_s_ingest_in_progress_is_not_swept(tmp_path,
 
     versions = {m["version"] for m in reopened.chunk_collection.get(include=["metadatas"])["metadatas"]}
     assert versions == {*store.live_versions(), "inprogress"}
+
+
+def test_sigterm_stops_a_cli_ingest_within_seconds_and_removes_what_it_wrote(tmp_path, embeddings):
+    env = articlebot_env(tmp_path / "data")
+    (tmp_path / "mars.md").write_text(MARS, encoding="utf-8")
+    (tmp_path / "labs.txt").write_text(template_article(3000), encoding="utf-8")
+    added = articlebot("ingest", "mars.md", env=env, cwd=tmp_path)
+    mars_chunks = int(re.search(r"\((\d+) chunks?, added", added.stdout)[1])  # type: ignore[index]
+    log = tmp_path / "ingest.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [str(BIN / "articlebot"), "ingest", "labs.txt"], env=env, cwd=tmp_path, stdout=stderr, stderr=stderr
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while not re.search(r"\b[1-9]\d*/\d+ \[", log.read_text()):  # a batch is stored
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        process.wait(timeout=60)
+        took = time.monotonic() - sent
+        print(f"stopped {took:.1f} s after SIGTERM")
+    finally:
+        process.kill()
+        process.wait()
+
+    settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False)
+    stored = make_client(settings.chroma_dir).get_collection(settings.collection).count()  # no sweep ran
+    assert process.returncode == 128 + signal.SIGTERM, log.read_text()
+    assert took < 60, f"stopped {took:.1f} s after SIGTERM"  # a hang guard: before, it waited for the whole ingest
+    assert stored == mars_chunks  # none of the stopped ingest's chunks, before any sweep
+    bot = build(settings, embeddings=embeddings, generator=None)
+    assert [r.title for r in bot.library.articles()] == ["火星基地建设计划"]
+    assert "十二名宇航员" in bot.engine.answer(MARS_Q).text

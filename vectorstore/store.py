@@ -41,7 +41,9 @@ from vectorstore.schema import ArticleRecord
 
 logger = logging.getLogger(__name__)
 
-ADD_BATCH = 128  # chunks embedded and written to Chroma per call
+# Chunks embedded and written to Chroma per call; between calls an ingest can be cancelled
+# (a stopping bot), so a batch is a second or two of embedding, not more.
+ADD_BATCH = 32
 STATE_TTL_S = 0.5  # how stale this process's view of other processes' changes may be
 _PLACEHOLDER_VECTOR = [0.0]  # registry records are looked up by id, never by similarity
 # Up to this many live chunks, search scans every live vector (exact: nothing can hide a
@@ -254,14 +256,24 @@ class ArticleStore:
                     documents=[record.title for record, _ in articles],
                 )
                 _writing.discard(run)
-        except BaseException:
+        except BaseException:  # a failed write, a cancelled ingest (stop, Ctrl-C, SIGTERM)
             with _writing_guard:
                 _writing.discard(run)
+            self._remove_run(run)
             raise
         self._state = None  # this process sees its own change at once
         for record, _ in articles:
             self.sweep(record.article_id, keep_version=record.version)
         self.sweep_leftovers()
+
+    def _remove_run(self, run: str) -> None:
+        """Delete what an unfinished `put_articles` call wrote, now rather than at the next
+        sweep: an ingest cancelled by a stopping bot leaves the store as it found it. Best
+        effort: when the store itself failed, `sweep_leftovers` removes them later."""
+        try:
+            self.chunk_collection.delete(where={"run": run})
+        except Exception:
+            logger.warning("Could not remove the chunks of an unfinished ingest; they go at the next sweep")
 
     def sweep(self, article_id: str, keep_version: str | None) -> None:
         """Delete an article's chunks of every version but `keep_version`."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable
 
@@ -31,6 +32,7 @@ def main(ctx: click.Context) -> None:
     """articlebot: answers questions about articles, with citations."""
     # No model hub is reachable: fail fast instead of retrying downloads.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         ctx.obj = Settings()
     except ValidationError as exc:
@@ -38,6 +40,13 @@ def main(ctx: click.Context) -> None:
         raise click.ClickException(
             f"Bad setting {problem['loc'][0] if problem['loc'] else ''}: {problem['msg']}"
         ) from None
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    """SIGTERM (`kill`, systemd, Docker) ends a command as Ctrl-C does, by an exception,
+    not on the spot: an ingest in progress removes the chunks it wrote (the store then
+    is as before) and the embedded store's lock is released. `serve` installs its own."""
+    raise SystemExit(128 + signum)
 
 
 @main.command()

@@ -9,6 +9,7 @@ that answer questions meanwhile. A write shows its progress by editing one statu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -40,6 +41,16 @@ REMOVE_PATTERN = r"^rm:[\w-]+:[01]$"
 STAGES = ("download", "fetching", "cleaning", "chunking", "embedding")
 # A URL or file name is shown shortened to this many characters.
 SOURCE_CHARS = 120
+
+
+class StoppedForShutdown(Exception):
+    """Raised at a write's next progress report once the bot is stopping: the store removes
+    what the write had stored, and the admin is told to send it again."""
+
+
+def _check_running(context: Context) -> None:
+    if context.bot_data.stopping.is_set():
+        raise StoppedForShutdown
 
 
 class Status(LiveMessage):
@@ -78,11 +89,18 @@ async def _ingest(update: Update, context: Context, source: str, load: Load) -> 
     status = await Status.send(message_of(update), status_text("start"))
 
     def progress(stage: str, done: int, total: int) -> None:
-        if stage in STAGES:
+        if stage in STAGES:  # not "done": the article is live by then
+            _check_running(context)
             status.report(stage, status_text(stage, done, total))
 
     try:
         result = await load(progress)
+    except asyncio.CancelledError:  # stopping, past SHUTDOWN_TIMEOUT: the writer stops at its next batch
+        await status.conclude(say(lang, "ingest_stopped", source=label))
+        raise
+    except StoppedForShutdown:
+        logger.info("Update %s: ingest stopped, the bot is stopping", update.update_id)
+        final = say(lang, "ingest_stopped", source=label)
     except ArticlebotError as exc:  # bad input: its message is written for users
         logger.info("Update %s: not ingested: %s", update.update_id, exc)
         final = say(lang, "ingest_failed", source=label, reason=escape(without_credentials(str(exc))))
@@ -199,10 +217,14 @@ async def reindex(update: Update, context: Context) -> None:
     status = await Status.send(message_of(update), say(lang, "reindex_status", model=model, done=0, total="…"))
 
     def progress(done: int, total: int) -> None:
+        _check_running(context)
         status.report("embedding", say(lang, "reindex_status", model=model, done=done, total=total))
 
     try:
         count = await in_writer_thread(context, library.reindex, progress)
+    except StoppedForShutdown:
+        await status.conclude(say(lang, "reindex_stopped"))
+        return
     except Exception:  # the status must not stay at "re-embedding…"; running it again is safe
         logger.exception("Update %s: reindex failed", update.update_id)
         await status.conclude(say(lang, "reindex_failed"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,12 +26,14 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
+    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
     MessageHandler,
+    SimpleUpdateProcessor,
     filters,
 )
 
@@ -58,6 +60,52 @@ PRIVATE = filters.ChatType.PRIVATE
 NEW = filters.UpdateType.MESSAGE  # not edits: PTB's handlers take edited messages by default
 # Commands only admins may use; anybody else gets a polite refusal.
 ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats"]
+
+
+class TrackedUpdates(SimpleUpdateProcessor):
+    """PTB's concurrent update processing, knowing which updates are in flight, so that
+    stopping can give them a deadline (`ArticlebotApplication.stop`)."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self.in_flight: set[asyncio.Task] = set()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.in_flight.add(task)
+        try:
+            await coroutine
+        finally:
+            self.in_flight.discard(task)
+
+    def cancel_in_flight(self) -> None:
+        for task in self.in_flight:
+            task.cancel()
+
+
+class ArticlebotApplication(Application):
+    """PTB's Application, stopping within a deadline.
+
+    PTB's `stop` (on SIGTERM, SIGINT, after `run_polling` / `run_webhook`) waits for every
+    update in flight. Here it first tells a running ingest or reindex to stop at its next
+    batch (`Services.stopping`; the store then removes what it wrote), and cancels what is
+    still running after SHUTDOWN_TIMEOUT, so a stop never waits minutes for an ingest.
+    """
+
+    async def stop(self) -> None:
+        services: Services = self.bot_data
+        services.stopping.set()
+        updates = self.update_processor
+        deadline = None
+        if isinstance(updates, TrackedUpdates):
+            delay = services.settings.shutdown_timeout_s
+            deadline = asyncio.get_running_loop().call_later(delay, updates.cancel_in_flight)
+        try:
+            await super().stop()
+        finally:
+            if deadline is not None:
+                deadline.cancel()
 
 
 class FloodLimiter(AIORateLimiter):
@@ -129,6 +177,7 @@ def build_application(
 
     application = (
         ApplicationBuilder()
+        .application_class(ArticlebotApplication)
         .token(settings.telegram_bot_token.get_secret_value())
         .context_types(ContextTypes(bot_data=Services))
         .base_url(settings.telegram_api_url)
@@ -142,7 +191,7 @@ def build_application(
             )
         )
         .rate_limiter(FloodLimiter(max_retries=FLOOD_RETRIES))
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .concurrent_updates(TrackedUpdates(CONCURRENT_UPDATES))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

@@ -79,6 +79,8 @@ def serve(settings: Settings, webhook_url: str | None, listen: str, port: int) -
         hook.secret_token if hook else "",
         settings.llm_api_key.get_secret_value() if settings.llm_api_key else "",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_told_in_one_line)
 
     application = build_application(settings)
     try:
@@ -92,6 +94,12 @@ def serve(settings: Settings, webhook_url: str | None, listen: str, port: int) -
     except NetworkError as exc:
         where = _host(settings.telegram_api_url)
         raise click.ClickException(f"Cannot reach the Telegram Bot API ({where}): {exc}") from None
+
+
+def _told_in_one_line(record: logging.LogRecord) -> bool:
+    """Drops PTB's log (with two tracebacks) of a rejected token: `serve` ends with one
+    Error line saying what to do instead."""
+    return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
 
 
 def _check_url(url: str) -> str:

@@ -5,6 +5,7 @@ with no arguments; so the services arrive in two steps, each filling its attribu
 
     configure(settings, user_limit)   when the Application is built (`app.build_application`)
     start(articlebot)                  in post_init: the engine loads slowly, threads start
+    stopping.set()                     when the Application stops (`app.ArticlebotApplication`)
     stop()                             in post_shutdown: the threads stop
 
 Reading an attribute before its step raises AttributeError, never a silent None.
@@ -12,6 +13,7 @@ Reading an attribute before its step raises AttributeError, never a silent None.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
@@ -46,6 +48,9 @@ class Services:
     def __init__(self) -> None:
         self.replies = RecentReplies()  # answers whose Sources button can still be pressed
         self.pacer = EditPacer()  # each chat's edit times, shared by all its live messages
+        # Set when the bot starts stopping: a running ingest or reindex (on the writer
+        # thread) stops at its next batch instead of holding up the shutdown.
+        self.stopping = threading.Event()
 
     def configure(self, settings: Settings, user_limit: UserLimit) -> None:
         self.settings = settings

@@ -117,6 +117,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "❌ <b>{source}</b>\nThe ingest failed midway (an error on my side, now in the log). "
             "Nothing was lost: the articles are as before. Send it again to retry."
         ),
+        "ingest_stopped": (
+            "⏹ <b>{source}</b>\nStopped: the bot is shutting down. The articles are as before; "
+            "send it again once the bot is back."
+        ),
         "admin_articles": "<b>Articles</b> ({count}, {chunks} chunks):\n{lines}",
         "admin_article_line": "{n}. {title}\n<code>{id}</code>, {chunks} chunks, added {date}",
         "remove_usage": (
@@ -133,6 +137,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reindex_status": "⏳ Re-embedding every article with {model}: {done}/{total} chunks…",
         "reindex_done": "✅ Re-embedded {count} chunks with {model}.",
         "reindex_failed": ("❌ Re-embedding failed midway (an error on my side, now in the log). Send /reindex again."),
+        "reindex_stopped": "⏹ Re-embedding stopped: the bot is shutting down. Send /reindex again once it is back.",
         "stats": (
             "<b>Since start</b>\n"
             "Articles: {articles} ({chunks} chunks)\n"
@@ -231,6 +236,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "❌ <b>{source}</b>\n处理到一半出错了(是我这边的问题,已记入日志)。"
             "没有丢失任何内容:文章和之前一样。请重新发送再试一次。"
         ),
+        "ingest_stopped": "⏹ <b>{source}</b>\n已停止:机器人正在关闭。文章和之前一样;机器人恢复后请重新发送。",
         "admin_articles": "<b>文章</b>({count} 篇,{chunks} 个片段):\n{lines}",
         "admin_article_line": "{n}. {title}\n<code>{id}</code>,{chunks} 个片段,添加于 {date}",
         "remove_usage": "请把文章 id 写在命令后面,例如 <code>/remove {example}</code>;/articles 列出所有 id。",
@@ -243,6 +249,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reindex_status": "⏳ 正在用 {model} 重新嵌入所有文章:{done}/{total} 个片段…",
         "reindex_done": "✅ 已用 {model} 重新嵌入 {count} 个片段。",
         "reindex_failed": "❌ 重新嵌入中途失败(是我这边的问题,已记入日志)。请再发送一次 /reindex。",
+        "reindex_stopped": "⏹ 重新嵌入已停止:机器人正在关闭。恢复后请再发送一次 /reindex。",
         "stats": (
             "<b>启动以来</b>\n"
             "文章:{articles} 篇({chunks} 个片段)\n"

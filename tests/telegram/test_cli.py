@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from bot.telegram.app import Webhook
 from bot.telegram.cli import serve
 from tests.conftest import make_settings
+from tests.processes import BIN, articlebot_env
 from tests.telegram.fake_botapi import FakeBotAPI
 
 WRONG_TOKEN = "987654321:AAE-not-the-token-the-server-knows"
@@ -54,6 +56,25 @@ def test_rejected_token_is_reported_without_the_token(tmp_path, api_in_thread):
     assert result.exit_code == 1
     assert result.output == "Error: Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather (/token).\n"
     assert WRONG_TOKEN not in result.output
+
+
+def test_a_real_serve_with_a_rejected_token_prints_one_line_and_no_traceback(tmp_path, api_in_thread):
+    env = articlebot_env(
+        tmp_path / "data",
+        TELEGRAM_BOT_TOKEN=WRONG_TOKEN,
+        TELEGRAM_API_URL=api_in_thread.base_url,
+        TELEGRAM_FILE_URL=api_in_thread.file_url,
+    )
+
+    result = subprocess.run(
+        [str(BIN / "articlebot"), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+
+    assert result.returncode == 1
+    assert (
+        result.stdout + result.stderr
+        == "Error: Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather (/token).\n"
+    )
 
 
 @pytest.mark.parametrize("option", [["--listen", "0.0.0.0"], ["--port", "8080"]])
