@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field(default="https://api.telegram.org/bot", alias="TELEGRAM_API_URL")
     telegram_file_url: str = Field(default="https://api.telegram.org/file/bot", alias="TELEGRAM_FILE_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
+    # With long polling, /healthz and /readyz on this port (unset: no probe server); webhook
+    # mode serves them on the webhook server (bot/telegram/health.py).
+    health_port: int | None = Field(default=None, ge=1, le=65535, alias="HEALTH_PORT")
+    health_listen: str = Field(default="127.0.0.1", alias="HEALTH_LISTEN")
     # Telegram user ids (not chat ids) allowed to add, replace and remove articles.
     admin_user_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="ADMIN_USER_IDS")
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from bot.telegram.app import Webhook
 from bot.telegram.cli import serve
+from bot.telegram.webhook import Webhook
 from tests.conftest import make_settings
 from tests.telegram.fake_botapi import FakeBotAPI
 
@@ -74,12 +74,16 @@ def test_webhook_secret_with_characters_telegram_refuses_is_rejected(tmp_path):
 
 
 def test_webhook_listens_on_the_urls_path():
-    hook = Webhook(url="https://bot.example.com/telegram/updates", secret_token="s", listen="0.0.0.0", port=8443)
+    updates = Webhook(url="https://bot.example.com/telegram/updates/", secret_token="s", listen="0.0.0.0", port=8443)
+    bare = Webhook(url="https://bot.example.com", secret_token="s")
 
-    assert hook.options() == {
-        "listen": "0.0.0.0",
-        "port": 8443,
-        "url_path": "telegram/updates",
-        "webhook_url": "https://bot.example.com/telegram/updates",
-        "secret_token": "s",
-    }
+    assert (updates.path, bare.path) == ("/telegram/updates", "/")
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz/"])
+def test_webhook_where_the_probes_answer_is_refused(tmp_path, path):
+    settings = make_settings(tmp_path, TELEGRAM_BOT_TOKEN="1:x")
+
+    result = CliRunner().invoke(serve, ["--webhook", f"https://bot.example.com{path}"], obj=settings)
+
+    assert result.exit_code == 2 and "is where the probes answer" in result.output
