@@ -145,6 +145,7 @@ def run_webhook(application: BotApplication, hook: Webhook, allowed_updates: Seq
                 loop.run_until_complete(application.post_shutdown(application))
         finally:
             loop.close()
+            asyncio.set_event_loop(None)
 
 
 def _raise_system_exit() -> NoReturn:

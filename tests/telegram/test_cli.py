@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -87,3 +88,25 @@ def test_webhook_where_the_probes_answer_is_refused(tmp_path, path):
     result = CliRunner().invoke(serve, ["--webhook", f"https://bot.example.com{path}"], obj=settings)
 
     assert result.exit_code == 2 and "is where the probes answer" in result.output
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+def test_a_port_in_use_is_reported_in_one_line(tmp_path, api_in_thread, mode):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = make_settings(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=api_in_thread.token,
+            TELEGRAM_API_URL=api_in_thread.base_url,
+            TELEGRAM_FILE_URL=api_in_thread.file_url,
+            HEALTH_PORT=port,
+        )
+        args = ["--webhook", f"http://127.0.0.1:{port}/telegram", "--port", str(port)] if mode == "webhook" else []
+        asyncio.set_event_loop(None)  # run_polling reuses the current loop, which an earlier test's run closed
+
+        result = CliRunner().invoke(serve, args, obj=settings)
+
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: Cannot listen on 127.0.0.1:{port}: ") and result.output.count("\n") == 1
