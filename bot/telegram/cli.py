@@ -86,9 +86,9 @@ def serve(settings: Settings, webhook_url: str | None, listen: str, port: int) -
         settings.llm_api_key.get_secret_value() if settings.llm_api_key else "",
     )
 
-    probes_at = (
-        None if hook is not None or settings.health_port is None else (settings.health_listen, settings.health_port)
-    )
+    probes_at = None  # a webhook server answers the probes itself
+    if hook is None and settings.health_port is not None:
+        probes_at = (settings.health_listen, settings.health_port)
     application = build_application(settings, probes_at=probes_at)
     try:
         if hook is None:
