@@ -5,7 +5,8 @@
     │   ├── EmptyQuestionError    nothing to answer (blank, emoji, no content word)
     │   └── QuestionTooLongError  over MAX_QUESTION_CHARS (`length`, `limit`)
     ├── LocalModelError           the local chat model cannot be named, downloaded or verified
-    └── GenerationError           generation mode is configured wrongly (LLM_* settings)
+    ├── GenerationError           generation mode is configured wrongly (LLM_* settings)
+    └── ListenError               `serve` cannot listen on its address and port (in use, not here)
 
 The engine decides and raises; each face words it. A question error's message is the
 English default (what the CLI prints); its subclasses carry the facts, so a face that
@@ -42,4 +43,8 @@ class LocalModelError(ArticlebotError):
 
 
 class GenerationError(ArticlebotError):
+    pass
+
+
+class ListenError(ArticlebotError):
     pass

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # On SIGTERM, answers in flight get this long to finish before they are dropped (under
     # Docker's 10 s between SIGTERM and SIGKILL); a running ingest stops at its next batch.
     shutdown_timeout_s: float = Field(default=8.0, ge=0, alias="SHUTDOWN_TIMEOUT")
+    # With long polling, /healthz and /readyz on this port (unset: no probe server); webhook
+    # mode serves them on the webhook server (bot/telegram/health.py).
+    health_port: int | None = Field(default=None, ge=1, le=65535, alias="HEALTH_PORT")
+    health_listen: str = Field(default="127.0.0.1", alias="HEALTH_LISTEN")
     # Telegram user ids (not chat ids) allowed to add, replace and remove articles.
     admin_user_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="ADMIN_USER_IDS")
 

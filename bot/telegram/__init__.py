@@ -11,9 +11,12 @@ sources.py     the Sources button and the replies it can reopen
 limits.py      the per-user flood guard
 texts.py       what the bot says, in English and Chinese
 redaction.py   keeps the token out of logs
+webhook.py     webhook mode: our webhook server (updates and probes) and `run_webhook`
+health.py      /healthz and /readyz, and the probe server for long polling (HEALTH_PORT)
 cli.py         `articlebot serve`
 """
 
-from bot.telegram.app import ALLOWED_UPDATES, Webhook, build_application
+from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.webhook import Webhook, run_webhook
 
-__all__ = ["ALLOWED_UPDATES", "Webhook", "build_application"]
+__all__ = ["ALLOWED_UPDATES", "Webhook", "build_application", "run_webhook"]

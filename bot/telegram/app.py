@@ -2,14 +2,16 @@
 
     application = build_application(Settings())      # token and URLs from settings
     application.run_polling(allowed_updates=ALLOWED_UPDATES)
-    # or, behind a reverse proxy:
+    # or, behind a reverse proxy (our webhook server, which also answers the probes):
     hook = Webhook(url="https://bot.example.com/telegram", secret_token="s3cret")
-    application.run_webhook(**hook.options(), allowed_updates=ALLOWED_UPDATES)
+    run_webhook(application, hook, ALLOWED_UPDATES)   # bot.telegram.webhook
 
 The callbacks share one typed `Services` as `context.bot_data` (PTB's ContextTypes):
 filled with the settings and chat state here, and by `post_init` with the engine (loaded
 unless one is passed in), its threads (answers) and the writer thread (ingest, remove,
 reindex); `post_init` also registers the command menu, `post_shutdown` stops the threads.
+With `probes_at`, /healthz and /readyz (bot/telegram/health.py) are served from the start
+of `post_init` (before the engine loads) to `post_shutdown`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -40,6 +40,7 @@ from telegram.ext import (
 from bot.settings import Settings
 from bot.telegram import admin, handlers, sources
 from bot.telegram.filters import ADDRESSED_TO_ME, PressedBy
+from bot.telegram.health import ProbeServer
 from bot.telegram.limits import UserLimit
 from bot.telegram.services import BotApplication, Services
 from bot.telegram.texts import COMMANDS
@@ -130,37 +131,25 @@ class FloodLimiter(AIORateLimiter):
         return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
-@dataclass(frozen=True)
-class Webhook:
-    """How `run_webhook` listens: Telegram POSTs to `url`, a proxy forwards to listen:port."""
-
-    url: str
-    secret_token: str
-    listen: str = "127.0.0.1"
-    port: int = 8443
-
-    def options(self) -> dict[str, Any]:
-        """Keyword arguments for `run_webhook` / `Updater.start_webhook`."""
-        return {
-            "listen": self.listen,
-            "port": self.port,
-            "url_path": urlsplit(self.url).path.lstrip("/"),
-            "webhook_url": self.url,
-            "secret_token": self.secret_token,
-        }
-
-
 def build_application(
     settings: Settings,
     *,
     articlebot: Articlebot | None = None,
     user_limit: UserLimit = UserLimit(),
+    probes_at: tuple[str, int] | None = None,
 ) -> BotApplication:
-    """The bot, ready for `run_polling` / `run_webhook`; `articlebot` skips loading one."""
+    """The bot, ready for `run_polling` / `run_webhook`; `articlebot` skips loading one;
+    `probes_at` (address, port) serves /healthz and /readyz there (long polling: a webhook
+    server has them already)."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    probes: ProbeServer | None = None
 
     async def post_init(application: BotApplication) -> None:
+        nonlocal probes
+        if probes_at is not None:
+            probes = ProbeServer(application, *probes_at)
+            await probes.start()
         parts = articlebot
         if parts is None:
             logger.info("Loading the embedding model and the articles…")
@@ -174,6 +163,8 @@ def build_application(
 
     async def post_shutdown(application: BotApplication) -> None:
         application.bot_data.stop()
+        if probes is not None:
+            await probes.stop()
 
     application = (
         ApplicationBuilder()

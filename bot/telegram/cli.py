@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 import click
 from telegram.error import InvalidToken, NetworkError
 
+from bot.errors import ListenError
 from bot.settings import Settings
-from bot.telegram.app import ALLOWED_UPDATES, Webhook, build_application
+from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.redaction import redact_logs
+from bot.telegram.webhook import PROBE_PATHS, Webhook, run_webhook
 
 # What Telegram accepts as a webhook secret token.
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -53,6 +55,10 @@ def serve(settings: Settings, webhook_url: str | None, listen: str, port: int) -
     forwards to --listen:--port. Every request must carry the secret token
     (TELEGRAM_WEBHOOK_SECRET, or a fresh random one per start).
 
+    Probes for Docker, Kubernetes or systemd: GET /healthz (alive) and GET /readyz (the
+    articles can be answered) on the webhook server, or with long polling on
+    HEALTH_LISTEN:HEALTH_PORT when HEALTH_PORT is set.
+
     Example usage:
 
     \b
@@ -82,12 +88,17 @@ def serve(settings: Settings, webhook_url: str | None, listen: str, port: int) -
     for handler in logging.getLogger().handlers:
         handler.addFilter(_told_in_one_line)
 
-    application = build_application(settings)
+    probes_at = None  # a webhook server answers the probes itself
+    if hook is None and settings.health_port is not None:
+        probes_at = (settings.health_listen, settings.health_port)
+    application = build_application(settings, probes_at=probes_at)
     try:
         if hook is None:
             application.run_polling(allowed_updates=ALLOWED_UPDATES)
         else:
-            application.run_webhook(**hook.options(), allowed_updates=ALLOWED_UPDATES)
+            run_webhook(application, hook, ALLOWED_UPDATES)
+    except ListenError as exc:
+        raise click.ClickException(str(exc)) from None
     except InvalidToken:
         # PTB's own message for this quotes the token; never print it.
         raise click.ClickException("Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather (/token).") from None
@@ -106,6 +117,8 @@ def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise click.BadParameter("give a full URL, e.g. https://bot.example.com/telegram", param_hint="--webhook")
+    if "/" + parts.path.strip("/") in PROBE_PATHS:
+        raise click.BadParameter(f"{parts.path} is where the probes answer; use another path", param_hint="--webhook")
     return url
 
 

@@ -18,8 +18,9 @@ from telegram.ext import Application
 
 from bot.answering.engine import Engine
 from bot.settings import Settings
-from bot.telegram.app import ALLOWED_UPDATES, Webhook, build_application
+from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.limits import UserLimit
+from bot.telegram.webhook import Webhook, WebhookServer
 from bot.wiring import Articlebot
 from tests.telegram.fake_botapi import FakeBotAPI
 
@@ -62,19 +63,30 @@ def telegram_settings(engine: Engine, api: FakeBotAPI, **overrides: Any) -> Sett
 
 @contextlib.asynccontextmanager
 async def running(application: Application, webhook: Webhook | None = None) -> AsyncIterator[Application]:
-    """What run_polling / run_webhook do, minus the signal handling and the blocking."""
-    await application.initialize()
-    await application.post_init(application)
-    if webhook is None:
-        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-    else:
-        await application.updater.start_webhook(**webhook.options(), allowed_updates=ALLOWED_UPDATES)
-    await application.start()
+    """What run_polling / run_webhook (bot.telegram.webhook) do, minus the signal handling
+    and the blocking."""
+    server = WebhookServer(application, webhook) if webhook is not None else None
+    if server is not None:
+        await server.start()
     try:
-        yield application
+        await application.initialize()
+        await application.post_init(application)
+        if server is None:
+            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        else:
+            await server.register(ALLOWED_UPDATES)
+        await application.start()
+        try:
+            yield application
+        finally:
+            if server is None:
+                await application.updater.stop()
+            else:
+                await server.stop()
+            await application.stop()
     finally:
-        await application.updater.stop()
-        await application.stop()
+        if server is not None:
+            await server.stop()
         await application.shutdown()
         await application.post_shutdown(application)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -10,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from bot.telegram.app import Webhook
 from bot.telegram.cli import serve
+from bot.telegram.webhook import Webhook
 from tests.conftest import make_settings
 from tests.processes import BIN, articlebot_env
 from tests.telegram.fake_botapi import FakeBotAPI
@@ -95,12 +96,38 @@ def test_webhook_secret_with_characters_telegram_refuses_is_rejected(tmp_path):
 
 
 def test_webhook_listens_on_the_urls_path():
-    hook = Webhook(url="https://bot.example.com/telegram/updates", secret_token="s", listen="0.0.0.0", port=8443)
+    updates = Webhook(url="https://bot.example.com/telegram/updates/", secret_token="s", listen="0.0.0.0", port=8443)
+    bare = Webhook(url="https://bot.example.com", secret_token="s")
 
-    assert hook.options() == {
-        "listen": "0.0.0.0",
-        "port": 8443,
-        "url_path": "telegram/updates",
-        "webhook_url": "https://bot.example.com/telegram/updates",
-        "secret_token": "s",
-    }
+    assert (updates.path, bare.path) == ("/telegram/updates", "/")
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz/"])
+def test_webhook_where_the_probes_answer_is_refused(tmp_path, path):
+    settings = make_settings(tmp_path, TELEGRAM_BOT_TOKEN="1:x")
+
+    result = CliRunner().invoke(serve, ["--webhook", f"https://bot.example.com{path}"], obj=settings)
+
+    assert result.exit_code == 2 and "is where the probes answer" in result.output
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+def test_a_port_in_use_is_reported_in_one_line(tmp_path, api_in_thread, mode):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = make_settings(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=api_in_thread.token,
+            TELEGRAM_API_URL=api_in_thread.base_url,
+            TELEGRAM_FILE_URL=api_in_thread.file_url,
+            HEALTH_PORT=port,
+        )
+        args = ["--webhook", f"http://127.0.0.1:{port}/telegram", "--port", str(port)] if mode == "webhook" else []
+        asyncio.set_event_loop(None)  # run_polling reuses the current loop, which an earlier test's run closed
+
+        result = CliRunner().invoke(serve, args, obj=settings)
+
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: Cannot listen on 127.0.0.1:{port}: ") and result.output.count("\n") == 1

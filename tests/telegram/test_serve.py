@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import MODELS_DIR
@@ -20,9 +21,11 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_serve_answers_until_interrupted_and_never_prints_the_token(api: FakeBotAPI, tmp_path, mode):
-    port = free_port()
+    port, health_port = free_port(), free_port()
     args = ["--webhook", f"http://127.0.0.1:{port}/telegram", "--port", str(port)] if mode == "webhook" else []
+    probes = f"http://127.0.0.1:{port if mode == 'webhook' else health_port}"
     env = os.environ | {
+        "HEALTH_PORT": str(health_port),  # long polling serves the probes there; a webhook on its own port
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": api.base_url,
         "TELEGRAM_FILE_URL": api.file_url,
@@ -46,12 +49,15 @@ async def test_serve_answers_until_interrupted_and_never_prints_the_token(api: F
         ann = api.user(8001, "Ann")
         question = api.send(api.private_chat(ann), ann, "Sora最长能生成多长的视频?")
         [reply] = await api.wait_for(lambda: api.replies_to(question), timeout=30)
+        async with httpx.AsyncClient(timeout=10) as client:
+            alive, ready = await client.get(f"{probes}/healthz"), await client.get(f"{probes}/readyz")
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = await asyncio.wait_for(process.communicate(), 30)
 
     log = output.decode()
     assert "60秒" in reply["text"]
+    assert (alive.status_code, alive.text, ready.status_code, ready.text) == (200, "ok\n", 200, "ready\n")
     assert process.returncode == 0, log
     assert "Serving as @articlebot_test_bot" in log
     assert TOKEN not in log

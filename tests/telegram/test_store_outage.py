@@ -1,20 +1,40 @@
-"""The bot on a Chroma server that goes away mid-session: users are told, and it recovers."""
+"""The bot on a Chroma server that goes away mid-session: users are told, /readyz says so,
+and it recovers."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 
+import httpx
 import pytest
 
 from bot.telegram.app import build_application
 from bot.wiring import build
 from tests.conftest import make_settings
 from tests.processes import MARS, MARS_Q
-from tests.telegram.conftest import Bot, running, telegram_settings
+from tests.telegram.conftest import Bot, free_port, running, telegram_settings
 
 
 @pytest.fixture
-async def server_bot(api, chroma_server, embeddings, tmp_path):
+def health_port() -> int:
+    return free_port()
+
+
+async def readyz(port: int, expected: int, timeout_s: float = 10.0) -> httpx.Response:
+    """/readyz once it answers `expected` (a store check's result is reused for a second)."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=30) as client:
+        while (response := await client.get(f"http://127.0.0.1:{port}/readyz")).status_code != expected:
+            assert time.monotonic() < deadline, f"/readyz still answers {response.status_code}: {response.text}"
+            await asyncio.sleep(0.2)
+    return response
+
+
+@pytest.fixture
+async def server_bot(api, chroma_server, embeddings, tmp_path, health_port):
     settings = make_settings(
         tmp_path / "data", CHROMA_HOST="127.0.0.1", CHROMA_PORT=chroma_server.port, ARTICLEBOT_SEED_CORPUS=False
     )
@@ -22,7 +42,9 @@ async def server_bot(api, chroma_server, embeddings, tmp_path):
     article = tmp_path / "mars.md"
     article.write_text(MARS, encoding="utf-8")
     articlebot.library.ingest(str(article))
-    application = build_application(telegram_settings(articlebot.engine, api), articlebot=articlebot)
+    application = build_application(
+        telegram_settings(articlebot.engine, api), articlebot=articlebot, probes_at=("127.0.0.1", health_port)
+    )
     async with running(application):
         yield Bot(api, application)
 
@@ -43,3 +65,35 @@ async def test_a_store_outage_is_explained_to_the_user_and_the_bot_recovers(serv
         "try again shortly."
     )
     assert "十二名宇航员" in after["text"]
+
+
+async def test_readyz_reports_a_store_outage_and_the_recovery(server_bot, chroma_server, health_port):
+    before = await readyz(health_port, 200)
+
+    await asyncio.to_thread(chroma_server.stop)
+    during = await readyz(health_port, 503)
+    await asyncio.to_thread(chroma_server.start)  # same port, same data
+    after = await readyz(health_port, 200)
+
+    assert before.text == after.text == "ready\n"
+    assert during.text == (
+        f"The article store is unavailable (cannot connect to the Chroma server at 127.0.0.1:{chroma_server.port}); "
+        "try again shortly.\n"
+    )
+
+
+async def test_readyz_gives_up_on_a_store_that_does_not_answer(server_bot, chroma_server, health_port):
+    await readyz(health_port, 200)
+    os.kill(chroma_server.process.pid, signal.SIGSTOP)  # the server hangs: connects, never answers
+    try:
+        started = time.monotonic()
+        hung = await readyz(health_port, 503)
+        waited = time.monotonic() - started
+        alive = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{health_port}/healthz")
+    finally:
+        os.kill(chroma_server.process.pid, signal.SIGCONT)
+    after = await readyz(health_port, 200)
+
+    assert hung.text == "the article store did not answer within 2 s\n" and waited < 10
+    assert alive.status_code == 200  # alive all along: a hung store never blocks the event loop
+    assert after.text == "ready\n"
