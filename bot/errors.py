@@ -5,7 +5,8 @@
     │   ├── EmptyQuestionError    nothing to answer (blank, emoji, no content word)
     │   └── QuestionTooLongError  over MAX_QUESTION_CHARS (`length`, `limit`)
     ├── LocalModelError           the local chat model cannot be named, downloaded or verified
-    └── GenerationError           generation mode is configured wrongly (LLM_* settings)
+    ├── GenerationError           generation mode is configured wrongly (LLM_* settings)
+    └── DataFileError             a database under the data dir (votes, quotas) cannot be used
 
 The engine decides and raises; each face words it. A question error's message is the
 English default (what the CLI prints); its subclasses carry the facts, so a face that
@@ -43,3 +44,8 @@ class LocalModelError(ArticlebotError):
 
 class GenerationError(ArticlebotError):
     pass
+
+
+class DataFileError(ArticlebotError):
+    """A small database under the data dir (feedback votes, daily quotas) cannot be
+    opened, read or written; the message names the file."""
