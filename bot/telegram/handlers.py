@@ -325,14 +325,15 @@ async def vote(update: Update, context: Context) -> None:
     waiting = services.reasons.get(chat.id, user.id)
     if recorded.has_reason or (waiting is not None and waiting.key == key):
         return  # already said why, or about to: no second "why?"
-    lang = reply.lang
+    lang = user_language(update)
     text = say(lang, "vote_why", name=escape(user.first_name), minutes=round(votes.REASON_WINDOW_S / 60))
     markup = votes.skip_keyboard(key, user.id, lang)
+    pending = services.reasons.expect(chat.id, user.id, recorded.id, key)
     if isinstance(query.message, Message):
         prompt = await query.message.reply_html(text, reply_markup=markup, do_quote=True)
     else:  # the answer is too old to quote
         prompt = await context.bot.send_message(chat.id, text, reply_markup=markup)
-    services.reasons.expect(chat.id, user.id, recorded.id, key, prompt.message_id)
+    pending.prompt_id = prompt.message_id
 
 
 async def take_reason(update: Update, context: Context) -> None:
@@ -350,7 +351,8 @@ async def take_reason(update: Update, context: Context) -> None:
     lang = language_for(reason) if reason else user_language(update)
     thanks = say(lang, "vote_reason_thanks", reason=escape(shorten(reason, REASON_ECHO_CHARS)))
     await message.reply_html(thanks, do_quote=True)
-    await _drop_skip_button(context, message.chat_id, pending.prompt_id)
+    if pending.prompt_id is not None:
+        await _drop_skip_button(context, message.chat_id, pending.prompt_id)
     raise ApplicationHandlerStop
 
 

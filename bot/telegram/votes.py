@@ -60,14 +60,14 @@ def skip_keyboard(key: str, voter: int, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(say(lang, "vote_skip"), callback_data=f"why:{key}:{voter}")]])
 
 
-@dataclass(frozen=True)
+@dataclass
 class Pending:
     """A 👎 waiting for its reason."""
 
     vote_id: int
     key: str  # the answer's
-    prompt_id: int  # the message that asked why
     until: float  # clock time
+    prompt_id: int | None = None  # the message that asked why, once sent
 
 
 class PendingReasons:
@@ -77,12 +77,14 @@ class PendingReasons:
         self.clock = clock
         self._pending: dict[tuple[int, int], Pending] = {}
 
-    def expect(self, chat_id: int, user_id: int, vote_id: int, key: str, prompt_id: int) -> None:
-        """Wait REASON_WINDOW_S for the reason of the 👎 `vote_id`, asked for by `prompt_id`."""
+    def expect(self, chat_id: int, user_id: int, vote_id: int, key: str) -> Pending:
+        """Wait REASON_WINDOW_S for the reason of the 👎 `vote_id`; from now, before the
+        bot has even asked, so no quick reply slips past as a question."""
         now = self.clock()
         for who in [w for w, p in self._pending.items() if p.until <= now]:  # forget expired ones
             del self._pending[who]
-        self._pending[chat_id, user_id] = Pending(vote_id, key, prompt_id, now + REASON_WINDOW_S)
+        pending = self._pending[chat_id, user_id] = Pending(vote_id, key, now + REASON_WINDOW_S)
+        return pending
 
     def get(self, chat_id: int, user_id: int) -> Pending | None:
         """The pending 👎 of this user in this chat, if the bot still waits for its reason."""
