@@ -346,10 +346,12 @@ async def take_reason(update: Update, context: Context) -> None:
     if pending is None:  # the wait ended just now: an ordinary message after all
         return
     text = without_mention(message.text or "", context.bot.username)
-    reason = await in_engine_thread(context, services.feedback.give_reason, pending.vote_id, text)
-    logger.info("Vote %s: reason given", pending.vote_id)
-    lang = language_for(reason) if reason else user_language(update)
-    thanks = say(lang, "vote_reason_thanks", reason=escape(shorten(reason, REASON_ECHO_CHARS)))
+    if text:
+        reason = await in_engine_thread(context, services.feedback.give_reason, pending.vote_id, text)
+        logger.info("Vote %s: reason given", pending.vote_id)
+        thanks = say(language_for(reason), "vote_reason_thanks", reason=escape(shorten(reason, REASON_ECHO_CHARS)))
+    else:  # a bare mention: as good as Skip
+        thanks = say(user_language(update), "vote_skipped")
     await message.reply_html(thanks, do_quote=True)
     if pending.prompt_id is not None:
         await _drop_skip_button(context, message.chat_id, pending.prompt_id)
