@@ -6,7 +6,8 @@
     │   └── QuestionTooLongError  over MAX_QUESTION_CHARS (`length`, `limit`)
     ├── LocalModelError           the local chat model cannot be named, downloaded or verified
     ├── GenerationError           generation mode is configured wrongly (LLM_* settings)
-    └── ListenError               `serve` cannot listen on its address and port (in use, not here)
+    ├── ListenError               `serve` cannot listen on its address and port (in use, not here)
+    └── DataFileError             a database under the data dir (votes, quotas) cannot be used
 
 The engine decides and raises; each face words it. A question error's message is the
 English default (what the CLI prints); its subclasses carry the facts, so a face that
@@ -48,3 +49,8 @@ class GenerationError(ArticlebotError):
 
 class ListenError(ArticlebotError):
     pass
+
+
+class DataFileError(ArticlebotError):
+    """A small database under the data dir (feedback votes, daily quotas) cannot be
+    opened, read or written; the message names the file."""

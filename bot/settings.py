@@ -71,13 +71,27 @@ class Settings(BaseSettings):
     health_listen: str = Field(default="127.0.0.1", alias="HEALTH_LISTEN")
     # Telegram user ids (not chat ids) allowed to add, replace and remove articles.
     admin_user_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="ADMIN_USER_IDS")
+    # Who may use the bot (both empty: everybody). A message or press is let in when its
+    # sender is an allowed user OR its chat an allowed chat; admins always are.
+    allowed_user_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="ALLOWED_USER_IDS")
+    allowed_chat_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="ALLOWED_CHAT_IDS")
+    # Questions each user may ask per UTC day (0: unlimited), e.g. for a paid language model.
+    daily_questions_per_user: int = Field(default=0, ge=0, alias="DAILY_QUESTIONS_PER_USER")
 
-    @field_validator("admin_user_ids", mode="before")
+    @field_validator("admin_user_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
-        """ADMIN_USER_IDS is written "123, 456" (NoDecode: not JSON like other set fields)."""
+        """Id lists are written "123, 456" (NoDecode: not JSON like other set fields)."""
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("daily_questions_per_user", mode="before")
+    @classmethod
+    def _empty_is_unlimited(cls, value: Any) -> Any:
+        """DAILY_QUESTIONS_PER_USER= (empty) means no limit, like 0."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return 0
         return value
 
     @field_validator("chroma_headers")

@@ -28,6 +28,9 @@ class Citation:
     section: str
     quote: str
     score: float
+    # The article version (short content hash) the quoted chunk belongs to: which text an
+    # answer came from, kept with feedback on it. Not part of the `ask --json` contract.
+    version: str = ""
 
     @classmethod
     def of_chunk(cls, n: int, metadata: dict[str, Any], quote: str, score: float) -> Citation:
@@ -39,6 +42,7 @@ class Citation:
             section=metadata.get("section", ""),
             quote=quote,
             score=round(score, 4),
+            version=str(metadata.get("version", "")),
         )
 
 

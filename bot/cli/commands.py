@@ -1,4 +1,4 @@
-"""The `articlebot` command line: ingest, list, remove, ask, chat, eval, reindex.
+"""The `articlebot` command line: ingest, list, remove, ask, chat, eval, reindex, feedback.
 
 Settings are read once here and passed down. Errors a user can cause end as one line on
 standard error and exit status 1, never a traceback.
@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import click
 from pydantic import ValidationError
@@ -20,6 +21,8 @@ from bot.answering.engine import Engine
 from bot.cli.context import Bar, Group, articlebot, say
 from bot.cli.evaluation import eval_command
 from bot.cli.wording import answer_json, answer_text
+from bot.feedback import FILE_NAME as FEEDBACK_FILE
+from bot.feedback import Feedback, Vote, write_question_set
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
 from bot.telegram.cli import serve
@@ -249,6 +252,66 @@ def reindex(ctx: click.Context) -> None:
     count = library.reindex(progress=lambda done, total: bar("embedding", done, total))
     bar.close()
     click.echo(f"Re-embedded {count} chunks with {library.model_name}.")
+
+
+@main.command()
+@click.option(
+    "--export",
+    "export_to",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every 👎 vote as a question set (JSON lines) that `articlebot eval FILE` reads.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="How many votes to list.")
+@click.pass_context
+def feedback(ctx: click.Context, export_to: Path | None, limit: int) -> None:
+    """The 👎 votes Telegram users gave answers: list the latest, or export them all.
+
+    The export turns each into a test case for `articlebot eval`: the question, with
+    the answer voted down, the reason and the cited article versions beside it. Write
+    what a right answer contains into its `expect` (docs/cli.md). Works while the bot
+    runs.
+
+    Example usage:
+
+    \b
+        articlebot feedback
+        articlebot feedback --export eval/feedback.jsonl
+    """
+    settings: Settings = ctx.obj
+    path = settings.data_dir / FEEDBACK_FILE
+    store = Feedback(path) if path.is_file() else None  # listing creates nothing
+    up, down = store.counts() if store else (0, 0)
+    if export_to is None:
+        click.echo(f"👎 {down}, 👍 {up}" + ("" if store else f" (no votes yet in {path})"))
+        for vote in store.negatives(limit) if store else []:
+            click.echo(_vote_lines(vote))
+        return
+    votes = store.negatives() if store else []
+    if not votes:
+        click.echo(f"No 👎 votes yet in {path}; nothing written.")
+        return
+    try:
+        count = write_question_set(export_to, votes)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {export_to}: {exc.strerror or exc}") from None
+    to_fix = sum(not v.refused for v in votes)
+    click.echo(
+        f"Wrote {count} question(s) to {export_to}; {to_fix} were answered wrongly: "
+        "write what a right answer contains into their `expect` (or set `answerable` to false)."
+    )
+
+
+def _vote_lines(vote: Vote) -> str:
+    said = "(refused: the articles don't cover it)" if vote.refused else vote.answer
+    return "\n".join(
+        [
+            f"\n{vote.voted_at}  feedback-{vote.id}",
+            f"  Q: {vote.question}",
+            f"  A: {said}",
+            f"  Why: {vote.reason or '(no reason given)'}",
+        ]
+    )
 
 
 main.add_command(eval_command)

@@ -3,10 +3,9 @@ of `articlebot ask --json` (also each answer of `articlebot eval --json`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
-from bot.answering.answer import Answer
+from bot.answering.answer import Answer, Citation
 
 # The engine refuses with data (Answer.refused); this is what the CLI says, in the
 # question's language.
@@ -27,8 +26,20 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "question": answer.question,
         "answer": answer_text(answer),
         "refused": answer.refused,
-        "citations": [asdict(c) for c in answer.citations],
+        "citations": [citation_json(c) for c in answer.citations],
         "latency_ms": round(answer.latency_ms, 1),
         "standalone": answer.standalone,
         "generated_by": answer.generated_by,
+    }
+
+
+def citation_json(citation: Citation) -> dict[str, Any]:
+    """One citation in the contract: n, article_id, title, section, quote, score."""
+    return {
+        "n": citation.n,
+        "article_id": citation.article_id,
+        "title": citation.title,
+        "section": citation.section,
+        "quote": citation.quote,
+        "score": citation.score,
     }

@@ -1,4 +1,4 @@
-"""Admins' callbacks: add, replace and remove articles, reindex, stats, from Telegram.
+"""Admins' callbacks: add, replace and remove articles, reindex, stats, feedback, from Telegram.
 
 Who is an admin is decided at registration (`app.register`: `filters.User` on
 ADMIN_USER_IDS, the sender's user id, never the chat); these callbacks only do the work,
@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
+from bot.feedback import Feedback, Vote
 from bot.telegram.filters import command_argument, without_mention
-from bot.telegram.formatting import admin_article_list, escape, shorten
+from bot.telegram.formatting import admin_article_list, escape, feedback_list, shorten
 from bot.telegram.handlers import (
     in_engine_thread,
     in_writer_thread,
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 # The buttons under /remove: rm:<article id>:1 removes, rm:<article id>:0 keeps it.
 REMOVE_PATTERN = r"^rm:[\w-]+:[01]$"
+# /feedback shows this many of the latest 👎 votes.
+FEEDBACK_SHOWN = 10
 # Progress stages shown while ingesting ("download" is ours, the rest the pipeline's).
 STAGES = ("download", "fetching", "cleaning", "chunking", "embedding")
 # A URL or file name is shown shortened to this many characters.
@@ -248,6 +251,18 @@ async def show_stats(update: Update, context: Context) -> None:
         median=median,
     )
     await message_of(update).reply_html(text)
+
+
+def _latest_feedback(feedback: Feedback) -> tuple[list[Vote], int, int]:
+    up, down = feedback.counts()
+    return feedback.negatives(FEEDBACK_SHOWN), up, down
+
+
+async def show_feedback(update: Update, context: Context) -> None:
+    """/feedback: the latest 👎 votes (question, answer, reason, date), and the counts;
+    `articlebot feedback --export FILE` turns them all into a question set."""
+    votes, up, down = await in_engine_thread(context, _latest_feedback, context.bot_data.feedback)
+    await message_of(update).reply_html(feedback_list(votes, up, down, user_language(update)))
 
 
 async def show_admin_help(update: Update, context: Context) -> None:

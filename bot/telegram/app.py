@@ -28,21 +28,23 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
     MessageHandler,
     SimpleUpdateProcessor,
+    TypeHandler,
     filters,
 )
 
 from bot.settings import Settings
-from bot.telegram import admin, handlers, sources
+from bot.telegram import admin, gates, handlers, sources, votes
 from bot.telegram.filters import ADDRESSED_TO_ME, PressedBy
 from bot.telegram.health import ProbeServer
 from bot.telegram.limits import UserLimit
-from bot.telegram.services import BotApplication, Services
+from bot.telegram.services import BotApplication, Context, Services
 from bot.telegram.texts import COMMANDS
 from bot.wiring import Articlebot, build
 
@@ -59,8 +61,14 @@ CONCURRENT_UPDATES = 64
 
 PRIVATE = filters.ChatType.PRIVATE
 NEW = filters.UpdateType.MESSAGE  # not edits: PTB's handlers take edited messages by default
+# Questions (besides /ask): any text in a private chat; in a group, text addressed to the bot.
+QUESTION_IN_PRIVATE = NEW & PRIVATE & filters.TEXT & ~filters.COMMAND
+QUESTION_IN_GROUP = NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & ADDRESSED_TO_ME
 # Commands only admins may use; anybody else gets a polite refusal.
-ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats"]
+ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats", "feedback"]
+# Handler groups run in this order, before the default group 0 (`register`).
+ACCESS_GROUP = -2
+BEFORE_QUESTIONS_GROUP = -1
 
 
 class TrackedUpdates(SimpleUpdateProcessor):
@@ -195,13 +203,17 @@ def build_application(
 def register(application: BotApplication) -> None:
     """Add the handlers; within a group the first matching handler wins, so order matters.
 
+    Gates first, in groups of their own (`register_gates`, bot/telegram/gates.py); then
+    group 0:
+
     1. Admins (ADMIN_USER_IDS, checked on the sender's user id, never the chat):
-       /ingest /remove /reindex /stats, /articles with ids, /help with the admin
+       /ingest /remove /reindex /stats /feedback, /articles with ids, /help with the admin
        commands, and uploaded files (where the bot would answer: private, or addressed).
     2. The admin commands and uploaded files from anybody else: a polite refusal.
     3. Commands (/start /help /articles /ask /reset), new messages only.
-    4. Buttons: Sources; /remove's confirmation pressed by an admin, then by anybody
-       else (refused); then any other press, answered so the client stops its spinner.
+    4. Buttons: Sources; 👍 / 👎 and Skip under "what was wrong?"; /remove's
+       confirmation pressed by an admin, then by anybody else (refused); then any other
+       press, answered so the client stops its spinner.
     5. Questions: any text in a private chat; in groups, text that mentions the bot or
        replies to it.
     6. A command the bot doesn't have, in a private chat.
@@ -209,6 +221,7 @@ def register(application: BotApplication) -> None:
        both only where the bot would have answered.
     Everything else (group chatter, service messages, channel posts) is ignored on purpose.
     """
+    register_gates(application)
     settings = application.bot_data.settings
     admins = filters.User(user_id=settings.admin_user_ids)
     upload = NEW & filters.Document.ALL & ~filters.ANIMATION & (PRIVATE | ADDRESSED_TO_ME)
@@ -218,6 +231,7 @@ def register(application: BotApplication) -> None:
             CommandHandler("remove", admin.ask_to_remove, filters=NEW & admins),
             CommandHandler("reindex", admin.reindex, filters=NEW & admins),
             CommandHandler("stats", admin.show_stats, filters=NEW & admins),
+            CommandHandler("feedback", admin.show_feedback, filters=NEW & admins),
             CommandHandler("articles", admin.list_articles_with_ids, filters=NEW & admins),
             CommandHandler("help", admin.show_admin_help, filters=NEW & admins),
             MessageHandler(upload & admins, admin.ingest_upload),
@@ -229,14 +243,13 @@ def register(application: BotApplication) -> None:
             CommandHandler("ask", handlers.ask, filters=NEW),
             CommandHandler("reset", handlers.reset, filters=NEW),
             CallbackQueryHandler(handlers.toggle_sources, pattern=sources.PATTERN),
+            CallbackQueryHandler(handlers.vote, pattern=votes.PATTERN),
+            CallbackQueryHandler(handlers.skip_reason, pattern=votes.SKIP_PATTERN),
             PressedBy(admins, admin.confirm_removal, pattern=admin.REMOVE_PATTERN),
             CallbackQueryHandler(admin.refuse_button, pattern=admin.REMOVE_PATTERN),
             CallbackQueryHandler(handlers.answer_unknown_button),  # any other press, or it spins on
-            MessageHandler(NEW & PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.answer_private),
-            MessageHandler(
-                NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & ADDRESSED_TO_ME,
-                handlers.answer_in_group,
-            ),
+            MessageHandler(QUESTION_IN_PRIVATE, handlers.answer_private),
+            MessageHandler(QUESTION_IN_GROUP, handlers.answer_in_group),
             MessageHandler(NEW & PRIVATE & filters.COMMAND, handlers.unknown_command),
             MessageHandler(filters.UpdateType.EDITED_MESSAGE & (PRIVATE | ADDRESSED_TO_ME), handlers.explain_edit),
             MessageHandler(
@@ -246,3 +259,30 @@ def register(application: BotApplication) -> None:
         ]
     )
     application.add_error_handler(handlers.report_error)
+
+
+def register_gates(application: BotApplication) -> None:
+    """Add the gates, in groups before group 0 (each group's first matching handler runs;
+    a gate that raises ApplicationHandlerStop ends the update there):
+
+    ACCESS_GROUP (-2), only with ALLOWED_USER_IDS or ALLOWED_CHAT_IDS set: every update
+       from a sender or chat not allowed (admins always are) is stopped, with one polite
+       refusal per chat per hour.
+    BEFORE_QUESTIONS_GROUP (-1):
+       1. The voter's next text message after a 👎, in that chat: its reason.
+       2. With DAILY_QUESTIONS_PER_USER set, questions (as group 0 takes them, and /ask)
+          from anybody but admins: stopped with the reset time once the day's are used.
+    """
+    services = application.bot_data
+    settings = services.settings
+    if services.access.restricted:
+        application.add_handler(TypeHandler(Update, gates.turn_away), group=ACCESS_GROUP)
+    awaited = NEW & filters.TEXT & ~filters.COMMAND & votes.AwaitingReason(services.reasons)
+    gate: list[BaseHandler[Update, Context, None]] = [MessageHandler(awaited, handlers.take_reason)]
+    if services.quota.enabled:
+        others = ~filters.User(user_id=settings.admin_user_ids)
+        gate += [
+            MessageHandler((QUESTION_IN_PRIVATE | QUESTION_IN_GROUP) & others, gates.stop_when_used_up),
+            CommandHandler("ask", gates.stop_when_used_up, filters=NEW & others),
+        ]
+    application.add_handlers(gate, group=BEFORE_QUESTIONS_GROUP)

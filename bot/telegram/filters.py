@@ -39,6 +39,17 @@ class _RepliesToMe(filters.MessageFilter):
         return bool(replied and replied.from_user and replied.from_user.id == message.get_bot().id)
 
 
+class _CommandForMe(filters.MessageFilter):
+    """The message is a command for this bot: `/command`, or `/command@thisbot`."""
+
+    def filter(self, message: Message) -> bool:
+        first = message.entities[0] if message.entities else None
+        if first is None or first.type != MessageEntity.BOT_COMMAND or first.offset != 0:
+            return False
+        _, _, addressee = message.parse_entity(first).partition("@")
+        return not addressee or addressee.lower() == (message.get_bot().username or "").lower()
+
+
 class PressedBy(CallbackQueryHandler):
     """A CallbackQueryHandler for button presses by `users` only.
 
@@ -62,6 +73,7 @@ class PressedBy(CallbackQueryHandler):
 MENTIONS_ME = _MentionsMe(name="MENTIONS_ME")
 REPLIES_TO_ME = _RepliesToMe(name="REPLIES_TO_ME")
 ADDRESSED_TO_ME = MENTIONS_ME | REPLIES_TO_ME
+COMMAND_FOR_ME = _CommandForMe(name="COMMAND_FOR_ME")
 
 
 def without_mention(text: str, username: str) -> str:

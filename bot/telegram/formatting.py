@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from telegram.constants import MessageLimit
 
 from bot.answering.answer import Answer
+from bot.feedback import Vote
 from bot.telegram.texts import say
 from vectorstore.schema import ArticleRecord
 
@@ -255,3 +256,29 @@ def _apply(stack: list[tuple[str, str]], token: str) -> list[tuple[str, str]]:
         if stack[k][0] == name:
             return stack[:k] + stack[k + 1 :]
     return stack
+
+
+# -- feedback ---------------------------------------------------------------------------
+
+# /feedback shows each vote's question, answer and reason shortened to these lengths.
+FEEDBACK_CHARS = {"question": 200, "answer": 160, "reason": 300}
+
+
+def feedback_list(votes: list[Vote], up: int, down: int, lang: str) -> str:
+    """/feedback: the latest 👎 votes, each with its date, question, answer and reason."""
+    if not votes:
+        return say(lang, "feedback_none", up=up)
+    items = [
+        say(
+            lang,
+            "feedback_item",
+            n=i,
+            date=escape(v.voted_at[:16].replace("T", " ")) + " UTC",
+            question=f"<b>{escape(shorten(v.question, FEEDBACK_CHARS['question']))}</b>",
+            answer=say(lang, "feedback_refused") if v.refused else escape(shorten(v.answer, FEEDBACK_CHARS["answer"])),
+            reason=escape(shorten(v.reason, FEEDBACK_CHARS["reason"])) if v.reason else say(lang, "feedback_no_reason"),
+        )
+        for i, v in enumerate(votes, 1)
+    ]
+    header = say(lang, "feedback_header", shown=len(votes), down=down, up=up)
+    return truncate_html("\n\n".join([header, *items]))

@@ -22,11 +22,12 @@ from typing import Any, TypeVar
 from telegram import Message, Update
 from telegram.constants import ChatAction
 from telegram.error import NetworkError, TelegramError
+from telegram.ext import ApplicationHandlerStop
 
 from bot.answering.answer import Answer
 from bot.answering.engine import Engine
 from bot.errors import EmptyQuestionError, QuestionError, QuestionTooLongError
-from bot.telegram import sources
+from bot.telegram import sources, votes
 from bot.telegram.conversations import Conversations
 from bot.telegram.filters import command_argument, without_mention
 from bot.telegram.formatting import (
@@ -34,6 +35,7 @@ from bot.telegram.formatting import (
     escape,
     last_message,
     layout,
+    shorten,
     title_list,
 )
 from bot.telegram.limits import Verdict
@@ -48,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 # Telegram shows "typing…" for 5 s or until the bot's next message; renew it before then.
 TYPING_RENEW_S = 4.5
+# The thanks for a 👎's reason repeats it, shortened to this many characters.
+REASON_ECHO_CHARS = 200
 
 Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 T = TypeVar("T")
@@ -77,6 +81,21 @@ async def in_writer_thread(context: Context, fn: Callable[..., T], *args: Any) -
     return await _in_thread(context.bot_data.writer, fn, *args)
 
 
+async def within_limit(update: Update, context: Context) -> bool:
+    """Whether the sender of this message is within their UserLimit; the first message
+    over it gets a note to slow down, the rest nothing."""
+    limiter = context.bot_data.limiter
+    who = update.effective_user.id if update.effective_user else chat_of(update).id
+    verdict = limiter.check(who)
+    if verdict is Verdict.ALLOW:
+        return True
+    if verdict is Verdict.WARN:
+        note = say(user_language(update), "too_fast", seconds=limiter.wait_s(who))
+        await message_of(update).reply_html(note)
+    logger.info("User %s is over the limit (%s); update %s", who, verdict.value, update.update_id)
+    return False
+
+
 def limited(callback: Callback) -> Callback:
     """Let a user's message through only while they are within their UserLimit.
 
@@ -86,16 +105,8 @@ def limited(callback: Callback) -> Callback:
 
     @functools.wraps(callback)
     async def guarded(update: Update, context: Context) -> None:
-        limiter = context.bot_data.limiter
-        who = update.effective_user.id if update.effective_user else chat_of(update).id
-        verdict = limiter.check(who)
-        if verdict is Verdict.ALLOW:
+        if await within_limit(update, context):
             await callback(update, context)
-            return
-        if verdict is Verdict.WARN:
-            note = say(user_language(update), "too_fast", seconds=limiter.wait_s(who))
-            await message_of(update).reply_html(note)
-        logger.info("User %s is over the limit (%s); update %s", who, verdict.value, update.update_id)
 
     return guarded
 
@@ -142,7 +153,9 @@ def _converse(
 
 
 async def _answer(update: Update, context: Context, question: str) -> None:
-    """Answer `question` under the message that asked it, with sources and the button.
+    """Answer `question` under the message that asked it, with sources and the buttons
+    (Sources, 👍, 👎; a refusal gets the votes only), and count it against the asker's
+    daily quota.
 
     A generated answer appears while it is written (bot/telegram/streaming.py)."""
     message = message_of(update)
@@ -168,11 +181,11 @@ async def _answer(update: Update, context: Context, question: str) -> None:
         logger.warning("Update %s: %s", update.update_id, exc)
         await message.reply_html(escape(str(exc)), do_quote=True)
         return
+    if services.quota.enabled and update.effective_user:
+        await in_engine_thread(context, services.quota.count, update.effective_user.id)
     reply = layout(answer, lang)
-    markup = None
-    if reply.has_sources:
-        key = services.replies.add(reply, message.chat_id)
-        markup = sources.keyboard(key, lang, expanded=False)
+    key = services.replies.add(reply, message.chat_id)
+    markup = sources.keyboard(key, lang, expanded=False) if reply.has_sources else votes.keyboard(key)
     bodies = [*reply.parts, last_message(reply, expanded=False)]
     for i, body in enumerate(bodies):
         last = i == len(bodies) - 1
@@ -278,7 +291,7 @@ async def toggle_sources(update: Update, context: Context) -> None:
     key, expand = sources.parse(data_of(query))
     chat = update.effective_chat  # None for a button under an inline message: no chat to match
     reply = context.bot_data.replies.get(key, chat.id if chat else None)
-    if reply is None:
+    if reply is None or not reply.has_sources:  # a refusal's key has no sources to show
         await query.answer(say(user_language(update), "sources_gone"), show_alert=True)
         return
     await query.answer()
@@ -288,6 +301,83 @@ async def toggle_sources(update: Update, context: Context) -> None:
             last_message(reply, expanded=expand), reply_markup=sources.keyboard(key, reply.lang, expand)
         )
     )
+
+
+async def vote(update: Update, context: Context) -> None:
+    """👍 / 👎 under an answer: store the vote, replacing the user's earlier one on it;
+    after a new 👎, ask why. Only in the chat the answer was sent to."""
+    query = query_of(update)
+    key, verdict = votes.parse(data_of(query))
+    chat, user = update.effective_chat, update.effective_user
+    services = context.bot_data
+    reply = services.replies.get(key, chat.id if chat else None)
+    if reply is None or chat is None or user is None:
+        await query.answer(say(user_language(update), "vote_gone"), show_alert=True)
+        return
+    helpful = verdict == "up"
+    recorded = await in_engine_thread(context, services.feedback.vote, reply.answer, chat.id, key, user.id, helpful)
+    logger.info("Vote %s: user %s finds answer %s %s", recorded.id, user.id, key, verdict)
+    if helpful:
+        services.reasons.take(chat.id, user.id, key)  # changed their mind: no reason wanted
+        await query.answer(say(user_language(update), "vote_thanks"))
+        return
+    await query.answer(say(user_language(update), "vote_down_noted"))
+    waiting = services.reasons.get(chat.id, user.id)
+    if recorded.has_reason or (waiting is not None and waiting.key == key):
+        return  # already said why, or about to: no second "why?"
+    lang = user_language(update)
+    text = say(lang, "vote_why", name=escape(user.first_name), minutes=round(votes.REASON_WINDOW_S / 60))
+    markup = votes.skip_keyboard(key, user.id, lang)
+    pending = services.reasons.expect(chat.id, user.id, recorded.id, key)
+    if isinstance(query.message, Message):
+        prompt = await query.message.reply_html(text, reply_markup=markup, do_quote=True)
+    else:  # the answer is too old to quote
+        prompt = await context.bot.send_message(chat.id, text, reply_markup=markup)
+    pending.prompt_id = prompt.message_id
+
+
+async def take_reason(update: Update, context: Context) -> None:
+    """The next text message after a 👎, from the voter in that chat: the vote's reason.
+    It is not a question: nothing else handles it (ApplicationHandlerStop)."""
+    message = message_of(update)
+    user = update.effective_user
+    services = context.bot_data
+    pending = services.reasons.take(message.chat_id, user.id) if user else None
+    if pending is None:  # the wait ended just now: an ordinary message after all
+        return
+    text = without_mention(message.text or "", context.bot.username)
+    if text:
+        reason = await in_engine_thread(context, services.feedback.give_reason, pending.vote_id, text)
+        logger.info("Vote %s: reason given", pending.vote_id)
+        thanks = say(language_for(reason), "vote_reason_thanks", reason=escape(shorten(reason, REASON_ECHO_CHARS)))
+    else:  # a bare mention: as good as Skip
+        thanks = say(user_language(update), "vote_skipped")
+    await message.reply_html(thanks, do_quote=True)
+    if pending.prompt_id is not None:
+        await _drop_skip_button(context, message.chat_id, pending.prompt_id)
+    raise ApplicationHandlerStop
+
+
+async def skip_reason(update: Update, context: Context) -> None:
+    """Skip under "what was wrong?": the 👎 stays without a reason. Only for the voter."""
+    query = query_of(update)
+    key, voter = votes.parse_skip(data_of(query))
+    chat, user = update.effective_chat, update.effective_user
+    lang = user_language(update)
+    if chat is None or user is None or user.id != voter:
+        await query.answer(say(lang, "vote_not_yours"), show_alert=True)
+        return
+    context.bot_data.reasons.take(chat.id, user.id, key)
+    await query.answer()
+    await edit(query.edit_message_text(say(lang, "vote_skipped")))  # the button goes away
+
+
+async def _drop_skip_button(context: Context, chat_id: int, message_id: int) -> None:
+    """Take the Skip button off the "what was wrong?" message (best effort)."""
+    try:
+        await edit(context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None))
+    except TelegramError as exc:  # deleted meanwhile, or too old to edit
+        logger.debug("Skip button of message %s stays: %s", message_id, exc)
 
 
 async def answer_unknown_button(update: Update, context: Context) -> None:

@@ -20,12 +20,18 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.answering.engine import Engine
+from bot.feedback import FILE_NAME as FEEDBACK_FILE
+from bot.feedback import Feedback
 from bot.library import Library
 from bot.settings import Settings
+from bot.telegram.access import Access
 from bot.telegram.conversations import Conversations
 from bot.telegram.limits import UserLimit, UserLimiter
 from bot.telegram.live_message import EditPacer
+from bot.telegram.quotas import FILE_NAME as QUOTAS_FILE
+from bot.telegram.quotas import DailyQuota
 from bot.telegram.sources import RecentReplies
+from bot.telegram.votes import PendingReasons
 from bot.wiring import Articlebot
 
 
@@ -36,6 +42,9 @@ class Services:
     settings: Settings
     limiter: UserLimiter
     conversations: Conversations
+    access: Access  # ALLOWED_USER_IDS / ALLOWED_CHAT_IDS
+    quota: DailyQuota  # DAILY_QUESTIONS_PER_USER
+    feedback: Feedback  # 👍 / 👎 votes
     # start()
     engine: Engine
     library: Library
@@ -51,11 +60,15 @@ class Services:
         # Set when the bot starts stopping: a running ingest or reindex (on the writer
         # thread) stops at its next batch instead of holding up the shutdown.
         self.stopping = threading.Event()
+        self.reasons = PendingReasons()  # 👎 votes whose reason the bot waits for
 
     def configure(self, settings: Settings, user_limit: UserLimit) -> None:
         self.settings = settings
         self.limiter = UserLimiter(user_limit)
         self.conversations = Conversations(settings.data_dir / "conversations.sqlite3", settings.history_turns)
+        self.access = Access(settings.allowed_user_ids, settings.allowed_chat_ids, settings.admin_user_ids)
+        self.quota = DailyQuota(settings.data_dir / QUOTAS_FILE, settings.daily_questions_per_user)
+        self.feedback = Feedback(settings.data_dir / FEEDBACK_FILE)
 
     def start(self, articlebot: Articlebot, engine_threads: int) -> None:
         self.engine = articlebot.engine

@@ -4,7 +4,8 @@ Telegram gives a button at most 64 bytes of callback data, far too little for qu
 the button carries a short key (`src:<key>:1` to expand, `src:<key>:0` to collapse) and
 the reply itself waits in a bounded in-memory cache, with the chat it was sent to. After a
 restart, once evicted, or pressed in another chat (callback data can be forged, a key
-copied), a press gets a polite "ask again" instead of the quotes.
+copied), a press gets a polite "ask again" instead of the quotes. The 👍 / 👎 buttons
+beside it (bot/telegram/votes.py) carry the same key.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import OrderedDict
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.telegram import votes
 from bot.telegram.formatting import Reply
 from bot.telegram.texts import say
 
@@ -33,14 +35,15 @@ def parse(data: str) -> tuple[str, bool]:
 
 
 def keyboard(key: str, lang: str, expanded: bool) -> InlineKeyboardMarkup:
-    """One button: "Sources" while collapsed, "Hide sources" while expanded."""
+    """ "Sources" while collapsed, "Hide sources" while expanded; then 👍 and 👎."""
     label = say(lang, "hide_sources" if expanded else "show_sources")
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=callback_data(key, not expanded))]])
+    sources = InlineKeyboardButton(label, callback_data=callback_data(key, not expanded))
+    return InlineKeyboardMarkup([[sources, *votes.buttons(key)]])
 
 
 class RecentReplies:
-    """The last `size` replies with sources, by key, each with the chat it was sent to;
-    least recently used go first."""
+    """The last `size` replies (with sources, or refusals, which have vote buttons only),
+    by key, each with the chat it was sent to; least recently used go first."""
 
     def __init__(self, size: int = REMEMBERED_REPLIES) -> None:
         self.size = size

@@ -32,7 +32,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "<b>What you get</b>\n"
             "A short answer with markers like [1], and a numbered list of sources. "
             "Press <b>Sources</b> under the answer to read the quoted passages; press it "
-            "again to hide them.\n\n"
+            "again to hide them. <b>👍</b> or <b>👎</b> tells me whether the answer helped; "
+            "after 👎 you can say in one line what was wrong, which helps to improve me.\n\n"
             "I only know what the articles say: if they don't cover your question I say so.\n\n"
             "I remember your last few questions, so you can follow up (“And how long can "
             "its videos be?”); /reset makes me forget them.\n\n"
@@ -82,7 +83,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_other": "this kind of message",
         # Admins (bot/telegram/admin.py).
         "admin_only": (
-            "Sorry, only the bot's admins can add, change or remove articles. "
+            "Sorry, only the bot's admins can do that (manage the articles, see stats and feedback). "
             "You can still ask me anything about the articles."
         ),
         "admin_help": (
@@ -93,7 +94,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "/articles: the articles with their ids\n"
             "/remove <i>id</i>: remove an article (asks first)\n"
             "/reindex: re-embed every article with the current model\n"
-            "/stats: articles, chunks, questions and latency since start"
+            "/stats: articles, chunks, questions and latency since start\n"
+            "/feedback: the latest 👎 votes, with their reasons"
         ),
         "ingest_usage": (
             "Put an http(s) URL after the command, e.g. "
@@ -147,6 +149,33 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "milliseconds": "{ms} ms",
         "no_latency": "none yet",
+        # Who may use the bot, and how much (bot/telegram/gates.py).
+        "not_allowed": (
+            "Sorry, this bot only answers the people and groups it was set up for. "
+            "If you think you should be one of them, ask whoever runs it."
+        ),
+        "quota_used_up": (
+            "You have asked your {limit} questions for today. You can ask again after 00:00 UTC, in {left}."
+        ),
+        "hours_minutes": "{hours} h {minutes} min",
+        "minutes": "{minutes} min",
+        # Votes on answers (👍 / 👎).
+        "vote_thanks": "Thanks for the feedback!",
+        "vote_down_noted": "Noted. Thanks for telling me.",
+        "vote_why": (
+            "{name}, what was wrong with this answer? Your next message here (within {minutes} minutes) "
+            "is taken as the reason, in one line; or press Skip."
+        ),
+        "vote_skip": "Skip",
+        "vote_reason_thanks": ("Thanks, noted: “{reason}”. If that was meant as a question, just send it again."),
+        "vote_skipped": "Noted without a reason. Thanks!",
+        "vote_gone": "This answer can no longer be rated. Please ask the question again.",
+        "vote_not_yours": "Only the person who voted can skip this.",
+        "feedback_none": "No 👎 votes yet (👍 {up}).",
+        "feedback_header": "<b>Latest 👎 votes</b> ({shown} of {down}; 👍 {up})",
+        "feedback_item": "{n}. {date}\nQ: {question}\nA: {answer}\nWhy: {reason}",
+        "feedback_refused": "<i>(said the articles don't cover it)</i>",
+        "feedback_no_reason": "<i>no reason given</i>",
     },
     "zh": {
         "start": (
@@ -164,7 +193,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "• 在群组里,请 @我({mention})、回复我的消息,或者发送 /ask <i>问题</i>。\n\n"
             "<b>回答的样子</b>\n"
             "简短的回答带有 [1] 这样的标记,后面是编号的来源列表。"
-            "点回答下面的 <b>来源</b> 按钮可以查看引用的原文,再点一次收起。\n\n"
+            "点回答下面的 <b>来源</b> 按钮可以查看引用的原文,再点一次收起。"
+            "<b>👍</b> 或 <b>👎</b> 告诉我回答有没有帮助;点 👎 之后可以用一句话说明哪里不对,帮助我改进。\n\n"
             "我只知道文章里写了什么:文章没有涉及的问题,我会直接说明。\n\n"
             "我记得你最近的几个问题,所以可以接着追问(“它能生成多长的视频?”);"
             "/reset 让我忘掉之前的对话。\n\n"
@@ -205,7 +235,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_contact": "联系人",
         "kind_poll": "投票",
         "kind_other": "这种消息",
-        "admin_only": "抱歉,只有机器人的管理员可以添加、修改或删除文章。你仍然可以就文章向我提问。",
+        "admin_only": "抱歉,只有机器人的管理员可以这样做(管理文章、查看统计和反馈)。你仍然可以就文章向我提问。",
         "admin_help": (
             "\n\n<b>管理员命令</b>\n"
             "/ingest <i>网址</i> [<i>标题</i>]:把网页加为文章\n"
@@ -214,7 +244,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "/articles:文章及其 id\n"
             "/remove <i>id</i>:删除文章(会先确认)\n"
             "/reindex:用当前模型重新嵌入所有文章\n"
-            "/stats:启动以来的文章、片段、提问和延迟"
+            "/stats:启动以来的文章、片段、提问和延迟\n"
+            "/feedback:最近的 👎 评价及其原因"
         ),
         "ingest_usage": (
             "请把 http(s) 网址写在命令后面,例如 "
@@ -259,6 +290,23 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "milliseconds": "{ms} 毫秒",
         "no_latency": "暂无",
+        "not_allowed": "抱歉,这个机器人只为指定的用户和群组服务。如果你觉得自己应该可以使用,请联系它的管理者。",
+        "quota_used_up": "你今天的 {limit} 个问题已经问完了。UTC 时间 00:00(北京时间 08:00)之后可以再问,还有 {left}。",
+        "hours_minutes": "{hours} 小时 {minutes} 分钟",
+        "minutes": "{minutes} 分钟",
+        "vote_thanks": "谢谢你的反馈!",
+        "vote_down_noted": "收到,谢谢告诉我。",
+        "vote_why": "{name},这个回答哪里不对?你在这里发的下一条消息({minutes} 分钟内)会被当作原因,一句话即可;也可以点“跳过”。",
+        "vote_skip": "跳过",
+        "vote_reason_thanks": "谢谢,已记下:“{reason}”。如果这其实是一个问题,请再发一次。",
+        "vote_skipped": "已记下,没有原因。谢谢!",
+        "vote_gone": "这个回答已经不能评价了,请重新提问。",
+        "vote_not_yours": "只有评价的人才能跳过。",
+        "feedback_none": "还没有 👎 评价(👍 {up} 个)。",
+        "feedback_header": "<b>最近的 👎 评价</b>(显示 {shown} 个,共 {down} 个;👍 {up} 个)",
+        "feedback_item": "{n}. {date}\n问:{question}\n答:{answer}\n原因:{reason}",
+        "feedback_refused": "<i>(回答说文章没有涉及)</i>",
+        "feedback_no_reason": "<i>没有给出原因</i>",
     },
 }
 

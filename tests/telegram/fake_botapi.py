@@ -598,6 +598,29 @@ class FakeBotAPI:
         self.messages[key] = edited
         return edited
 
+    def _api_editmessagereplymarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "inline_message_id" in params:
+            raise bad_request("inline messages are not supported by this fake")
+        chat = self._known_chat(params.get("chat_id"))
+        key = (chat["id"], int(params.get("message_id", 0)))
+        current = self.messages.get(key)
+        if current is None:
+            raise bad_request("message to edit not found")
+        if current["from"]["id"] != self.me["id"]:
+            raise bad_request("message can't be edited")
+        markup = self._markup(params)  # none: the keyboard goes
+        if markup == current.get("reply_markup"):
+            raise bad_request(
+                "message is not modified: specified new message content and reply markup are exactly "
+                "the same as a current content and reply markup of the message"
+            )
+        edited = {k: v for k, v in current.items() if k != "reply_markup"}
+        edited["edit_date"] = int(time.time())
+        if markup:
+            edited["reply_markup"] = markup
+        self.messages[key] = edited
+        return edited
+
     def _api_answercallbackquery(self, params: dict[str, Any]) -> bool:
         query_id = params.get("callback_query_id")
         if query_id not in self._queries or query_id in self.callback_answers:

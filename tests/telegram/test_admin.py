@@ -26,7 +26,8 @@ from tests.telegram.fake_botapi import parse_html
 
 ADMIN_ID = 4001
 REFUSAL = (
-    "Sorry, only the bot's admins can add, change or remove articles. You can still ask me anything about the articles."
+    "Sorry, only the bot's admins can do that (manage the articles, see stats and feedback). "
+    "You can still ask me anything about the articles."
 )
 UNCHANGED = "The articles are unchanged."
 
@@ -400,7 +401,7 @@ async def test_non_admins_are_refused_politely_and_nothing_changes(make_bot, sit
 
     assert upload_reply["text"] == REFUSAL
     assert [r["text"] for r in replies] == [REFUSAL] * 4
-    assert li_reply["text"] == "抱歉,只有机器人的管理员可以添加、修改或删除文章。你仍然可以就文章向我提问。"
+    assert li_reply["text"] == "抱歉,只有机器人的管理员可以这样做(管理文章、查看统计和反馈)。你仍然可以就文章向我提问。"
     assert in_group["text"] == REFUSAL
     assert bot.api.callback_answers[press]["text"] == REFUSAL and bot.api.callback_answers[press]["show_alert"]
     assert bot.api.messages[group["id"], admins_confirm["message_id"]]["text"].startswith("Remove 深海养殖场")

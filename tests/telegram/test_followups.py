@@ -61,7 +61,7 @@ async def test_follow_up_is_understood_from_the_earlier_question(bot, engine):
         "offset": reply["text"].index("理解为"),
         "length": len(f"理解为:{expected.standalone}"),
     } in reply["entities"]
-    assert buttons(reply) == ["📖 来源"]
+    assert buttons(reply) == ["📖 来源", "👍", "👎"]
 
 
 async def test_standalone_question_shows_no_understood_line(bot):
@@ -171,7 +171,7 @@ async def test_generated_follow_up_is_rewritten_by_the_model_and_streamed(api, e
     assert reply["text"].splitlines()[0] == MODEL_ANSWER
     assert not re.search(r"…$", reply["text"].splitlines()[0])
     assert understood(reply) == MODEL_REWRITE
-    assert buttons(reply) == ["📖 来源"]
+    assert buttons(reply) == ["📖 来源", "👍", "👎"]
     rewrite_request = next(r for r in server.chat_requests if "改写" in r.messages[0]["content"])
     # The model reads the earlier question and its answer (where "他" may point), no markers.
     history = rewrite_request.messages[-1]["content"]

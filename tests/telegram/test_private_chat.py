@@ -41,7 +41,7 @@ async def test_chinese_question_gets_a_cited_answer_with_sources(bot, ann, chat,
 
     assert "60秒" in expected.text and "[1]" in expected.text
     assert reply["text"].splitlines() == [expected.text, "", "来源", *source_lines(expected)]
-    assert buttons(reply) == ["📖 来源"]
+    assert buttons(reply) == ["📖 来源", "👍", "👎"]
 
 
 async def test_english_question_gets_a_cited_answer_with_english_labels(bot, ann, chat, engine):
@@ -53,7 +53,7 @@ async def test_english_question_gets_a_cited_answer_with_english_labels(bot, ann
     assert "60秒" in expected.text and "[1]" in expected.text
     assert reply["text"].splitlines() == [expected.text, "", "Sources", *source_lines(expected)]
     assert reply["text"].splitlines()[3].startswith("[1] Sora很强大,但现在也不必过度神话")
-    assert buttons(reply) == ["📖 Sources"]
+    assert buttons(reply) == ["📖 Sources", "👍", "👎"]
 
 
 async def test_bot_shows_typing_before_it_answers(bot, ann, chat):
@@ -78,8 +78,8 @@ async def test_sources_button_expands_the_quotes_and_collapses_them_again(bot, a
     assert f"\n{quote}" in expanded["text"].split("\n\n来源\n")[1]
     blockquote = {"type": "blockquote", "offset": expanded["text"].rindex(quote), "length": len(quote)}
     assert blockquote in expanded["entities"]
-    assert buttons(expanded) == ["收起来源"]
-    assert buttons(collapsed) == ["📖 来源"] and collapsed["entities"] == reply["entities"]
+    assert buttons(expanded) == ["收起来源", "👍", "👎"]
+    assert buttons(collapsed) == ["📖 来源", "👍", "👎"] and collapsed["entities"] == reply["entities"]
     assert set(bot.api.callback_answers) == {first, second}
 
 
@@ -89,7 +89,7 @@ async def test_refusal_says_so_and_suggests_articles(bot, ann, chat):
     assert reply["text"] == (
         "The articles I know don't cover “Who is the CEO of Runway?”.\nSend /articles to see what they are about."
     )
-    assert "reply_markup" not in reply
+    assert buttons(reply) == ["👍", "👎"]  # no sources to show; a vote says it should have answered
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ async def test_two_quick_presses_expand_once_without_an_error(bot, ann, chat):
     await bot.api.settle()
 
     [message] = bot.api.bot_messages(chat["id"])  # no apology
-    assert buttons(message) == ["收起来源"]
+    assert buttons(message) == ["收起来源", "👍", "👎"]
     assert [c.ok for c in bot.api.calls_to("editMessageText")] == [True, False]  # "message is not modified"
 
 
