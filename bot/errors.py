@@ -5,6 +5,7 @@
     │   ├── EmptyQuestionError    nothing to answer (blank, emoji, no content word)
     │   └── QuestionTooLongError  over MAX_QUESTION_CHARS (`length`, `limit`)
     ├── LocalModelError           the local chat model cannot be named, downloaded or verified
+    ├── NotAWebPageError          refresh of an article that came from a file, not a URL
     └── GenerationError           generation mode is configured wrongly (LLM_* settings)
 
 The engine decides and raises; each face words it. A question error's message is the
@@ -43,3 +44,8 @@ class LocalModelError(ArticlebotError):
 
 class GenerationError(ArticlebotError):
     pass
+
+
+class NotAWebPageError(ArticlebotError):
+    """Only articles ingested from an http(s) URL can be refreshed: a file's or upload's
+    article changes when it is ingested again."""

@@ -28,10 +28,13 @@ class Citation:
     section: str
     quote: str
     score: float
+    # The web page the article was fetched from; None for a file's or an upload's article.
+    url: str | None = None
 
     @classmethod
     def of_chunk(cls, n: int, metadata: dict[str, Any], quote: str, score: float) -> Citation:
         """A citation of a quote from the stored chunk with this metadata."""
+        source = str(metadata.get("source", ""))
         return cls(
             n=n,
             article_id=metadata["article_id"],
@@ -39,6 +42,7 @@ class Citation:
             section=metadata.get("section", ""),
             quote=quote,
             score=round(score, 4),
+            url=source if source.startswith(("http://", "https://")) else None,
         )
 
 

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from bot.answering.answer import Answer
+from bot.answering.links import citation_link
 
 # The engine refuses with data (Answer.refused); this is what the CLI says, in the
 # question's language.
@@ -27,7 +28,10 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "question": answer.question,
         "answer": answer_text(answer),
         "refused": answer.refused,
-        "citations": [asdict(c) for c in answer.citations],
+        # url: the web page (null for a file); link: the page at the quoted sentence.
+        "citations": [
+            {**asdict(c), "link": citation_link(c.url, c.quote) if c.url else None} for c in answer.citations
+        ],
         "latency_ms": round(answer.latency_ms, 1),
         "standalone": answer.standalone,
         "generated_by": answer.generated_by,

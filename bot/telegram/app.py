@@ -9,7 +9,8 @@
 The callbacks share one typed `Services` as `context.bot_data` (PTB's ContextTypes):
 filled with the settings and chat state here, and by `post_init` with the engine (loaded
 unless one is passed in), its threads (answers) and the writer thread (ingest, remove,
-reindex); `post_init` also registers the command menu, `post_shutdown` stops the threads.
+reindex, refresh); `post_init` also registers the command menu and schedules the refresh of
+web pages (REFRESH_INTERVAL), `post_shutdown` stops the threads.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from telegram.ext import (
 )
 
 from bot.settings import Settings
-from bot.telegram import admin, handlers, sources
+from bot.telegram import admin, handlers, refresh, sources
 from bot.telegram.filters import ADDRESSED_TO_ME, PressedBy
 from bot.telegram.limits import UserLimit
 from bot.telegram.services import BotApplication, Services
@@ -57,7 +58,7 @@ CONCURRENT_UPDATES = 64
 PRIVATE = filters.ChatType.PRIVATE
 NEW = filters.UpdateType.MESSAGE  # not edits: PTB's handlers take edited messages by default
 # Commands only admins may use; anybody else gets a polite refusal.
-ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats"]
+ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats", "refresh"]
 
 
 class FloodLimiter(AIORateLimiter):
@@ -118,6 +119,8 @@ def build_application(
             logger.info("Loading the embedding model and the articles…")
             parts = await asyncio.to_thread(build, settings)
         application.bot_data.start(parts, ENGINE_THREADS)
+        if settings.refresh_interval_s:  # web pages fetched again on a schedule
+            refresh.schedule(application, settings.refresh_interval_s)
         for language, commands in COMMANDS.items():
             await application.bot.set_my_commands(
                 [BotCommand(name, description) for name, description in commands], language_code=language or None
@@ -156,7 +159,7 @@ def register(application: BotApplication) -> None:
     """Add the handlers; within a group the first matching handler wins, so order matters.
 
     1. Admins (ADMIN_USER_IDS, checked on the sender's user id, never the chat):
-       /ingest /remove /reindex /stats, /articles with ids, /help with the admin
+       /ingest /remove /reindex /stats /refresh, /articles with ids, /help with the admin
        commands, and uploaded files (where the bot would answer: private, or addressed).
     2. The admin commands and uploaded files from anybody else: a polite refusal.
     3. Commands (/start /help /articles /ask /reset), new messages only.
@@ -178,6 +181,7 @@ def register(application: BotApplication) -> None:
             CommandHandler("remove", admin.ask_to_remove, filters=NEW & admins),
             CommandHandler("reindex", admin.reindex, filters=NEW & admins),
             CommandHandler("stats", admin.show_stats, filters=NEW & admins),
+            CommandHandler("refresh", refresh.refresh_command, filters=NEW & admins),
             CommandHandler("articles", admin.list_articles_with_ids, filters=NEW & admins),
             CommandHandler("help", admin.show_admin_help, filters=NEW & admins),
             MessageHandler(upload & admins, admin.ingest_upload),
