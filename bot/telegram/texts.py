@@ -137,11 +137,11 @@ TEXTS: dict[str, dict[str, str]] = {
         # Web pages fetched again (bot/telegram/refresh.py).
         "refresh_status": "⏳ Fetching the web pages again: {done}/{total}…",
         "refresh_done": (
-            "<b>Refreshed {total} web pages</b>: {replaced} replaced, {unchanged} unchanged, "
+            "<b>Web pages fetched again</b> ({total}): {replaced} replaced, {unchanged} unchanged, "
             "{failed} not fetched (their old versions stay)."
         ),
         "refresh_scheduled": (
-            "<b>Scheduled refresh of {total} web pages</b>: {replaced} replaced, "
+            "<b>Scheduled refresh of the web pages</b> ({total}): {replaced} replaced, "
             "{failed} not fetched (their old versions stay), {unchanged} unchanged."
         ),
         "refresh_nothing": "No article comes from a web page, so there is nothing to refresh.",
