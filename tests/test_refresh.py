@@ -180,6 +180,13 @@ def test_articlebot_refresh_reports_each_web_page_and_fails_when_one_cannot_be_f
     assert refused.exit_code == 1 and refused.stderr.startswith(f"Error: Article {file_id} comes from ")
 
 
+@pytest.mark.parametrize(
+    ("written", "seconds"), [("6h", 21600), ("30m", 1800), ("1d", 86400), ("1h30m", 5400), ("off", None), ("", None)]
+)
+def test_refresh_interval_is_written_with_its_unit(written, seconds, tmp_path):
+    assert make_settings(tmp_path, REFRESH_INTERVAL=written).refresh_interval_s == seconds
+
+
 def test_a_bad_refresh_interval_is_one_error_line(run, monkeypatch):
     monkeypatch.setenv("REFRESH_INTERVAL", "six hours")
     result = run("list")

@@ -68,6 +68,7 @@ async def refresh(bot: Bot, user: dict, text: str = "/refresh") -> dict[str, Any
 
 async def test_admins_refresh_now_and_everybody_else_is_refused(make_bot, site, admin, bob):
     bot = await make_bot()
+    assert not bot.application.job_queue.jobs()  # REFRESH_INTERVAL is off by default
     nothing = await command(bot, admin, "/refresh")
     assert nothing["text"] == "No article comes from a web page, so there is nothing to refresh."
     await ingest(bot, admin, f"/ingest {site.url}")
@@ -112,6 +113,7 @@ async def test_admins_refresh_now_and_everybody_else_is_refused(make_bot, site, 
 
 async def test_the_scheduled_refresh_tells_the_admins_only_when_something_changed_or_failed(make_bot, site, admin, bob):
     bot = await make_bot(REFRESH_INTERVAL="1s")
+    assert [job.name for job in bot.application.job_queue.jobs()] == ["refresh"]
     admin_chat, bob_chat = bot.api.private_chat(admin), bot.api.private_chat(bob)
     bot.api.send(bob_chat, bob, "/start")  # Bob has a chat with the bot too, but is no admin
     await ingest(bot, admin, f"/ingest {site.url}")
