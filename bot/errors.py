@@ -7,7 +7,8 @@
     ├── LocalModelError           the local chat model cannot be named, downloaded or verified
     ├── GenerationError           generation mode is configured wrongly (LLM_* settings)
     ├── ListenError               `serve` cannot listen on its address and port (in use, not here)
-    └── DataFileError             a database under the data dir (votes, quotas) cannot be used
+    ├── DataFileError             a database under the data dir (votes, quotas) cannot be used
+    └── NotAWebPageError          refresh of an article that came from a file, not a URL
 
 The engine decides and raises; each face words it. A question error's message is the
 English default (what the CLI prints); its subclasses carry the facts, so a face that
@@ -54,3 +55,8 @@ class ListenError(ArticlebotError):
 class DataFileError(ArticlebotError):
     """A small database under the data dir (feedback votes, daily quotas) cannot be
     opened, read or written; the message names the file."""
+
+
+class NotAWebPageError(ArticlebotError):
+    """Only articles ingested from an http(s) URL can be refreshed: a file's or upload's
+    article changes when it is ingested again."""

@@ -7,15 +7,57 @@ the limits on what may be ingested and the chunking settings live in one place.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import resources
+from typing import Literal
 
+from bot.errors import NotAWebPageError
 from bot.settings import Settings
-from ingest.loaders import LoadedSource, LoaderLimits, check_upload, load_bytes, load_source, load_url
+from ingest.loaders import (
+    LoadedSource,
+    LoaderLimits,
+    Validators,
+    check_upload,
+    load_bytes,
+    load_source,
+    load_url,
+    load_url_if_changed,
+)
 from ingest.pipeline import IngestResult, Progress, ingest_many, no_progress
+from vectorstore.errors import ArticlebotError, ArticleNotFoundError
 from vectorstore.schema import ArticleRecord
 from vectorstore.store import ArticleStore
 
 DEFAULT_CORPUS = ("ingest", "corpus/sora-raw.txt")
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What fetching one web page's article again did to it."""
+
+    record: ArticleRecord  # the article as it is now: the old version unless replaced
+    status: Literal["unchanged", "replaced", "failed"]
+    not_modified: bool = False  # unchanged because the server answered 304
+    reason: str = ""  # why it failed, written for users (an ArticlebotError's message)
+    result: IngestResult | None = None  # the ingest, when the page's text was compared
+
+    @property
+    def changed(self) -> bool:
+        """Whether admins should hear of it: the article was replaced, or could not be fetched."""
+        return self.status != "unchanged"
+
+    def describe(self) -> str:
+        """One line, as `IngestResult.describe`: the CLI prints it, admins get it in Telegram."""
+        record = self.record
+        if self.status == "replaced" and self.result is not None:
+            return self.result.describe()
+        if self.status == "failed":
+            what = f"not refreshed, the old version stays: {self.reason}"
+        elif self.not_modified:
+            what = "unchanged: not modified since the last fetch"
+        else:
+            what = "unchanged: the page has the same text"
+        return f"{record.article_id}  {record.title}  ({what})"
 
 
 class Library:
@@ -105,6 +147,44 @@ class Library:
             max_chunks=self.settings.max_chunks_per_article,
             replace=replace,
         )
+
+    def web_articles(self, article_id: str | None = None) -> list[ArticleRecord]:
+        """The articles `refresh` can fetch again: every one ingested from an http(s) URL,
+        or only `article_id` (ArticleNotFoundError, or NotAWebPageError for a file's)."""
+        if article_id is None:
+            return [r for r in self.store.articles() if r.is_web_page]
+        record = self.store.article(article_id)
+        if not record.is_web_page:
+            raise NotAWebPageError(
+                f"Article {record.article_id} comes from {record.source}, not a web page: only articles "
+                "ingested from an http(s) URL can be refreshed. Ingest the file again to update it."
+            )
+        return [record]
+
+    def refresh(self, article_id: str, progress: Progress = no_progress) -> Refreshed | None:
+        """Fetch a web page's article again and keep it current: a 304 (the server's
+        validators) or the same text (its hash) leaves it as it is; changed text replaces it
+        the way an ingest does (atomically, same id and title); a failed fetch or ingest
+        keeps the old version and says why. None when the article is gone (removed meanwhile)."""
+        record = self.store.get_article(article_id)
+        if record is None:
+            return None
+        if not record.is_web_page:
+            raise NotAWebPageError(f"Article {record.article_id} is not a web page.")
+        progress("fetching", 0, 0)
+        validators = Validators(record.etag or None, record.last_modified or None)
+        try:
+            loaded = load_url_if_changed(record.source, validators, self.limits)
+            if loaded is None:
+                return Refreshed(record, "unchanged", not_modified=True)
+            # The article keeps its title (an admin's --title, or the page's at first ingest).
+            result = self.ingest_loaded(loaded, record.title, progress, replace=record.article_id)
+        except ArticleNotFoundError:
+            return None
+        except ArticlebotError as exc:
+            return Refreshed(record, "failed", reason=str(exc))
+        status: Literal["unchanged", "replaced"] = "replaced" if result.status == "replaced" else "unchanged"
+        return Refreshed(result.record, status, result=result)
 
     def remove(self, article_id: str) -> ArticleRecord:
         return self.store.remove_article(article_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,22 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, MAX_CHUNKS_PER_ARTICLE
 from vectorstore.embeddings import DEFAULT_MODEL as DEFAULT_EMBEDDING_MODEL
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a duration written "30m", "6h", "1d", "1h30m" or "90s"; None for "off",
+    "0" or nothing (no schedule). Anything else is a ValueError saying how to write it."""
+    value = text.strip().lower()
+    if value in ("", "0", "off", "none", "false", "no"):
+        return None
+    parts = _DURATION.findall(value)
+    if not parts or _DURATION.sub("", value).strip():
+        raise ValueError(f"write a duration such as 30m, 6h or 1d (s, m, h, d), or off; not {text!r}")
+    seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    return seconds or None
 
 
 class Settings(BaseSettings):
@@ -56,6 +73,8 @@ class Settings(BaseSettings):
     max_source_bytes: int = Field(default=10_000_000, alias="MAX_SOURCE_BYTES")
     fetch_timeout_s: float = Field(default=15.0, alias="FETCH_TIMEOUT")
     allow_private_urls: bool = Field(default=False, alias="ALLOW_PRIVATE_URLS")
+    # How often the bot fetches every web-page article again (seconds); None: never on its own.
+    refresh_interval_s: Annotated[float | None, NoDecode] = Field(default=None, alias="REFRESH_INTERVAL")
 
     # Telegram.
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
@@ -93,6 +112,12 @@ class Settings(BaseSettings):
         if value is None or (isinstance(value, str) and not value.strip()):
             return 0
         return value
+
+    @field_validator("refresh_interval_s", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        """REFRESH_INTERVAL is written 30m, 6h or 1d (a bare number would hide its unit)."""
+        return parse_duration(value) if isinstance(value, str) else value
 
     @field_validator("chroma_headers")
     @classmethod

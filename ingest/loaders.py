@@ -7,6 +7,7 @@ fit to show them; nothing here writes to the store, so a failed load loses nothi
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import ipaddress
 import queue
 import re
@@ -73,6 +74,9 @@ class LoadedSource:
     # What the admin should know about how it was read (characters replaced as not UTF-8);
     # `IngestResult.describe` adds these to the ingest's summary.
     notes: tuple[str, ...] = ()
+    # A web page's validators (ETag, Last-Modified), for a conditional fetch next time.
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 def supported() -> str:
@@ -324,6 +328,24 @@ def _shown(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
+@dataclass(frozen=True)
+class Validators:
+    """What a server said identifies the version of a page it sent (its ETag and
+    Last-Modified headers), sent back on the next fetch so that an unchanged page is a 304
+    with no body (RFC 9110, conditional requests)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
 def load_url(url: str, limits: LoaderLimits = LoaderLimits()) -> LoadedSource:
     """An http(s) URL (anything else is refused), GET with redirects followed by hand, so
     that every hop's address is checked, and connected to: the host is resolved once per
@@ -335,13 +357,27 @@ def load_url(url: str, limits: LoaderLimits = LoaderLimits()) -> LoadedSource:
     runs in a helper thread that the caller stops waiting for at the deadline; the thread
     itself gives up when its current read returns or times out (each request's reads get
     at most the time that was left when it was sent), closing the connection."""
+    fetched = _fetch_in_time(url, limits, Validators())
+    assert fetched is not None  # only a conditional fetch finds a page not modified
+    return fetched
+
+
+def load_url_if_changed(url: str, validators: Validators, limits: LoaderLimits = LoaderLimits()) -> LoadedSource | None:
+    """`load_url`, but asking the server for the page only if it changed since the version
+    `validators` name: None when it answers 304 Not Modified. A server that ignores the
+    conditions sends the page as usual (the caller compares its text then)."""
+    return _fetch_in_time(url, limits, validators)
+
+
+def _fetch_in_time(url: str, limits: LoaderLimits, validators: Validators) -> LoadedSource | None:
+    """The fetch of `load_url`, with its one deadline; None for a 304."""
     shown = _shown(urldefrag(url).url)
     deadline = time.monotonic() + limits.fetch_timeout_s
     outcome: queue.SimpleQueue[tuple[_Fetched | None, BaseException | None]] = queue.SimpleQueue()
 
     def fetch() -> None:
         try:
-            outcome.put((_fetch(url, limits, deadline), None))
+            outcome.put((_fetch(url, limits, deadline, validators), None))
         except BaseException as exc:  # handed to the caller, raised there
             outcome.put((None, exc))
 
@@ -353,7 +389,10 @@ def load_url(url: str, limits: LoaderLimits = LoaderLimits()) -> LoadedSource:
     if error is not None:
         raise error
     assert fetched is not None
-    return _extract(fetched.data, fetched.kind, fetched.shown, fetched.shown, fetched.shown, fetched.charset)
+    if fetched.not_modified:
+        return None
+    loaded = _extract(fetched.data, fetched.kind, fetched.shown, fetched.shown, fetched.shown, fetched.charset)
+    return dataclasses.replace(loaded, etag=fetched.validators.etag, last_modified=fetched.validators.last_modified)
 
 
 @dataclass(frozen=True)
@@ -362,9 +401,11 @@ class _Fetched:
     kind: str
     shown: str
     charset: str | None
+    validators: Validators = Validators()
+    not_modified: bool = False  # 304: the version the request's validators name is current
 
 
-def _fetch(url: str, limits: LoaderLimits, deadline: float) -> _Fetched:
+def _fetch(url: str, limits: LoaderLimits, deadline: float, validators: Validators = Validators()) -> _Fetched:
     current = urldefrag(url).url
     shown = _shown(current)
     # trust_env=False: no proxy from the environment, which would resolve the host itself
@@ -372,11 +413,15 @@ def _fetch(url: str, limits: LoaderLimits, deadline: float) -> _Fetched:
     # No keep-alive: each hop connects to the addresses just checked for it.
     no_reuse = httpx.Limits(max_keepalive_connections=0)
     with httpx.Client(headers={"User-Agent": USER_AGENT}, trust_env=False, limits=no_reuse) as client:
-        for _hop in range(MAX_REDIRECTS + 1):
+        for hop in range(MAX_REDIRECTS + 1):
             addresses = check_address(current, limits.allow_private_urls)  # every hop, not just the first
+            # The validators are those of the URL asked for: a redirect leads elsewhere.
+            conditions = validators.headers() if hop == 0 else {}
             try:
-                response = _send(client, current, addresses, deadline, limits)
+                response = _send(client, current, addresses, deadline, limits, conditions)
                 try:
+                    if conditions and response.status_code == httpx.codes.NOT_MODIFIED:
+                        return _Fetched(b"", "", shown, None, validators, not_modified=True)
                     if response.is_redirect:
                         current = urldefrag(urljoin(current, response.headers["location"])).url
                         continue
@@ -394,19 +439,25 @@ def _fetch(url: str, limits: LoaderLimits, deadline: float) -> _Fetched:
                     response.close()
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise FetchError(f"Cannot fetch {shown}: {_reason(exc, limits)}.") from exc
-            return _Fetched(data, kind, shown, response.charset_encoding)
+            sent = Validators(response.headers.get("etag"), response.headers.get("last-modified"))
+            return _Fetched(data, kind, shown, response.charset_encoding, sent)
     raise FetchError(f"{shown} redirects more than {MAX_REDIRECTS} times.")
 
 
 def _send(
-    client: httpx.Client, url: str, addresses: list[str], deadline: float, limits: LoaderLimits
+    client: httpx.Client,
+    url: str,
+    addresses: list[str],
+    deadline: float,
+    limits: LoaderLimits,
+    extra_headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     """GET `url` from the first of `addresses` (the checked ones) that takes a connection,
     its body still to be read. The request goes to the address itself, so nothing resolves
     the host again; it still names the host in its Host header and, over https, in TLS
     (SNI), where the certificate is verified for the host, not for the address."""
     target = httpx.URL(url)
-    headers = {"Host": target.netloc.decode("ascii")}
+    headers = {"Host": target.netloc.decode("ascii"), **(extra_headers or {})}
     extensions = {"sni_hostname": target.raw_host.decode("ascii")} if target.scheme == "https" else {}
     for i, address in enumerate(addresses):
         timeout = _time_left(deadline, limits)  # each read gets at most what is left

@@ -132,6 +132,7 @@ def ingest_many(
         for loaded, title in sources
     ]
     to_store = [p for p in prepared if isinstance(p, _Prepared)]
+    prepared = [_with_validators(store, p, loaded) for p, (loaded, _title) in zip(prepared, sources, strict=True)]
     if to_store:
         store.put_articles(
             [(p.record, p.chunks) for p in to_store],
@@ -154,6 +155,23 @@ def ingest_many(
         dataclasses.replace(result(p), notes=loaded.notes) if loaded.notes else result(p)
         for p, (loaded, _title) in zip(prepared, sources, strict=True)
     ]
+
+
+def _with_validators(
+    store: ArticleStore, p: _Prepared | IngestResult, loaded: LoadedSource
+) -> _Prepared | IngestResult:
+    """An unchanged web page whose server now names its version differently (a new ETag
+    or Last-Modified for the same text): remember the new validators, so the next refresh
+    can be answered with a 304."""
+    if not isinstance(p, IngestResult) or loaded.etag is None and loaded.last_modified is None:
+        return p
+    record = p.record
+    etag, last_modified = loaded.etag or "", loaded.last_modified or ""
+    if (record.etag, record.last_modified) == (etag, last_modified):
+        return p
+    updated = dataclasses.replace(record, etag=etag, last_modified=last_modified)
+    store.update_record(updated)
+    return dataclasses.replace(p, record=updated)
 
 
 def _prepare(
@@ -197,6 +215,8 @@ def _prepare(
         chunk_count=len(chunks),
         ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
         kind=loaded.kind,
+        etag=loaded.etag or "",
+        last_modified=loaded.last_modified or "",
     )
     for chunk in chunks:
         chunk.metadata.update(

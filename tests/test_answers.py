@@ -90,7 +90,11 @@ def test_json_contract(engine):
     assert set(data) == {"question", "answer", "refused", "citations", "latency_ms", "standalone", "generated_by"}
     assert isinstance(data["refused"], bool) and isinstance(data["latency_ms"], float)
     assert data["standalone"] is None and data["generated_by"] is None  # no follow-up, extractive
-    assert data["citations"] and set(data["citations"][0]) == {"n", "article_id", "title", "section", "quote", "score"}
+    assert data["citations"] and set(data["citations"][0]) == {
+        *("n", "article_id", "title", "section", "quote", "score"),
+        *("url", "link"),  # added later: the web page and a link to the quote, null for a file
+    }
+    assert (data["citations"][0]["url"], data["citations"][0]["link"]) == (None, None)  # the Sora file
 
 
 @pytest.mark.parametrize("question", ["OpenAI花了多少钱?", "How much money is OpenAI spending?"])

@@ -25,6 +25,16 @@ class ArticleRecord:
     chunk_count: int
     ingested_at: str  # ISO-8601, UTC
     kind: str = "text"
+    # A web page's validators from its last fetch, sent back when it is refreshed
+    # (If-None-Match / If-Modified-Since) so an unchanged page costs a 304; "" when the
+    # server sent none, or the article is not a web page.
+    etag: str = ""
+    last_modified: str = ""
+
+    @property
+    def is_web_page(self) -> bool:
+        """Whether the article was fetched from an http(s) URL, which refreshing fetches again."""
+        return self.source.startswith(("http://", "https://"))
 
     def to_metadata(self) -> dict[str, Any]:
         return asdict(self)

@@ -275,6 +275,15 @@ class ArticleStore:
         except Exception:
             logger.warning("Could not remove the chunks of an unfinished ingest; they go at the next sweep")
 
+    def update_record(self, record: ArticleRecord) -> None:
+        """Rewrite an article's registry record whose chunks stay as they are (a web page's
+        new validators after a fetch that found the same text). Its version must not change."""
+        current = self.article(record.article_id)
+        if current.version != record.version:
+            raise ValueError("update_record keeps the version; put_articles stores a new one")
+        self.registry.update(ids=[record.article_id], metadatas=[record.to_metadata()])
+        self._state = None
+
     def sweep(self, article_id: str, keep_version: str | None) -> None:
         """Delete an article's chunks of every version but `keep_version`."""
         where: dict = {"article_id": article_id}

@@ -31,10 +31,13 @@ class Citation:
     # The article version (short content hash) the quoted chunk belongs to: which text an
     # answer came from, kept with feedback on it. Not part of the `ask --json` contract.
     version: str = ""
+    # The web page the article was fetched from; None for a file's or an upload's article.
+    url: str | None = None
 
     @classmethod
     def of_chunk(cls, n: int, metadata: dict[str, Any], quote: str, score: float) -> Citation:
         """A citation of a quote from the stored chunk with this metadata."""
+        source = str(metadata.get("source", ""))
         return cls(
             n=n,
             article_id=metadata["article_id"],
@@ -43,6 +46,7 @@ class Citation:
             quote=quote,
             score=round(score, 4),
             version=str(metadata.get("version", "")),
+            url=source if source.startswith(("http://", "https://")) else None,
         )
 
 

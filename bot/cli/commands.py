@@ -1,4 +1,4 @@
-"""The `articlebot` command line: ingest, list, remove, ask, chat, eval, reindex, feedback.
+"""The `articlebot` command line: ingest, refresh, list, remove, ask, chat, eval, reindex, feedback.
 
 Settings are read once here and passed down. Errors a user can cause end as one line on
 standard error and exit status 1, never a traceback.
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from bot.answering.answer import Answer, Turn
 from bot.answering.engine import Engine
+from bot.answering.links import citation_link
 from bot.cli.context import Bar, Group, articlebot, say
 from bot.cli.evaluation import eval_command
 from bot.cli.wording import answer_json, answer_text
@@ -96,6 +97,41 @@ def ingest(ctx: click.Context, sources: tuple[str, ...], title: str | None, repl
 
 
 @main.command()
+@click.argument("article_id", required=False)
+@click.pass_context
+def refresh(ctx: click.Context, article_id: str | None) -> None:
+    """Fetch web-page articles again and replace those whose text changed.
+
+    Every article ingested from an http(s) URL, or only ARTICLE_ID. A page the server
+    says is not modified (ETag / Last-Modified), or whose text is the same, is left as it
+    is; one that cannot be fetched keeps its old version (and the exit status is 1).
+    REFRESH_INTERVAL makes `articlebot serve` do this on a schedule.
+
+    Example usage:
+
+    \b
+        articlebot refresh
+        articlebot refresh post-3f2a1c
+    """
+    library = articlebot(ctx).library
+    records = library.web_articles(article_id)
+    if not records:
+        click.echo("No articles from web pages to refresh.")
+        return
+    failed = 0
+    for record in records:
+        bar = Bar(record.source)
+        try:
+            refreshed = library.refresh(record.article_id, progress=bar)
+        finally:
+            bar.close()
+        if refreshed is not None:
+            failed += refreshed.status == "failed"
+            click.echo(refreshed.describe())
+    ctx.exit(1 if failed else 0)
+
+
+@main.command()
 @click.option(
     "--llm",
     "with_llm",
@@ -140,7 +176,8 @@ def _render(answer: Answer, with_text: bool = True) -> str:
         lines.append(f"  (understood as: {answer.standalone})")
     for c in answer.citations:
         section = f" — {c.section}" if c.section else ""
-        lines.append(f"  [{c.n}] {c.title}{section}\n      “{c.quote}”")
+        link = f"\n      {citation_link(c.url, c.quote)}" if c.url else ""
+        lines.append(f"  [{c.n}] {c.title}{section}\n      “{c.quote}”{link}")
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.answering.answer import Answer, Citation
+from bot.answering.links import citation_link
 
 # The engine refuses with data (Answer.refused); this is what the CLI says, in the
 # question's language.
@@ -34,7 +35,8 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 
 
 def citation_json(citation: Citation) -> dict[str, Any]:
-    """One citation in the contract: n, article_id, title, section, quote, score."""
+    """One citation in the contract: n, article_id, title, section, quote, score, and url
+    (the web page; null for a file) and link (the page at the quoted sentence)."""
     return {
         "n": citation.n,
         "article_id": citation.article_id,
@@ -42,4 +44,6 @@ def citation_json(citation: Citation) -> dict[str, Any]:
         "section": citation.section,
         "quote": citation.quote,
         "score": citation.score,
+        "url": citation.url,
+        "link": citation_link(citation.url, citation.quote) if citation.url else None,
     }

@@ -9,7 +9,8 @@
 The callbacks share one typed `Services` as `context.bot_data` (PTB's ContextTypes):
 filled with the settings and chat state here, and by `post_init` with the engine (loaded
 unless one is passed in), its threads (answers) and the writer thread (ingest, remove,
-reindex); `post_init` also registers the command menu, `post_shutdown` stops the threads.
+reindex, refresh); `post_init` also registers the command menu and schedules the refresh of
+web pages (REFRESH_INTERVAL), `post_shutdown` stops the threads.
 With `probes_at`, /healthz and /readyz (bot/telegram/health.py) are served from the start
 of `post_init` (before the engine loads) to `post_shutdown`.
 """
@@ -40,7 +41,7 @@ from telegram.ext import (
 )
 
 from bot.settings import Settings
-from bot.telegram import admin, gates, handlers, sources, votes
+from bot.telegram import admin, gates, handlers, refresh, sources, votes
 from bot.telegram.filters import ADDRESSED_TO_ME, PressedBy
 from bot.telegram.health import ProbeServer
 from bot.telegram.limits import UserLimit
@@ -65,7 +66,7 @@ NEW = filters.UpdateType.MESSAGE  # not edits: PTB's handlers take edited messag
 QUESTION_IN_PRIVATE = NEW & PRIVATE & filters.TEXT & ~filters.COMMAND
 QUESTION_IN_GROUP = NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & ADDRESSED_TO_ME
 # Commands only admins may use; anybody else gets a polite refusal.
-ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats", "feedback"]
+ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats", "feedback", "refresh"]
 # Handler groups run in this order, before the default group 0 (`register`).
 ACCESS_GROUP = -2
 BEFORE_QUESTIONS_GROUP = -1
@@ -163,6 +164,8 @@ def build_application(
             logger.info("Loading the embedding model and the articles…")
             parts = await asyncio.to_thread(build, settings)
         application.bot_data.start(parts, ENGINE_THREADS)
+        if settings.refresh_interval_s:  # web pages fetched again on a schedule
+            refresh.schedule(application, settings.refresh_interval_s)
         for language, commands in COMMANDS.items():
             await application.bot.set_my_commands(
                 [BotCommand(name, description) for name, description in commands], language_code=language or None
@@ -207,7 +210,7 @@ def register(application: BotApplication) -> None:
     group 0:
 
     1. Admins (ADMIN_USER_IDS, checked on the sender's user id, never the chat):
-       /ingest /remove /reindex /stats /feedback, /articles with ids, /help with the admin
+       /ingest /remove /reindex /stats /feedback /refresh, /articles with ids, /help with the admin
        commands, and uploaded files (where the bot would answer: private, or addressed).
     2. The admin commands and uploaded files from anybody else: a polite refusal.
     3. Commands (/start /help /articles /ask /reset), new messages only.
@@ -232,6 +235,7 @@ def register(application: BotApplication) -> None:
             CommandHandler("reindex", admin.reindex, filters=NEW & admins),
             CommandHandler("stats", admin.show_stats, filters=NEW & admins),
             CommandHandler("feedback", admin.show_feedback, filters=NEW & admins),
+            CommandHandler("refresh", refresh.refresh_command, filters=NEW & admins),
             CommandHandler("articles", admin.list_articles_with_ids, filters=NEW & admins),
             CommandHandler("help", admin.show_admin_help, filters=NEW & admins),
             MessageHandler(upload & admins, admin.ingest_upload),

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from telegram.constants import MessageLimit
 
-from bot.answering.answer import Answer
+from bot.answering.answer import Answer, Citation
+from bot.answering.links import citation_link
 from bot.feedback import Vote
 from bot.telegram.texts import say
 from vectorstore.schema import ArticleRecord
@@ -100,7 +101,7 @@ def last_message(reply: Reply, expanded: bool, limit: int = MAX_LENGTH) -> str:
 def compact_sources(answer: Answer, lang: str) -> str:
     """A bold heading and one line per citation: [n] title, section."""
     lines = [_sources_heading(answer, lang)]
-    lines += [f"[{c.n}] {_where(c.title, c.section)}" for c in answer.citations]
+    lines += [f"[{c.n}] {_where(c)}" for c in answer.citations]
     return "\n".join(lines)
 
 
@@ -120,15 +121,20 @@ def expanded_sources(answer: Answer, lang: str, room: int = MAX_LENGTH) -> str:
         blocks = [_sources_heading(answer, lang)]
         for c in answer.citations:
             quote = escape(shorten(c.quote, cap))
-            blocks.append(f"[{c.n}] {_where(c.title, c.section)}\n<blockquote>{quote}</blockquote>")
+            blocks.append(f"[{c.n}] {_where(c)}\n<blockquote>{quote}</blockquote>")
         text = "\n".join(blocks)
         if length(text) <= room or cap <= 20:
             return text if length(text) <= room else truncate_html(text, room)
         cap = int(cap * 0.8)
 
 
-def _where(title: str, section: str) -> str:
+def _where(citation: Citation) -> str:
+    """The citation's title (a link to the quoted sentence, for a web page) and section."""
+    title, section = citation.title, citation.section
     where = f"<b>{escape(title)}</b>"
+    if citation.url:
+        href = html.escape(citation_link(citation.url, citation.quote), quote=True)
+        where = f'<a href="{href}">{where}</a>'
     if section and section.strip() != title.strip():
         where += f", {escape(section)}"
     return where

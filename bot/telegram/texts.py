@@ -94,6 +94,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/articles: the articles with their ids\n"
             "/remove <i>id</i>: remove an article (asks first)\n"
             "/reindex: re-embed every article with the current model\n"
+            "/refresh [<i>id</i>]: fetch the web pages again and replace the articles that changed\n"
             "/stats: articles, chunks, questions and latency since start\n"
             "/feedback: the latest 👎 votes, with their reasons"
         ),
@@ -140,6 +141,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "reindex_done": "✅ Re-embedded {count} chunks with {model}.",
         "reindex_failed": ("❌ Re-embedding failed midway (an error on my side, now in the log). Send /reindex again."),
         "reindex_stopped": "⏹ Re-embedding stopped: the bot is shutting down. Send /reindex again once it is back.",
+        # Web pages fetched again (bot/telegram/refresh.py).
+        "refresh_status": "⏳ Fetching the web pages again: {done}/{total}…",
+        "refresh_done": (
+            "<b>Web pages fetched again</b> ({total}): {replaced} replaced, {unchanged} unchanged, "
+            "{failed} not fetched (their old versions stay)."
+        ),
+        "refresh_scheduled": (
+            "<b>Scheduled refresh of the web pages</b> ({total}): {replaced} replaced, "
+            "{failed} not fetched (their old versions stay), {unchanged} unchanged."
+        ),
+        "refresh_nothing": "No article comes from a web page, so there is nothing to refresh.",
+        "refresh_not_web": (
+            "Article <code>{id}</code> comes from a file, not a web page: send the file again to update it."
+        ),
+        "refresh_crashed": (
+            "❌ The refresh failed midway (an error on my side, now in the log). "
+            "Articles not refreshed yet are as before. Send /refresh to try again."
+        ),
         "stats": (
             "<b>Since start</b>\n"
             "Articles: {articles} ({chunks} chunks)\n"
@@ -244,6 +263,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/articles:文章及其 id\n"
             "/remove <i>id</i>:删除文章(会先确认)\n"
             "/reindex:用当前模型重新嵌入所有文章\n"
+            "/refresh [<i>id</i>]:重新获取网页,替换内容有变化的文章\n"
             "/stats:启动以来的文章、片段、提问和延迟\n"
             "/feedback:最近的 👎 评价及其原因"
         ),
@@ -281,6 +301,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "reindex_done": "✅ 已用 {model} 重新嵌入 {count} 个片段。",
         "reindex_failed": "❌ 重新嵌入中途失败(是我这边的问题,已记入日志)。请再发送一次 /reindex。",
         "reindex_stopped": "⏹ 重新嵌入已停止:机器人正在关闭。恢复后请再发送一次 /reindex。",
+        "refresh_status": "⏳ 正在重新获取网页:{done}/{total}…",
+        "refresh_done": (
+            "<b>已重新获取 {total} 个网页</b>:替换 {replaced} 篇,未变 {unchanged} 篇,获取失败 {failed} 篇(保留旧版本)。"
+        ),
+        "refresh_scheduled": (
+            "<b>定时重新获取 {total} 个网页</b>:替换 {replaced} 篇,获取失败 {failed} 篇(保留旧版本),"
+            "未变 {unchanged} 篇。"
+        ),
+        "refresh_nothing": "没有来自网页的文章,无需重新获取。",
+        "refresh_not_web": "文章 <code>{id}</code> 来自文件而不是网页:请重新发送文件来更新它。",
+        "refresh_crashed": (
+            "❌ 重新获取中途失败(是我这边的问题,已记入日志)。尚未处理的文章保持不变。请再发送 /refresh 重试。"
+        ),
         "stats": (
             "<b>启动以来</b>\n"
             "文章:{articles} 篇({chunks} 个片段)\n"
