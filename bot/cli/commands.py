@@ -21,7 +21,6 @@ from bot.cli.evaluation import eval_command
 from bot.cli.wording import answer_json, answer_text
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
-from bot.telegram.cli import serve
 from vectorstore.errors import ArticlebotError
 
 
@@ -243,4 +242,4 @@ def reindex(ctx: click.Context) -> None:
 
 
 main.add_command(eval_command)
-main.add_command(serve)  # the Telegram face: `articlebot serve`
+# `articlebot serve`, the Telegram face: added by Group when asked for (bot/telegram/cli.py).
