@@ -1,8 +1,9 @@
 """Encode texts with the exported ONNX graph, without torch: the `tokenizers` library and
 ONNX Runtime only.
 
-sentence-transformers and torch take ~10 s to import and ~1 GB of memory; all an answer
-needs from them is a tokenizer, one graph and a few lines of numpy. So this does what
+Importing sentence-transformers and torch took most of a one-shot `articlebot ask` and
+~450 MB of its memory; all an answer needs from them is a tokenizer, one graph and a few
+lines of numpy. So this does what
 sentence-transformers does for a Transformer → Pooling (→ Normalize) model, as the model
 folder's files say: the query/passage prompts (`config_sentence_transformers.json`),
 truncation to `max_seq_length` (`sentence_bert_config.json`), texts sorted by length into
