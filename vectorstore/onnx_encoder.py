@@ -71,6 +71,11 @@ def read_pipeline(folder: Path, name: str) -> Pipeline:
         raise EmbeddingModelError(
             f"The ONNX backend cannot run embedding model '{name}': {exc}. Set EMBEDDING_BACKEND=torch."
         ) from None
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:  # broken or unexpected JSON files
+        raise EmbeddingModelError(
+            f"Cannot load embedding model '{name}': its configuration files in {folder} are unreadable "
+            f"({exc.__class__.__name__})."
+        ) from exc
 
 
 def _read_pipeline(folder: Path) -> Pipeline:
