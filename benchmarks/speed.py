@@ -1,7 +1,7 @@
 """Speed on this machine, in one table: ingest and its floor, the plain LangChain pipeline,
 query latency in-process and through the bot, peak memory, start-up to first answer.
 
-    ARTICLEBOT_MODELS_DIR=.cache/models .venv/bin/python benchmarks/speed.py [--questions N]
+    ARTICLEBOT_MODELS_DIR=.cache/models .venv/bin/python benchmarks/speed.py [--questions N] [--only-ask]
 
 - ingest: the 256 CMRC 2018 trial passages, one article each, through `Library.ingest_many`
   (cleaning, chunking, embedding, Chroma) into a temporary embedded store;
@@ -10,6 +10,9 @@ query latency in-process and through the bot, peak memory, start-up to first ans
   `HuggingFaceEmbeddings` (sentence-transformers, fp32) over the multilingual-e5-small
   checkpoint that `load_embeddings` builds;
 - queries: the CMRC questions on the warm engine (`Answer.latency_ms`);
+- one-shot `articlebot ask` (the README's question, on a prepared store): wall time and
+  peak RSS of the process, median of 3, next to the floor of any process of ours: Python
+  importing onnxruntime, chromadb and tokenizers and loading jieba's dictionary;
 - the bot: `articlebot serve` as a process against the local Bot API server of the tests
   (tests/telegram/fake_botapi.py) on a prepared store: time from launching it to the
   answer of a question sent at launch, then 100 questions from 20 chats at once, then its
@@ -26,6 +29,8 @@ import asyncio
 import os
 import resource
 import signal
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +49,8 @@ from vectorstore.embeddings import load_embeddings, resolve_model_path  # noqa: 
 SHARED = REPO.parent / "shared"
 BIN = Path(sys.executable).parent
 BOT_CHATS, BOT_QUESTIONS = 20, 100
+ASK_RUNS = 3
+FLOOR = "import onnxruntime, chromadb, tokenizers, jieba; jieba.initialize()"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -80,6 +87,49 @@ def plain_pipeline(model_path: Path, chunks, directory: Path) -> float:
         chunks, plain, client=client, collection_name="plain", collection_metadata={"hnsw:space": "cosine"}
     )
     return time.perf_counter() - started
+
+
+def run_process(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall time (s), CPU time (s) and peak RSS (MB) of one process run to its end."""
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{command} exited with {process.returncode}: {errors.read()[-2000:].decode()}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # KiB on Linux
+
+
+def one_shot_ask(settings: Settings, data_dir: Path) -> list[tuple[str, str, str]]:
+    """`articlebot ask` as a process on a prepared store, median of ASK_RUNS, beside the floor."""
+    env = os.environ | {
+        "ARTICLEBOT_DATA_DIR": str(data_dir),
+        "ARTICLEBOT_MODELS_DIR": str(settings.models_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
+    run_process([str(BIN / "articlebot"), "prepare"], env)  # the model and the default article, once
+    asks, floors = [], []
+    for _ in range(ASK_RUNS):  # interleaved: both see the same load on a shared machine
+        asks.append(run_process([str(BIN / "articlebot"), "ask", "Sora最长能生成多长的视频?"], env))
+        floors.append(run_process([sys.executable, "-c", FLOOR], env))
+    # CPU time as well: on a shared machine it depends less on what else runs.
+    ask_s, ask_cpu, ask_mb = (statistics.median(run[i] for run in asks) for i in range(3))
+    floor_s, floor_cpu = (statistics.median(run[i] for run in floors) for i in range(2))
+    return [
+        (
+            f"one-shot `articlebot ask` (prepared store), median of {ASK_RUNS}",
+            f"{ask_s:.1f} s ({ask_cpu:.1f} s CPU), peak RSS {ask_mb:.0f} MB",
+            f"≤ 2× floor: {ask_s / floor_s:.2f}× ({ask_cpu / floor_cpu:.2f}× CPU)",
+        ),
+        (
+            "floor: Python importing onnxruntime, chromadb, tokenizers; jieba.initialize()",
+            f"{floor_s:.1f} s ({floor_cpu:.1f} s CPU)",
+            "",
+        ),
+    ]
 
 
 async def through_the_bot(settings: Settings, data_dir: Path, questions: list[str]) -> dict[str, float]:
@@ -145,9 +195,14 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, default=SHARED / "eval" / "dev_qa.jsonl")
     parser.add_argument("--questions", type=int, default=None, help="only the first N CMRC questions")
     parser.add_argument("--skip-plain", action="store_true", help="leave out the plain LangChain pipeline")
+    parser.add_argument("--only-ask", action="store_true", help="only one-shot `articlebot ask` and its floor")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     base = Settings()
+    if args.only_ask:
+        with tempfile.TemporaryDirectory(prefix="articlebot-speed-") as tmp:
+            print_table(one_shot_ask(base, Path(tmp) / "ask-data"))
+        return
     passages = squad.read_squad(args.squad)
     questions = [q.text for p in passages for q in p.questions][: args.questions]
     rows: list[tuple[str, str, str]] = []
@@ -221,7 +276,11 @@ def main() -> None:
             )
         )
         rows.append(("peak RSS, the bot process", f"{bot['rss']:.0f} MB", "≤ 1.5 GB"))
+        rows.extend(one_shot_ask(base, tmp / "ask-data"))
+    print_table(rows)
 
+
+def print_table(rows: list[tuple[str, str, str]]) -> None:
     print(f"\nSpeed on this machine ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}\n")
     print("| measure | result | target |")
     print("| --- | --- | --- |")

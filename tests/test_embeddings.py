@@ -1,31 +1,107 @@
-"""The ONNX backend is a speed-up, not another model: its vectors are torch's. The int8
-one is close, and keeps an index of its own."""
+"""The ONNX backend is a speed-up, not another model: its vectors are torch's, computed
+without torch. The int8 one is close, and keeps an index of its own."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from tests.conftest import MODELS_DIR
+from tests.processes import BIN, articlebot_env
 from vectorstore.client import make_client
 from vectorstore.embeddings import DEFAULT_MODEL, SentenceEmbeddings, load_embeddings
-from vectorstore.errors import ModelMismatchError
-from vectorstore.onnx_backend import OnnxModel
+from vectorstore.errors import EmbeddingModelError, ModelMismatchError
+from vectorstore.onnx_encoder import OnnxEncoder
 from vectorstore.store import ArticleStore
 
 # Different lengths in one batch, so padding is exercised too.
 TEXTS = ["Sora", "Sora最长能生成多长的视频?", "OpenAI于2024年2月发布了文生视频模型Sora,它可以生成长达60秒的视频。" * 4]
+LONG_ZH = "OpenAI于2024年2月发布了文生视频模型Sora,它可以生成长达60秒的视频。" * 30  # > 512 tokens
+LONG_EN = "Sora is a text-to-video model that OpenAI released in February 2024. " * 60  # > 512 tokens
+# More than one batch of 8, Chinese and English, short and long, and the spacing
+# (runs of spaces, a trailing space, nothing at all) where tokenizers differ.
+MIXED = [
+    *TEXTS,
+    "Who named Sora?",
+    "谁给Sora起的名字?",
+    "  Sora   can  make videos of up to a minute. ",
+    "",
+    "Sora能够根据文本提示创建详细的视频,扩展现有视频中的叙述以及从静态图像生成场景。The model understands physics poorly.",
+    LONG_ZH,
+    LONG_EN,
+    "长城站位于南极乔治王岛,1985年建成。",
+    "A minute-long video, generated from a single prompt, with several characters.",
+]
+HEAVY_MODULES = ("torch", "transformers", "sentence_transformers")
 
 
 def test_onnx_backend_gives_torch_vectors_and_shares_the_fingerprint(embeddings: SentenceEmbeddings):
     torch_embeddings = load_embeddings(DEFAULT_MODEL, MODELS_DIR, backend="torch")
-    assert isinstance(embeddings.model[0].model, OnnxModel)  # the default backend
+    assert isinstance(embeddings.encoder, OnnxEncoder)  # the default backend, torch-free
 
     for query in (True, False):
-        onnx_vectors = embeddings.encode(TEXTS, query=query)
-        torch_vectors = torch_embeddings.encode(TEXTS, query=query)
-        assert np.all(np.sum(onnx_vectors * torch_vectors, axis=1) > 0.9999)
+        onnx_vectors = embeddings.encode(MIXED, query=query)
+        torch_vectors = torch_embeddings.encode(MIXED, query=query)
+        assert onnx_vectors.dtype == np.float32 and onnx_vectors.shape == (len(MIXED), embeddings.dimension)
+        assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1, atol=1e-5)
+        assert np.all(np.sum(onnx_vectors * torch_vectors, axis=1) >= 0.9999)
+    assert np.dot(embeddings.embed_query("Sora"), torch_embeddings.embed_query("Sora")) >= 0.9999
     assert embeddings.fingerprint == torch_embeddings.fingerprint
+
+
+def test_texts_longer_than_the_model_reads_are_cut_at_512_tokens(embeddings: SentenceEmbeddings):
+    tail = "完全不同的结尾,关于南极长城站的建设。" * 20
+    for long in (LONG_ZH, LONG_EN):
+        cut, with_tail, short, short_with_tail = embeddings.encode(
+            [long, long + tail, long[:200], long[:200] + tail], query=False
+        )
+        assert np.dot(cut, with_tail) >= 0.9999  # the tail is past 512 tokens: never read
+        assert np.dot(short, short_with_tail) < 0.99  # where it is read, it counts
+
+
+def test_a_model_the_onnx_backend_cannot_run_is_named_with_the_fix(tmp_path):
+    """A model with a Dense layer after pooling: refused before any export, torch suggested."""
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+    ]
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(EmbeddingModelError, match=r"cannot run .*Dense.*EMBEDDING_BACKEND=torch"):
+        load_embeddings(str(tmp_path), tmp_path / "models")
+    assert not (tmp_path / "models").exists()
+
+
+def _imports(*args: str, env: dict[str, str], cwd) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run the venv's Python with `args` under `-X importtime`; the top-level packages it imported."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    names = {
+        line.rsplit("|", 1)[1].strip().split(".")[0] for line in done.stderr.splitlines() if "import time:" in line
+    }
+    return done, names
+
+
+def test_asking_and_ingesting_import_neither_torch_nor_sentence_transformers(tmp_path):
+    """A real `articlebot ask` on a new data dir: the default article is ingested, then the
+    question answered, and nothing of torch, transformers or sentence-transformers is loaded."""
+    env = articlebot_env(tmp_path / "data", ARTICLEBOT_SEED_CORPUS="true")
+    asked, imported = _imports(
+        str(BIN / "articlebot"), "ask", "--json", "Sora最长能生成多长的视频?", env=env, cwd=tmp_path
+    )
+    assert asked.returncode == 0, asked.stderr[-2000:]
+    assert "default article: embedding" in asked.stderr  # it did ingest
+    assert "60秒" in json.loads(asked.stdout)["answer"]
+    assert {"onnxruntime", "tokenizers", "chromadb"} <= imported  # the importtime report is read right
+    assert imported.isdisjoint(HEAVY_MODULES)
+
+    _, imported = _imports("-c", "import bot.settings", env=env, cwd=tmp_path)
+    assert "bot" in imported and imported.isdisjoint(HEAVY_MODULES)
 
 
 def test_int8_backend_is_close_to_float32_and_keeps_its_own_index(embeddings: SentenceEmbeddings, fresh, tmp_path):

@@ -26,7 +26,6 @@ from bot.feedback import FILE_NAME as FEEDBACK_FILE
 from bot.feedback import Feedback, Vote, write_question_set
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
-from bot.telegram.cli import serve
 from vectorstore.errors import ArticlebotError
 
 
@@ -352,4 +351,4 @@ def _vote_lines(vote: Vote) -> str:
 
 
 main.add_command(eval_command)
-main.add_command(serve)  # the Telegram face: `articlebot serve`
+# `articlebot serve`, the Telegram face: added by Group when asked for (bot/telegram/cli.py).

@@ -3,6 +3,7 @@ application built once per command through `bot.wiring`."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -14,7 +15,18 @@ from vectorstore.errors import ArticlebotError
 
 
 class Group(click.Group):
-    """Turns user-facing errors into one line and a non-zero exit."""
+    """Turns user-facing errors into one line and a non-zero exit. `serve` is imported when
+    it is asked for: the Telegram library is not loaded for a one-shot `ask`."""
+
+    LAZY = {"serve": "bot.telegram.cli"}  # command name -> module defining it under that name
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.LAZY and name not in self.commands:
+            self.add_command(getattr(importlib.import_module(self.LAZY[name]), name))
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:

@@ -1,15 +1,14 @@
-"""ONNX Runtime as the engine inside a sentence-transformers model: same vectors, twice as fast.
+"""Export a sentence-transformers model's transformer to ONNX once, with torch; quantize it.
 
 On this machine's 2 CPU cores ONNX Runtime encodes multilingual-e5-small about twice as
 fast as PyTorch (the 925 CMRC chunks of benchmarks/speed.py: 36.1 s → 16.6 s), with vectors
-equal to cosine 0.9999 (both are float32; ORT just runs a better-fused graph). sentence-transformers has an ONNX backend of its own, but it needs
-`optimum`, which pins transformers < 4.58; so the model is exported here with PyTorch's
-own exporter and put in the place of the Hugging Face model inside the sentence-transformers
-`Transformer` module. Tokenizing, batching by length, pooling, normalising and prompts stay
-sentence-transformers' own.
+equal to cosine 0.9999 (both are float32; ORT just runs a better-fused graph).
+sentence-transformers has an ONNX backend of its own, but it needs `optimum`, which pins
+transformers < 4.58; so the model is exported here with PyTorch's own exporter. This is
+the only place torch runs for the default backend, once per model (`articlebot prepare`);
+`onnx_encoder` then encodes with the graph without importing torch.
 
-    model = SentenceTransformer(path, device="cpu")
-    use_onnx(model, export_onnx(model, models_dir / "onnx" / "e5"))
+    graph = export_onnx(models_dir / "onnx" / "e5", lambda: SentenceTransformer(path, device="cpu"))
 """
 
 from __future__ import annotations
@@ -21,26 +20,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
+from vectorstore.errors import EmbeddingModelError
+from vectorstore.onnx_encoder import INPUTS, OUTPUT
 
-INPUTS = ("input_ids", "attention_mask")
-OUTPUT = "last_hidden_state"
-GRAPH_FILE, WEIGHTS_FILE = "model.onnx", "weights.bin"
+GRAPH_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "model.onnx", "weights.bin", "tokenizer.json"
 
 
-def export_onnx(model: Any, target: Path) -> Path:
-    """Write the Hugging Face model inside `model` (a SentenceTransformer) as ONNX, once.
+def export_onnx(target: Path, load_model: Callable[[], Any]) -> Path:
+    """The transformer of the SentenceTransformer `load_model` returns, written as ONNX
+    into the folder `target` unless it is there; the model is only loaded (with torch) then.
 
-    `target` is a folder: the graph in `model.onnx`, the weights beside it in one external
-    file, which ONNX Runtime maps into memory instead of copying. Only the rows of the
-    250,002-token embedding table that texts actually use are then ever read: a new
-    session takes ~150 MB instead of ~880 MB with the weights inside the graph.
+    The graph is in `model.onnx`, the weights beside it in one external file, which ONNX
+    Runtime maps into memory instead of copying. Only the rows of the 250,002-token
+    embedding table that texts actually use are then ever read: a new session takes
+    ~150 MB instead of ~880 MB with the weights inside the graph.
     """
-    return _build_once(target, lambda staging: _export(model, staging))
+    return _build_once(target, lambda staging: _export(load_model(), staging))
 
 
 def _export(model: Any, staging: Path) -> None:
     import onnx
+    import torch
 
     hf_model = model[0].auto_model.eval()
     # Plain attention exports to a graph ONNX Runtime runs ~12% faster than the SDPA one.
@@ -73,6 +73,33 @@ def _export(model: Any, staging: Path) -> None:
         )
     exported = onnx.load(str(staging / GRAPH_FILE))
     onnx.save_model(exported, str(staging / GRAPH_FILE), save_as_external_data=True, location=WEIGHTS_FILE)
+
+
+def export_tokenizer(folder: Path, target: Path) -> Path:
+    """The tokenizer of the model in `folder` as transformers builds it, its padding set,
+    saved as one tokenizer.json file `target` for `tokenizers` alone, unless it is there.
+
+    Not a copy of the folder's own tokenizer.json: transformers 5 builds an XLM-R
+    tokenizer's normaliser and pre-tokeniser from its class, so runs of spaces, a trailing
+    space and an empty text give other tokens than that file would, and the vectors in
+    the stores are the ones transformers' tokens give.
+    """
+    if target.exists():
+        return target
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    if tokenizer.pad_token_id is None:  # sentence-transformers could not pad a batch either
+        raise EmbeddingModelError(f"The tokenizer in {folder} has no padding token.")
+    backend = tokenizer.backend_tokenizer
+    backend.no_truncation()  # OnnxEncoder truncates to the model's max_seq_length
+    backend.enable_padding(
+        pad_id=tokenizer.pad_token_id, pad_token=tokenizer.pad_token, direction=tokenizer.padding_side
+    )
+    staging = target.with_name(f".{target.name}.{os.getpid()}")
+    backend.save(str(staging))
+    staging.replace(target)  # appears complete or not at all
+    return target
 
 
 def quantize_int8(graph: Path, target: Path) -> Path:
@@ -112,28 +139,3 @@ def _build_once(target: Path, build: Callable[[Path], None]) -> Path:
     except OSError:  # another process built it meanwhile
         shutil.rmtree(staging)
     return graph
-
-
-class OnnxModel(torch.nn.Module):
-    """Stands where sentence-transformers expects a Hugging Face model: same call, same output."""
-
-    def __init__(self, path: Path, config: Any) -> None:
-        import onnxruntime
-
-        super().__init__()
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # ORT's warnings about unused initializers are noise
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.config = config  # sentence-transformers reads flags from it
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_ignored: Any) -> dict[str, Any]:
-        feeds = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
-        (hidden,) = self.session.run([OUTPUT], feeds)
-        return {OUTPUT: torch.from_numpy(hidden)}
-
-
-def use_onnx(model: Any, path: Path) -> None:
-    """Run `model`'s transformer through ONNX Runtime from now on."""
-    transformer = model[0]
-    transformer.model = OnnxModel(path, transformer.model.config)
