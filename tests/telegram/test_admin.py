@@ -226,7 +226,7 @@ async def test_admin_adds_a_gbk_file_and_a_web_page_and_users_get_answers_citing
         "Fetching…",
         "Cleaning the text…",
         "Splitting it into chunks…",
-        "N chunks; embedding N/N…",
+        "N chunk; embedding N/N…",  # one chunk
         "Added a new article:",
     ]
     assert "二十四个网箱" in farm_answer["text"]
