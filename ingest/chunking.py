@@ -124,9 +124,12 @@ def chunk_article(
         pieces = splitter.create_documents([section.body])
         if len(chunks) + len(pieces) > max_chunks:
             raise TooManyChunksError(
-                f"“{clean.title}” is too long: it would make more than {max_chunks:,} chunks, the limit "
-                f"per article (MAX_CHUNKS_PER_ARTICLE), and take long to index. Split it into several "
-                f"articles, or raise the limit."
+                f"“{clean.title}” is too long: it would make more than {max_chunks:,} "
+                f"chunk{'' if max_chunks == 1 else 's'}, the limit per article (MAX_CHUNKS_PER_ARTICLE), "
+                f"and take long to index. Split it into several articles, or raise the limit.",
+                code="too_many_chunks",
+                title=clean.title,
+                limit=max_chunks,
             )
         for piece in pieces:
             start = section.start + piece.metadata["start_index"]

@@ -222,7 +222,7 @@ def clean(raw: str, title: str | None = None) -> CleanText:
     """
     lines = [line for line in normalize(raw).split("\n") if line]
     if not lines:
-        raise EmptyArticleError("The article is empty: no text was found in it.")
+        raise EmptyArticleError("The article is empty: no text was found in it.", code="empty")
     keep_first = False
     if not title:
         if len(lines[0]) <= 80 and len(lines) > 1 and not _ENDS_SENTENCE.search(lines[0]):
@@ -243,5 +243,5 @@ def clean(raw: str, title: str | None = None) -> CleanText:
             seen.add(line)
             paragraphs.append(line)
     if not paragraphs:
-        raise EmptyArticleError("The article is empty after removing page boilerplate.")
+        raise EmptyArticleError("The article is empty after removing page boilerplate.", code="empty_boilerplate")
     return CleanText(title=title, text="\n\n".join(paragraphs))

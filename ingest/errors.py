@@ -9,6 +9,9 @@ ArticlebotError (vectorstore.errors)
     ├── UnreadableSourceError    broken file, undecodable text, binary garbage
     ├── FetchError               URL unreachable, HTTP error, refused address
     └── EmptyArticleError        nothing left after extraction and cleaning
+
+The common ones are raised with a `code` and their values (`ArticlebotError`), so the
+Telegram bot can word them in the admin's language; the message stays the English line.
 """
 
 from vectorstore.errors import ArticlebotError

@@ -9,15 +9,18 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import ipaddress
+import logging
 import queue
 import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path, PurePosixPath
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import SplitResult, urldefrag, urljoin, urlsplit
 
 import httpx
 from charset_normalizer import from_bytes
@@ -56,6 +59,8 @@ _DEADLINE_GRACE_S = 0.5
 USER_AGENT = "articlebot/0.1 (+https://github.com/articlebot)"
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class LoaderLimits:
@@ -85,19 +90,25 @@ def supported() -> str:
 
 def load_source(location: str, limits: LoaderLimits = LoaderLimits()) -> LoadedSource:
     """A file path or an http(s) URL."""
-    if urlsplit(location).scheme in ("http", "https"):
+    if _scheme(location.strip()) in ("http", "https"):
         return load_url(location, limits)
     if "://" in location:  # ftp://, file://, … : say so rather than "no such file"
-        raise UnsupportedSourceError(f"Only http(s) URLs and files can be ingested, not {_shown(location)}.")
+        shown = _shown(location)
+        raise UnsupportedSourceError(
+            f"Only http(s) URLs and files can be ingested, not {shown}.", code="url_or_file_scheme", url=shown
+        )
     path = Path(location).expanduser()
     if not path.is_file():
-        raise SourceNotFoundError(f"No such file: {location}")
+        raise SourceNotFoundError(f"No such file: {location}", code="not_found", path=location)
     kind = _kind_of(path.name)
     _check_size(path.name, path.stat().st_size, limits)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UnreadableSourceError(f"Cannot read {path.name} ({exc.strerror or exc.__class__.__name__}).") from exc
+        why = exc.strerror or exc.__class__.__name__
+        raise UnreadableSourceError(
+            f"Cannot read {path.name} ({why}).", code="read_failed", name=path.name, detail=why
+        ) from exc
     return _extract(data, kind, path.name, str(path.resolve()), path.name)
 
 
@@ -121,13 +132,27 @@ def check_upload(name: str, size: int, limits: LoaderLimits = LoaderLimits()) ->
 def _check_size(name: str, size: int, limits: LoaderLimits = LoaderLimits()) -> None:
     """Refuse a source of `size` bytes over the configured limit."""
     if size > limits.max_bytes:
-        raise SourceTooLargeError(f"{name} is larger than the limit of {limits.max_bytes:,} bytes.")
+        raise _too_large(name, limits.max_bytes)
+
+
+def _too_large(name: str, max_bytes: int) -> SourceTooLargeError:
+    return SourceTooLargeError(
+        f"{name} is larger than the limit of {max_bytes:,} byte{'' if max_bytes == 1 else 's'}.",
+        code="too_large",
+        name=name,
+        limit=max_bytes,
+    )
 
 
 def _kind_of(name: str) -> str:
     kind = KINDS.get(PurePosixPath(name.lower()).suffix)
     if kind is None:
-        raise UnsupportedSourceError(f"Cannot read {name}: supported file types are {supported()}.")
+        raise UnsupportedSourceError(
+            f"Cannot read {name}: supported file types are {supported()}.",
+            code="unsupported_type",
+            name=name,
+            types=supported(),
+        )
     return kind
 
 
@@ -154,7 +179,7 @@ def decode_text_noting(data: bytes, name: str, declared: str | None = None) -> t
     admin when characters were replaced, else None."""
     utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # Notepad's "Unicode"
     if not utf16 and b"\x00" in data[:8192]:
-        raise UnreadableSourceError(f"{name} is not a text file (it contains binary data).")
+        raise UnreadableSourceError(f"{name} is not a text file (it contains binary data).", code="binary", name=name)
     for encoding in ("utf-16" if utf16 else "utf-8-sig", declared):
         text = _try_decode(data, encoding) if encoding else None
         if text is not None:
@@ -173,7 +198,9 @@ def decode_text_noting(data: bytes, name: str, declared: str | None = None) -> t
         return _checked_text(text, name), None
     guess = from_bytes(data).best()
     if guess is None:
-        raise UnreadableSourceError(f"Cannot tell the text encoding of {name}; save it as UTF-8.")
+        raise UnreadableSourceError(
+            f"Cannot tell the text encoding of {name}; save it as UTF-8.", code="unknown_encoding", name=name
+        )
     return _checked_text(str(guess), name), None
 
 
@@ -206,7 +233,10 @@ def _reads_as_chinese(text: str) -> bool:
 
 def _checked_text(text: str, name: str) -> str:
     if _looks_binary(text):
-        raise UnreadableSourceError(f"{name} does not look like text; is it really a {Path(name).suffix} file?")
+        suffix = Path(name).suffix
+        raise UnreadableSourceError(
+            f"{name} does not look like text; is it really a {suffix} file?", code="not_text", name=name, suffix=suffix
+        )
     return text
 
 
@@ -234,7 +264,7 @@ def _extract(
     else:
         text, title = _docx_text(data, name)
     if not text.strip():
-        raise EmptyArticleError(f"{name} contains no text.")
+        raise EmptyArticleError(f"{name} contains no text.", code="no_text", name=name)
     notes = (note,) if note else ()
     return LoadedSource(text=text, title=title, source=source, source_key=source_key, kind=kind, notes=notes)
 
@@ -255,7 +285,7 @@ def _html_text(html: str, name: str) -> tuple[str, str | None]:
 
     text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_precision=True)
     if not text:
-        raise EmptyArticleError(f"No article text found in {name}.")
+        raise EmptyArticleError(f"No article text found in {name}.", code="no_article_text", name=name)
     metadata = trafilatura.extract_metadata(html)
     return text, (metadata.title if metadata and metadata.title else None)
 
@@ -265,16 +295,55 @@ def _pdf_text(data: bytes, name: str) -> tuple[str, str | None]:
     from pypdf.errors import FileNotDecryptedError, PyPdfError
 
     try:
-        reader = PdfReader(BytesIO(data))  # opens PDFs encrypted with an empty password itself
-        text = "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
-        title = reader.metadata.title if reader.metadata and reader.metadata.title else None
+        with _pypdf_remarks_kept_quiet(name):
+            reader = PdfReader(BytesIO(data))  # opens PDFs encrypted with an empty password itself
+            text = "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
+            title = reader.metadata.title if reader.metadata and reader.metadata.title else None
     except FileNotDecryptedError as exc:
-        raise UnreadableSourceError(f"{name} is password-protected; send a copy without a password.") from exc
+        raise UnreadableSourceError(
+            f"{name} is password-protected; send a copy without a password.", code="pdf_password", name=name
+        ) from exc
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise UnreadableSourceError(f"{name} is not a readable PDF ({exc.__class__.__name__}).") from exc
+        raise UnreadableSourceError(
+            f"{name} is not a readable PDF ({exc.__class__.__name__}).", code="pdf_unreadable", name=name
+        ) from exc
     if not text.strip():
-        raise EmptyArticleError(f"{name} has no text layer (a scanned or image-only PDF?).")
+        raise EmptyArticleError(
+            f"{name} has no text layer (a scanned or image-only PDF?).", code="pdf_no_text", name=name
+        )
     return text, (title if isinstance(title, str) and title.strip() else None)
+
+
+# pypdf logs what it repairs or gives up on ("invalid pdf header", "EOF marker not found")
+# as warnings of its "pypdf…" loggers; with no logging configured (the CLI), Python prints
+# them on stderr beside our own one-line error. While we parse, they are held back and
+# passed on at DEBUG level as ours; one parse at a time, since the switch is the pypdf
+# logger's, which nothing but this module uses.
+_PYPDF_LOGGER = logging.getLogger("pypdf")
+_PYPDF_QUIET = threading.Lock()
+
+
+class _Remarks(logging.Handler):
+    def __init__(self, source: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.source = source
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger.debug("pypdf on %s: %s", self.source, record.getMessage())
+
+
+@contextmanager
+def _pypdf_remarks_kept_quiet(name: str) -> Iterator[None]:
+    """pypdf's log records, while parsing `name`, go to our debug log instead of stderr."""
+    with _PYPDF_QUIET:
+        remarks, propagate = _Remarks(name), _PYPDF_LOGGER.propagate
+        _PYPDF_LOGGER.addHandler(remarks)
+        _PYPDF_LOGGER.propagate = False
+        try:
+            yield
+        finally:
+            _PYPDF_LOGGER.propagate = propagate
+            _PYPDF_LOGGER.removeHandler(remarks)
 
 
 def _docx_text(data: bytes, name: str) -> tuple[str, str | None]:
@@ -283,7 +352,7 @@ def _docx_text(data: bytes, name: str) -> tuple[str, str | None]:
     try:
         document = docx.Document(BytesIO(data))
     except Exception as exc:  # broken files fail in zipfile, lxml or python-docx, in many ways
-        raise UnreadableSourceError(f"{name} is not a readable .docx file.") from exc
+        raise UnreadableSourceError(f"{name} is not a readable .docx file.", code="docx_unreadable", name=name) from exc
     text = "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
     return text, document.core_properties.title or None
 
@@ -299,30 +368,73 @@ def check_address(url: str, allow_private: bool) -> list[str]:
     The fetch connects to these very addresses (`_send`): resolving the host again to
     connect would let a resolver that answers a public address first and 127.0.0.1 next
     (DNS rebinding) steer the connection to an address that was never checked."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"Only http(s) URLs can be ingested, not {_shown(url)}.")
+    host, port = _host_and_port(url)
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    except (OSError, ValueError) as exc:  # ValueError: a bad port or an unencodable host name
-        raise FetchError(f"Cannot resolve the host {parts.hostname}.") from exc
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (OSError, ValueError, UnicodeError) as exc:  # ValueError, UnicodeError: an unencodable host name
+        raise FetchError(f"Cannot resolve the host {host}.", code="unresolved_host", host=host) from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # in order, once each
     if not addresses:
-        raise FetchError(f"Cannot resolve the host {parts.hostname}.")
+        raise FetchError(f"Cannot resolve the host {host}.", code="unresolved_host", host=host)
     for found in addresses:
         address = ipaddress.ip_address(found)
         if not allow_private and (not address.is_global or address.is_multicast):
             raise FetchError(
-                f"{parts.hostname} is a private or local address ({address}); "
-                "set ALLOW_PRIVATE_URLS=true to ingest from it."
+                f"{host} is a private or local address ({address}); set ALLOW_PRIVATE_URLS=true to ingest from it.",
+                code="private_address",
+                host=host,
+                address=str(address),
             )
     return addresses
 
 
+def _host_and_port(url: str) -> tuple[str, int]:
+    """The host and port an http(s) URL names, or a FetchError saying what is wrong with it:
+    another scheme, no host, a space in the host, a port that is no port (urllib takes
+    "0", and "99999" or "abc" would otherwise end as "cannot resolve the host")."""
+    shown = _shown(url)
+    parts = _parts(url)
+    if parts.scheme not in ("http", "https"):
+        raise FetchError(f"Only http(s) URLs can be ingested, not {shown}.", code="url_scheme", url=shown)
+    if any(c.isspace() for c in parts.netloc):
+        raise FetchError(f"{shown} has a space in its host name.", code="url_space", url=shown)
+    if not parts.hostname:
+        raise FetchError(f"{shown} has no host name (http://host/…).", code="url_no_host", url=shown)
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or over 65535
+        port = 0
+    if port == 0:
+        given = parts.netloc.rsplit(":", 1)[1]
+        raise FetchError(
+            f"{shown} has an invalid port ({given}): a port is a number from 1 to 65535.",
+            code="url_port",
+            url=shown,
+            port=given,
+        )
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def _parts(url: str) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError as exc:  # "http://[::1/": an unclosed IPv6 bracket
+        shown = _shown(url)
+        raise FetchError(f"{shown} is not a valid URL ({exc}).", code="url_invalid", url=shown) from exc
+
+
+def _scheme(location: str) -> str:
+    """The scheme of a URL (lower case), "" for a path; never an error."""
+    found = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", location)
+    return found.group(1).lower() if found else ""
+
+
 def _shown(url: str) -> str:
     """The URL without user:password@, for messages and for what the store records."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL urllib can split: cut what may be credentials by hand
+        return re.sub(r"(?<=://)[^/?#]*@", "", url)
     if "@" not in parts.netloc:
         return url
     return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
@@ -371,7 +483,8 @@ def load_url_if_changed(url: str, validators: Validators, limits: LoaderLimits =
 
 def _fetch_in_time(url: str, limits: LoaderLimits, validators: Validators) -> LoadedSource | None:
     """The fetch of `load_url`, with its one deadline; None for a 304."""
-    shown = _shown(urldefrag(url).url)
+    url = url.strip()  # a URL pasted with a space or a line break around it
+    shown = _shown(_defragged(url))
     deadline = time.monotonic() + limits.fetch_timeout_s
     outcome: queue.SimpleQueue[tuple[_Fetched | None, BaseException | None]] = queue.SimpleQueue()
 
@@ -385,7 +498,7 @@ def _fetch_in_time(url: str, limits: LoaderLimits, validators: Validators) -> Lo
     try:
         fetched, error = outcome.get(timeout=max(0.0, deadline - time.monotonic()) + _DEADLINE_GRACE_S)
     except queue.Empty:
-        raise FetchError(f"Cannot fetch {shown}: {_too_slow(limits)}.") from None
+        raise _timed_out(shown, limits) from None
     if error is not None:
         raise error
     assert fetched is not None
@@ -405,8 +518,16 @@ class _Fetched:
     not_modified: bool = False  # 304: the version the request's validators name is current
 
 
+def _defragged(url: str) -> str:
+    """The URL without its #fragment (which no server sees); as it is if urllib cannot split it."""
+    try:
+        return urldefrag(url).url
+    except ValueError:  # refused with a clear message by `_host_and_port`
+        return url
+
+
 def _fetch(url: str, limits: LoaderLimits, deadline: float, validators: Validators = Validators()) -> _Fetched:
-    current = urldefrag(url).url
+    current = _defragged(url)
     shown = _shown(current)
     # trust_env=False: no proxy from the environment, which would resolve the host itself
     # and connect wherever its own DNS answer points, past the address check.
@@ -423,25 +544,35 @@ def _fetch(url: str, limits: LoaderLimits, deadline: float, validators: Validato
                     if conditions and response.status_code == httpx.codes.NOT_MODIFIED:
                         return _Fetched(b"", "", shown, None, validators, not_modified=True)
                     if response.is_redirect:
-                        current = urldefrag(urljoin(current, response.headers["location"])).url
+                        current = _defragged(urljoin(current, response.headers["location"]))
                         continue
                     status = response.status_code
                     if status >= 400:
-                        raise FetchError(f"{shown} answered HTTP {status} {httpx.codes.get_reason_phrase(status)}.")
+                        raise FetchError(
+                            f"{shown} answered HTTP {status} {httpx.codes.get_reason_phrase(status)}.",
+                            code="http_status",
+                            url=shown,
+                            status=status,
+                        )
                     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
                     kind = CONTENT_TYPES.get(content_type)
                     if kind is None:
                         raise UnsupportedSourceError(
-                            f"{shown} is {content_type or 'of unknown type'}, not a web page, text or PDF."
+                            f"{shown} is {content_type or 'of unknown type'}, not a web page, text or PDF.",
+                            code="unsupported_content_type" if content_type else "unknown_content_type",
+                            url=shown,
+                            content_type=content_type,
                         )
                     data = _read_capped(response, limits.max_bytes, shown, deadline, limits)
                 finally:
                     response.close()
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise FetchError(f"Cannot fetch {shown}: {_reason(exc, limits)}.") from exc
+                raise _not_fetched(shown, exc, limits) from exc
             sent = Validators(response.headers.get("etag"), response.headers.get("last-modified"))
             return _Fetched(data, kind, shown, response.charset_encoding, sent)
-    raise FetchError(f"{shown} redirects more than {MAX_REDIRECTS} times.")
+    raise FetchError(
+        f"{shown} redirects more than {MAX_REDIRECTS} times.", code="too_many_redirects", url=shown, limit=MAX_REDIRECTS
+    )
 
 
 def _send(
@@ -479,15 +610,25 @@ def _time_left(deadline: float, limits: LoaderLimits) -> float:
 
 
 def _too_slow(limits: LoaderLimits) -> str:
-    return f"no complete answer within {limits.fetch_timeout_s:g} seconds (FETCH_TIMEOUT)"
+    seconds = limits.fetch_timeout_s
+    return f"no complete answer within {seconds:g} second{'' if seconds == 1 else 's'} (FETCH_TIMEOUT)"
 
 
-def _reason(exc: Exception, limits: LoaderLimits) -> str:
+def _timed_out(shown: str, limits: LoaderLimits) -> FetchError:
+    return FetchError(
+        f"Cannot fetch {shown}: {_too_slow(limits)}.", code="fetch_timeout", url=shown, seconds=limits.fetch_timeout_s
+    )
+
+
+def _not_fetched(shown: str, exc: Exception, limits: LoaderLimits) -> FetchError:
     if isinstance(exc, httpx.TimeoutException):
-        return _too_slow(limits)
+        return _timed_out(shown, limits)
     if isinstance(exc, httpx.ConnectError):
-        return "cannot connect to the server"
-    return f"the transfer failed ({exc.__class__.__name__})"
+        return FetchError(f"Cannot fetch {shown}: cannot connect to the server.", code="fetch_connect", url=shown)
+    detail = exc.__class__.__name__
+    return FetchError(
+        f"Cannot fetch {shown}: the transfer failed ({detail}).", code="fetch_failed", url=shown, detail=detail
+    )
 
 
 def _read_capped(response: httpx.Response, max_bytes: int, url: str, deadline: float, limits: LoaderLimits) -> bytes:
@@ -497,6 +638,6 @@ def _read_capped(response: httpx.Response, max_bytes: int, url: str, deadline: f
     for piece in response.iter_bytes():
         body.extend(piece)
         if len(body) > max_bytes:
-            raise SourceTooLargeError(f"{url} is larger than the limit of {max_bytes:,} bytes.")
+            raise _too_large(url, max_bytes)
         _time_left(deadline, limits)
     return bytes(body)

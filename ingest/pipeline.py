@@ -204,7 +204,7 @@ def _prepare(
     progress("chunking", 0, 0)
     chunks = chunk_article(cleaned, chunk_size, chunk_overlap, max_chunks)
     if not chunks:
-        raise EmptyArticleError("The article has no text left to index after cleaning.")
+        raise EmptyArticleError("The article has no text left to index after cleaning.", code="empty_after_cleaning")
     record = ArticleRecord(
         article_id=previous.article_id if previous else article_id_for(key, cleaned.title),
         title=cleaned.title,

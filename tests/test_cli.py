@@ -1,12 +1,15 @@
 """The `articlebot` command line, run in-process with click's runner against real parts."""
 
+import io
 import json
 import re
 
 import pytest
 from click.testing import CliRunner
+from pypdf import PdfWriter
 
 from bot.cli.commands import main
+from tests.processes import articlebot, articlebot_env
 
 
 @pytest.fixture
@@ -140,3 +143,63 @@ def test_replace_by_id_replaces_that_article_and_an_unknown_id_changes_nothing(r
     assert replaced.stdout.rstrip().endswith(f" from {old.resolve()})")
     assert len(run("list").stdout.splitlines()) == len(before.splitlines())
     assert "五千本" in run("ask", "月球图书馆收藏了多少本书?").stdout
+
+
+def test_broken_pdfs_get_one_error_line_each_and_nothing_else_is_printed(tmp_path):
+    """In a real process, where pypdf's own warnings ("invalid pdf header", "EOF marker not
+    found") would reach stderr through Python's last-resort log handler."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    whole = io.BytesIO()
+    writer.write(whole)
+    (tmp_path / "page.pdf").write_text("<html><body><p>A web page saved as .pdf</p></body></html>")
+    (tmp_path / "cut.pdf").write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+    (tmp_path / "empty.pdf").write_bytes(b"")
+
+    names = ("page.pdf", "cut.pdf", "empty.pdf")
+    result = articlebot("ingest", *names, env=articlebot_env(tmp_path / "data"), cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    ingesting = result.stderr[result.stderr.index("page.pdf: fetching") :]  # after any model set-up
+    assert ingesting.splitlines() == [
+        "page.pdf: fetching",  # the progress of each source, then its one error
+        "Error: page.pdf: page.pdf is not a readable PDF (PdfStreamError).",
+        "cut.pdf: fetching",
+        "Error: cut.pdf: cut.pdf is not a readable PDF (PdfStreamError).",
+        "empty.pdf: fetching",
+        "Error: empty.pdf: empty.pdf is not a readable PDF (EmptyFileError).",
+    ], result.stderr
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("http://example.com:99999/x", "http://example.com:99999/x has an invalid port (99999)"),
+        ("http://127.0.0.1:abc/", "http://127.0.0.1:abc/ has an invalid port (abc)"),
+        ("http://127.0.0.1:0/", "http://127.0.0.1:0/ has an invalid port (0)"),
+        ("http:///article.html", "http:///article.html has no host name"),
+        ("http://exa mple.com/", "http://exa mple.com/ has a space in its host name."),
+        ("gopher://example.com/", "Only http(s) URLs and files can be ingested, not gopher://example.com/."),
+        ("http://[::1/", "http://[::1/ is not a valid URL"),
+    ],
+)
+def test_a_malformed_url_gets_one_line_saying_what_is_wrong_with_it(run, url, message):
+    result = run("ingest", url)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert error.startswith(f"Error: {url}: {message}"), error
+    assert "resolve" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_counts_of_one_are_singular(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_SEED_CORPUS", "false")
+    article = tmp_path / "library.md"
+    article.write_text("# 月球图书馆\n\n月球图书馆收藏了三千本纸质书。", encoding="utf-8")
+    added = run("ingest", str(article))
+    listed = run("list")
+    reindexed = run("reindex")
+    assert added.exit_code == listed.exit_code == reindexed.exit_code == 0, added.output + reindexed.output
+    assert re.fullmatch(r"\S+  月球图书馆  \(1 chunk, added \S+\)\n", listed.stdout), listed.stdout
+    assert re.fullmatch(r"Re-embedded 1 chunk with \S+\.\n", reindexed.stdout), reindexed.stdout

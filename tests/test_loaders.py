@@ -1,5 +1,6 @@
 """Loading sources: encodings, formats, URLs, and clear errors for bad input."""
 
+import logging
 import random
 import socket
 import threading
@@ -204,6 +205,15 @@ def test_bad_files_get_a_clear_error(name, data, error, message):
         load_bytes(data, name)
 
 
+def test_pypdf_remarks_stay_out_of_the_log_only_while_we_parse(caplog):
+    caplog.set_level(logging.WARNING)
+    with pytest.raises(UnreadableSourceError, match="page.pdf is not a readable PDF"):
+        load_bytes(b"<html><body><p>A web page saved as .pdf</p></body></html>", "page.pdf")
+    assert [r for r in caplog.records if r.name.startswith("pypdf")] == []  # "invalid pdf header"…
+    logging.getLogger("pypdf._reader").warning("after the parse")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pypdf")] == ["after the parse"]
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(SourceNotFoundError, match="No such file"):
         load_source(str(tmp_path / "nope.txt"))
@@ -345,6 +355,32 @@ def test_a_slow_but_timely_fetch_succeeds(site):
     assert ZH in loaded.text
 
 
+@pytest.mark.parametrize(
+    "url, code, message",
+    [
+        ("http://127.0.0.1:99999/article.html", "url_port", "has an invalid port (99999): a port"),
+        ("http://127.0.0.1:abc/article.html", "url_port", "has an invalid port (abc): a port"),
+        ("http://127.0.0.1:0/article.html", "url_port", "has an invalid port (0): a port"),
+        ("http:///article.html", "url_no_host", "has no host name"),
+        ("http://127.0. 0.1:{port}/article.html", "url_space", "has a space in its host name"),
+        ("ftp://127.0.0.1:{port}/article.html", "url_or_file_scheme", "Only http(s) URLs and files"),
+        ("http://[::1:{port}/article.html", "url_invalid", "is not a valid URL"),
+    ],
+    ids=["port-too-big", "port-not-a-number", "port-0", "no-host", "space", "scheme", "unclosed-bracket"],
+)
+def test_a_malformed_url_is_refused_saying_what_is_wrong(site, url, code, message):
+    url = url.format(port=site.rsplit(":", 1)[1])  # next to a real server
+    with pytest.raises((FetchError, UnsupportedSourceError)) as error:
+        load_source(url, LOCAL)
+    assert str(error.value).startswith(url) or str(error.value).endswith(f"not {url}.")
+    assert message in str(error.value) and "resolve" not in str(error.value)
+    assert error.value.code == code  # what the bot words in the admin's language
+
+
+def test_a_url_pasted_with_spaces_around_it_is_fetched(site):
+    assert ZH in load_source(f"  {site}/article.html\n", LOCAL).text
+
+
 def test_loopback_urls_are_refused_unless_allowed(site):
     with pytest.raises(FetchError, match=r"127\.0\.0\.1 is a private or local address .*ALLOW_PRIVATE_URLS"):
         load_source(f"{site}/article.html")
@@ -442,7 +478,9 @@ def test_unreachable_url():
         load_source("http://127.0.0.1:9/article.html", LoaderLimits(fetch_timeout_s=2, allow_private_urls=True))
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/a.txt", "http:///no-host"])
-def test_only_http_urls(url):
-    with pytest.raises(FetchError, match="Only http"):
+@pytest.mark.parametrize(
+    "url, message", [("ftp://example.com/a.txt", "Only http"), ("http:///no-host", "has no host name")]
+)
+def test_only_http_urls_with_a_host(url, message):
+    with pytest.raises(FetchError, match=message):
         check_address(url, allow_private=False)

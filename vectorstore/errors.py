@@ -11,7 +11,19 @@ The edges (CLI, Telegram) turn these into one sentence; nothing else catches the
 
 
 class ArticlebotError(Exception):
-    """Base of all errors whose message is meant for the user."""
+    """Base of all errors whose message is meant for the user.
+
+    The message is the English sentence (what the CLI prints). An error that a face may
+    word in the user's own language also carries a stable `code` naming what went wrong
+    and the `values` its sentence is made of (file name, limit, URL…): bot/telegram/texts.py
+    has a template per code; an error without one, or without a template in that language,
+    is shown by its message. (Both are attributes, so copies and pickles keep them.)
+    """
+
+    def __init__(self, message: str = "", *, code: str | None = None, **values: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values: dict[str, object] = values
 
 
 class EmbeddingModelError(ArticlebotError):

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from bot.answering.answer import Answer, Turn
 from bot.answering.engine import Engine
 from bot.answering.links import citation_link
-from bot.cli.context import Bar, Group, articlebot, say
+from bot.cli.context import Bar, Group, articlebot, counted, say
 from bot.cli.evaluation import eval_command
 from bot.cli.wording import answer_json, answer_text
 from bot.feedback import FILE_NAME as FEEDBACK_FILE
@@ -141,7 +141,7 @@ def refresh(ctx: click.Context, article_id: str | None) -> None:
 def prepare(ctx: click.Context, with_llm: bool) -> None:
     """Build the embedding model and ingest the default article (run once by set-up)."""
     library = articlebot(ctx).library
-    click.echo(f"Model {library.model_name} ready; {len(library.articles())} article(s) in the store.")
+    click.echo(f"Model {library.model_name} ready; {counted(len(library.articles()), 'article')} in the store.")
     if with_llm:
         settings: Settings = ctx.obj
         local = settings.llm_provider == "local"
@@ -157,7 +157,8 @@ def list_articles(ctx: click.Context) -> None:
     if not records:
         click.echo("No articles yet. Add one with `articlebot ingest PATH_OR_URL`.")
     for record in records:
-        click.echo(f"{record.article_id}  {record.title}  ({record.chunk_count} chunks, added {record.ingested_at})")
+        chunks = counted(record.chunk_count, "chunk")
+        click.echo(f"{record.article_id}  {record.title}  ({chunks}, added {record.ingested_at})")
 
 
 @main.command()
@@ -287,7 +288,7 @@ def reindex(ctx: click.Context) -> None:
     bar = Bar("reindex")
     count = library.reindex(progress=lambda done, total: bar("embedding", done, total))
     bar.close()
-    click.echo(f"Re-embedded {count} chunks with {library.model_name}.")
+    click.echo(f"Re-embedded {counted(count, 'chunk')} with {library.model_name}.")
 
 
 @main.command()

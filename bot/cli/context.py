@@ -40,6 +40,11 @@ def say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def counted(n: int, noun: str) -> str:
+    """ "1 chunk", "2 chunks": a count with its noun (a regular plural)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def articlebot(ctx: click.Context, *, check_model: bool = True) -> Articlebot:
     """The engine and library, built once per command (model preparation reports its progress)."""
     settings: Settings = ctx.obj

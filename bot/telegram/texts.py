@@ -1,11 +1,15 @@
 """What the bot says, in English and Chinese; everything here is Telegram HTML.
 
-Placeholders are filled by `formatting`, which escapes every value it puts in.
+Placeholders are filled by `formatting`, which escapes every value it puts in. An English
+count takes its noun in the singular or plural by the format spec "one|many":
+"{chunks} {chunks:chunk|chunks}" says "1 chunk" and "2 chunks" (Chinese needs no such thing).
 The language is the question's script when there is a question (a Chinese question gets
 a Chinese reply whatever the app language), else the user's Telegram language.
 """
 
 from __future__ import annotations
+
+import string
 
 from bot.language import language_of
 
@@ -108,7 +112,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stage_fetching": "Fetching…",
         "stage_cleaning": "Cleaning the text…",
         "stage_chunking": "Splitting it into chunks…",
-        "stage_embedding": "{total} chunks; embedding {done}/{total}…",
+        "stage_embedding": "{total} {total:chunk|chunks}; embedding {done}/{total}…",
         "ingest_new": "✅ <b>{source}</b>\nAdded a new article:\n<code>{summary}</code>",
         "ingest_unchanged": (
             "✅ <b>{source}</b>\nUnchanged since the last time, nothing to do:\n<code>{summary}</code>"
@@ -124,21 +128,22 @@ TEXTS: dict[str, dict[str, str]] = {
             "⏹ <b>{source}</b>\nStopped: the bot is shutting down. The articles are as before; "
             "send it again once the bot is back."
         ),
-        "admin_articles": "<b>Articles</b> ({count}, {chunks} chunks):\n{lines}",
-        "admin_article_line": "{n}. {title}\n<code>{id}</code>, {chunks} chunks, added {date}",
+        "admin_articles": "<b>Articles</b> ({count}, {chunks} {chunks:chunk|chunks}):\n{lines}",
+        "admin_article_line": "{n}. {title}\n<code>{id}</code>, {chunks} {chunks:chunk|chunks}, added {date}",
         "remove_usage": (
             "Put the article's id after the command, e.g. <code>/remove {example}</code>; /articles shows the ids."
         ),
         "unknown_article": "No article has the id <code>{id}</code>. /articles shows the ids.",
         "remove_confirm": (
-            "Remove <b>{title}</b> (<code>{id}</code>, {chunks} chunks)? Questions about it will no longer be answered."
+            "Remove <b>{title}</b> (<code>{id}</code>, {chunks} {chunks:chunk|chunks})? "
+            "Questions about it will no longer be answered."
         ),
         "remove_yes": "🗑 Remove",
         "remove_no": "Keep it",
         "removed": "🗑 Removed <b>{title}</b> (<code>{id}</code>).",
         "remove_kept": "Kept <b>{title}</b> (<code>{id}</code>).",
-        "reindex_status": "⏳ Re-embedding every article with {model}: {done}/{total} chunks…",
-        "reindex_done": "✅ Re-embedded {count} chunks with {model}.",
+        "reindex_status": "⏳ Re-embedding every article with {model}: {done}/{total} {total:chunk|chunks}…",
+        "reindex_done": "✅ Re-embedded {count} {count:chunk|chunks} with {model}.",
         "reindex_failed": ("❌ Re-embedding failed midway (an error on my side, now in the log). Send /reindex again."),
         "reindex_stopped": "⏹ Re-embedding stopped: the bot is shutting down. Send /reindex again once it is back.",
         # Web pages fetched again (bot/telegram/refresh.py).
@@ -161,7 +166,7 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "stats": (
             "<b>Since start</b>\n"
-            "Articles: {articles} ({chunks} chunks)\n"
+            "Articles: {articles} ({chunks} {chunks:chunk|chunks})\n"
             "Questions answered: {answered}\n"
             "Refused: {refused}\n"
             "Median latency: {median}"
@@ -374,4 +379,70 @@ def language_for(text: str | None = None, language_code: str | None = None) -> s
 def say(lang: str, key: str, **values: object) -> str:
     """The text `key` in `lang`, with the (already escaped) values filled in."""
     table = TEXTS.get(lang, TEXTS["en"])
-    return table[key].format(**values) if values else table[key]
+    return _COUNTING.format(table[key], **values) if values else table[key]
+
+
+# -- Ingest failures in the user's language; singular and plural -------------------------
+
+# Why an ingest failed, per error code (`ArticlebotError.code`, set where the error is
+# raised in ingest/), with the error's `values` as placeholders. English is the error's own
+# message, the one the CLI prints; a code with no template here is shown in English too.
+ERROR_TEXTS: dict[str, dict[str, str]] = {
+    "zh": {
+        "url_scheme": "只能导入 http(s) 网址,不能导入 {url}。",
+        "url_or_file_scheme": "只能导入 http(s) 网址和文件,不能导入 {url}。",
+        "url_space": "{url} 的主机名里有空格。",
+        "url_no_host": "{url} 里没有主机名(应为 http://主机名/…)。",
+        "url_port": "{url} 的端口 {port} 无效:端口应是 1 到 65535 之间的数字。",
+        "url_invalid": "{url} 不是有效的网址。",
+        "unresolved_host": "无法解析主机名 {host}。",
+        "private_address": "{host} 是私有或本机地址({address});要从这里导入,请设置 ALLOW_PRIVATE_URLS=true。",
+        "fetch_timeout": "无法获取 {url}:{seconds:g} 秒内没有收到完整的响应(FETCH_TIMEOUT)。",
+        "fetch_connect": "无法获取 {url}:连接不上服务器。",
+        "fetch_failed": "无法获取 {url}:传输中途失败({detail})。",
+        "http_status": "{url} 返回了错误 HTTP {status}。",
+        "unsupported_content_type": "{url} 的类型是 {content_type},不是网页、文本或 PDF。",
+        "unknown_content_type": "{url} 的类型未知,不是网页、文本或 PDF。",
+        "too_many_redirects": "{url} 重定向超过 {limit} 次。",
+        "not_found": "找不到文件:{path}",
+        "read_failed": "无法读取 {name}({detail})。",
+        "too_large": "{name} 超过了 {limit:,} 字节的大小上限。",
+        "unsupported_type": "无法读取 {name}:支持的文件类型是 {types}。",
+        "binary": "{name} 不是文本文件(里面有二进制数据)。",
+        "unknown_encoding": "无法判断 {name} 的文本编码;请把它另存为 UTF-8。",
+        "not_text": "{name} 看起来不是文本;它真的是 {suffix} 文件吗?",
+        "no_text": "{name} 里没有文字。",
+        "no_article_text": "{name} 里没有找到文章正文。",
+        "pdf_password": "{name} 有密码保护;请发送一份没有密码的副本。",
+        "pdf_unreadable": "{name} 已损坏或格式不对,无法读取。",
+        "pdf_no_text": "{name} 里没有可以提取的文字(是扫描件或纯图片吗?)。",
+        "docx_unreadable": "{name} 已损坏或格式不对,无法读取。",
+        "empty": "文章是空的:里面没有找到文字。",
+        "empty_boilerplate": "去掉网页的导航、页脚等固定内容之后,文章是空的。",
+        "empty_after_cleaning": "清理之后,文章里没有可以索引的文字。",
+        "too_many_chunks": (
+            "“{title}”太长了:会切成超过 {limit:,} 个片段,超出每篇文章的上限(MAX_CHUNKS_PER_ARTICLE),"
+            "索引也会很慢。请把它拆成几篇文章,或者调高上限。"
+        ),
+    },
+}
+
+
+def say_error(lang: str, code: str | None, **values: object) -> str | None:
+    """Why something failed, worded in `lang` from the error's code and (already escaped)
+    values; None when there is no such template, and the error's own message applies."""
+    template = ERROR_TEXTS.get(lang, {}).get(code or "")
+    return None if template is None else _COUNTING.format(template, **values)
+
+
+class _Counting(string.Formatter):
+    """str.format, plus the spec "one|many": the word that goes with the number."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if "|" in format_spec:
+            one, many = format_spec.split("|", 1)
+            return one if value == 1 else many
+        return super().format_field(value, format_spec)
+
+
+_COUNTING = _Counting()

@@ -227,7 +227,7 @@ async def test_admin_adds_a_gbk_file_and_a_web_page_and_users_get_answers_citing
         "Fetching…",
         "Cleaning the text…",
         "Splitting it into chunks…",
-        "N chunks; embedding N/N…",
+        "N chunk; embedding N/N…",  # one chunk
         "Added a new article:",
     ]
     assert "二十四个网箱" in farm_answer["text"]
@@ -459,6 +459,61 @@ async def test_bad_files_and_failing_urls_get_one_message_and_the_store_is_uncha
     downloaded = [c.params["file_id"] for c in bot.api.calls_to("getFile")]
     assert "doc5" not in downloaded and "doc6" not in downloaded  # too big, wrong type: never fetched
     assert snapshot(library_of(bot)) == before
+
+
+async def test_failure_reasons_are_in_the_admins_language(make_bot, site, admin):
+    """The same failures for an admin whose Telegram speaks Chinese: all Chinese, but for
+    file names, file types and numbers; in English the CLI's sentence."""
+    bot = await make_bot(ALLOW_PRIVATE_URLS=True, MAX_SOURCE_BYTES=20_000, MAX_CHUNKS_PER_ARTICLE=5)
+    zh_admin = bot.api.user(ADMIN_ID, "Ada", "zh-hans")
+    page = b"<html><body><p>A web page saved under the wrong name.</p></body></html>"
+    bad_files = [("report.pdf", page), ("slides.pptx", b"PK\x03\x04"), ("huge.txt", FARM.encode() * 100)]
+
+    zh = [await upload(bot, zh_admin, name, content) for name, content in bad_files]
+    polar = "\n\n".join(POLAR.split("\n\n")[:41])  # 14 chunks, 6 kB
+    zh.append(await upload(bot, zh_admin, "polar.txt", polar.encode()))
+    en = [await upload(bot, admin, name, content) for name, content in bad_files]
+    zh_url = await ingest(bot, zh_admin, f"/ingest {site}/broken")
+
+    kept = "文章没有任何改动。"
+    assert [z["text"] for z in zh] == [
+        f"❌ report.pdf\nreport.pdf 已损坏或格式不对,无法读取。\n{kept}",
+        "❌ slides.pptx\n无法读取 slides.pptx:支持的文件类型是 .docx, .htm, .html, .markdown, .md, .pdf, .text, "
+        f".txt。\n{kept}",
+        f"❌ huge.txt\nhuge.txt 超过了 20,000 字节的大小上限。\n{kept}",
+        "❌ polar.txt\n“极地观测网”太长了:会切成超过 5 个片段,超出每篇文章的上限(MAX_CHUNKS_PER_ARTICLE),"
+        f"索引也会很慢。请把它拆成几篇文章,或者调高上限。\n{kept}",
+    ]
+    for reply in zh[:3]:  # no English word but the file's name and the file types
+        assert not re.search(r"[A-Za-z]", re.sub(r"[\w-]*\.[a-z]+", "", reply["text"])), reply["text"]
+    assert zh_url["text"] == f"❌ {site}/broken\n{site}/broken 返回了错误 HTTP 500。\n{kept}"
+    assert [e["text"] for e in en] == [
+        f"❌ report.pdf\nreport.pdf is not a readable PDF (PdfStreamError).\n{UNCHANGED}",
+        "❌ slides.pptx\nCannot read slides.pptx: supported file types are .docx, .htm, .html, .markdown, .md, "
+        f".pdf, .text, .txt.\n{UNCHANGED}",
+        f"❌ huge.txt\nhuge.txt is larger than the limit of 20,000 bytes.\n{UNCHANGED}",
+    ]
+    assert library_of(bot).articles() == []
+
+
+async def test_a_one_chunk_article_is_one_chunk_in_every_reply(make_bot, admin):
+    bot = await make_bot()
+    added = await upload(bot, admin, "moon.txt", "月球图书馆\n\n月球图书馆收藏了三千本纸质书。".encode())
+    [moon] = library_of(bot).articles()
+    listed = await command(bot, admin, "/articles")
+    stats = await command(bot, admin, "/stats")
+    reindexed = await outcome(bot, bot.api.send(bot.api.private_chat(admin), admin, "/reindex"))
+    confirm = await command(bot, admin, f"/remove {moon.article_id}")
+    today = datetime.now(UTC).date().isoformat()
+
+    assert added["text"] == f"✅ moon.txt\nAdded a new article:\n{moon.article_id}  月球图书馆  (1 chunk, added)"
+    assert "1 chunk; embedding N/N…" in [re.sub(r"\d+/\d+", "N/N", t.splitlines()[1]) for t in history(bot, added)]
+    assert listed["text"] == f"Articles (1, 1 chunk):\n1. 月球图书馆\n{moon.article_id}, 1 chunk, added {today}"
+    assert "\nArticles: 1 (1 chunk)\n" in stats["text"]
+    assert reindexed["text"] == f"✅ Re-embedded 1 chunk with {library_of(bot).model_name}."
+    assert confirm["text"] == (
+        f"Remove 月球图书馆 ({moon.article_id}, 1 chunk)? Questions about it will no longer be answered."
+    )
 
 
 async def test_private_addresses_local_paths_and_files_telegram_keeps_are_refused(make_bot, site, admin):
