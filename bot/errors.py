@@ -5,7 +5,8 @@
     │   ├── EmptyQuestionError    nothing to answer (blank, emoji, no content word)
     │   └── QuestionTooLongError  over MAX_QUESTION_CHARS (`length`, `limit`)
     ├── LocalModelError           the local chat model cannot be named, downloaded or verified
-    └── GenerationError           generation mode is configured wrongly (LLM_* settings)
+    ├── GenerationError           generation mode is configured wrongly (LLM_* settings)
+    └── ArchiveError              an export archive that cannot be written, read or imported
 
 The engine decides and raises; each face words it. A question error's message is the
 English default (what the CLI prints); its subclasses carry the facts, so a face that
@@ -43,3 +44,9 @@ class LocalModelError(ArticlebotError):
 
 class GenerationError(ArticlebotError):
     pass
+
+
+class ArchiveError(ArticlebotError):
+    """`articlebot export` / `import`: a file that is not an articlebot archive, is damaged
+    or cut short, or cannot be written; or articles that clash with the store's. Raised
+    before anything is written to the store."""

@@ -28,10 +28,10 @@ def say(message: str) -> None:
     click.echo(message, err=True)
 
 
-def articlebot(ctx: click.Context, *, check_model: bool = True) -> Articlebot:
+def articlebot(ctx: click.Context, *, check_model: bool = True, seed: bool = True) -> Articlebot:
     """The engine and library, built once per command (model preparation reports its progress)."""
     settings: Settings = ctx.obj
-    return build(settings, progress=say, check_model=check_model)
+    return build(settings, progress=say, check_model=check_model, seed=seed)
 
 
 class Bar:

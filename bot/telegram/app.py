@@ -57,7 +57,7 @@ CONCURRENT_UPDATES = 64
 PRIVATE = filters.ChatType.PRIVATE
 NEW = filters.UpdateType.MESSAGE  # not edits: PTB's handlers take edited messages by default
 # Commands only admins may use; anybody else gets a polite refusal.
-ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats"]
+ADMIN_COMMANDS = ["ingest", "remove", "reindex", "export", "stats"]
 
 
 class FloodLimiter(AIORateLimiter):
@@ -156,7 +156,7 @@ def register(application: BotApplication) -> None:
     """Add the handlers; within a group the first matching handler wins, so order matters.
 
     1. Admins (ADMIN_USER_IDS, checked on the sender's user id, never the chat):
-       /ingest /remove /reindex /stats, /articles with ids, /help with the admin
+       /ingest /remove /reindex /export /stats, /articles with ids, /help with the admin
        commands, and uploaded files (where the bot would answer: private, or addressed).
     2. The admin commands and uploaded files from anybody else: a polite refusal.
     3. Commands (/start /help /articles /ask /reset), new messages only.
@@ -177,6 +177,7 @@ def register(application: BotApplication) -> None:
             CommandHandler("ingest", admin.ingest_url, filters=NEW & admins),
             CommandHandler("remove", admin.ask_to_remove, filters=NEW & admins),
             CommandHandler("reindex", admin.reindex, filters=NEW & admins),
+            CommandHandler("export", admin.export_articles, filters=NEW & admins),
             CommandHandler("stats", admin.show_stats, filters=NEW & admins),
             CommandHandler("articles", admin.list_articles_with_ids, filters=NEW & admins),
             CommandHandler("help", admin.show_admin_help, filters=NEW & admins),

@@ -93,6 +93,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/articles: the articles with their ids\n"
             "/remove <i>id</i>: remove an article (asks first)\n"
             "/reindex: re-embed every article with the current model\n"
+            "/export: every article in one file, to back up or move (<code>articlebot import</code> restores it)\n"
             "/stats: articles, chunks, questions and latency since start"
         ),
         "ingest_usage": (
@@ -133,6 +134,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "reindex_status": "⏳ Re-embedding every article with {model}: {done}/{total} chunks…",
         "reindex_done": "✅ Re-embedded {count} chunks with {model}.",
         "reindex_failed": ("❌ Re-embedding failed midway (an error on my side, now in the log). Send /reindex again."),
+        "export_status": "⏳ Exporting every article…",
+        "export_done": (
+            "✅ Exported {articles} articles ({chunks} chunks, {size}): <b>{name}</b>, below.\n"
+            "<code>articlebot import {name}</code> restores them, here or in another data dir."
+        ),
+        "export_caption": "{articles} articles, {chunks} chunks",
+        "export_too_big": (
+            "❌ The archive is {size}, more than the {limit} MB Telegram lets bots send. "
+            "Run <code>articlebot export FILE</code> on the bot's machine instead."
+        ),
+        "export_failed": "❌ Exporting failed: {reason}",
+        "export_crashed": "❌ Exporting failed midway (an error on my side, now in the log). Send /export again.",
         "stats": (
             "<b>Since start</b>\n"
             "Articles: {articles} ({chunks} chunks)\n"
@@ -209,6 +222,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/articles:文章及其 id\n"
             "/remove <i>id</i>:删除文章(会先确认)\n"
             "/reindex:用当前模型重新嵌入所有文章\n"
+            "/export:把所有文章导出为一个文件,用于备份或迁移(<code>articlebot import</code> 可恢复)\n"
             "/stats:启动以来的文章、片段、提问和延迟"
         ),
         "ingest_usage": (
@@ -243,6 +257,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "reindex_status": "⏳ 正在用 {model} 重新嵌入所有文章:{done}/{total} 个片段…",
         "reindex_done": "✅ 已用 {model} 重新嵌入 {count} 个片段。",
         "reindex_failed": "❌ 重新嵌入中途失败(是我这边的问题,已记入日志)。请再发送一次 /reindex。",
+        "export_status": "⏳ 正在导出所有文章…",
+        "export_done": (
+            "✅ 已导出 {articles} 篇文章({chunks} 个片段,{size}):<b>{name}</b>,见下方。\n"
+            "<code>articlebot import {name}</code> 可以在这里或另一个数据目录中恢复它们。"
+        ),
+        "export_caption": "{articles} 篇文章,{chunks} 个片段",
+        "export_too_big": (
+            "❌ 导出文件有 {size},超过了 Telegram 允许机器人发送的 {limit} MB。"
+            "请在机器人所在的机器上运行 <code>articlebot export FILE</code>。"
+        ),
+        "export_failed": "❌ 导出失败:{reason}",
+        "export_crashed": "❌ 导出中途失败(是我这边的问题,已记入日志)。请再发送一次 /export。",
         "stats": (
             "<b>启动以来</b>\n"
             "文章:{articles} 篇({chunks} 个片段)\n"
