@@ -136,10 +136,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "reindex_failed": ("❌ Re-embedding failed midway (an error on my side, now in the log). Send /reindex again."),
         "export_status": "⏳ Exporting every article…",
         "export_done": (
-            "✅ Exported {articles} articles ({chunks} chunks, {size}): <b>{name}</b>, below.\n"
+            "✅ Exported every article: {articles} ({chunks} chunks, {size}), in <b>{name}</b> below.\n"
             "<code>articlebot import {name}</code> restores them, here or in another data dir."
         ),
-        "export_caption": "{articles} articles, {chunks} chunks",
+        "export_caption": "Articles: {articles} ({chunks} chunks)",
         "export_too_big": (
             "❌ The archive is {size}, more than the {limit} MB Telegram lets bots send. "
             "Run <code>articlebot export FILE</code> on the bot's machine instead."
@@ -259,10 +259,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "reindex_failed": "❌ 重新嵌入中途失败(是我这边的问题,已记入日志)。请再发送一次 /reindex。",
         "export_status": "⏳ 正在导出所有文章…",
         "export_done": (
-            "✅ 已导出 {articles} 篇文章({chunks} 个片段,{size}):<b>{name}</b>,见下方。\n"
+            "✅ 已导出所有文章:{articles} 篇({chunks} 个片段,{size}),见下方的 <b>{name}</b>。\n"
             "<code>articlebot import {name}</code> 可以在这里或另一个数据目录中恢复它们。"
         ),
-        "export_caption": "{articles} 篇文章,{chunks} 个片段",
+        "export_caption": "文章:{articles} 篇({chunks} 个片段)",
         "export_too_big": (
             "❌ 导出文件有 {size},超过了 Telegram 允许机器人发送的 {limit} MB。"
             "请在机器人所在的机器上运行 <code>articlebot export FILE</code>。"
