@@ -8,7 +8,8 @@
     ├── GenerationError           generation mode is configured wrongly (LLM_* settings)
     ├── ListenError               `serve` cannot listen on its address and port (in use, not here)
     ├── DataFileError             a database under the data dir (votes, quotas) cannot be used
-    └── NotAWebPageError          refresh of an article that came from a file, not a URL
+    ├── NotAWebPageError          refresh of an article that came from a file, not a URL
+    └── ArchiveError              an export archive that cannot be written, read or imported
 
 The engine decides and raises; each face words it. A question error's message is the
 English default (what the CLI prints); its subclasses carry the facts, so a face that
@@ -60,3 +61,9 @@ class DataFileError(ArticlebotError):
 class NotAWebPageError(ArticlebotError):
     """Only articles ingested from an http(s) URL can be refreshed: a file's or upload's
     article changes when it is ingested again."""
+
+
+class ArchiveError(ArticlebotError):
+    """`articlebot export` / `import`: a file that is not an articlebot archive, is damaged
+    or cut short, or cannot be written; or articles that clash with the store's. Raised
+    before anything is written to the store."""

@@ -1,4 +1,5 @@
-"""The article library: what admins do to the store (ingest, list, remove, reindex, seed).
+"""The article library: what admins do to the store (ingest, list, remove, reindex, seed,
+export and import).
 
 Answering only reads the store (`bot.answering.engine`); every write goes through here, so
 the limits on what may be ingested and the chunking settings live in one place.
@@ -9,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
+from bot import backup
 from bot.errors import NotAWebPageError
 from bot.settings import Settings
 from ingest.loaders import (
@@ -192,6 +195,15 @@ class Library:
     def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:
         """Re-embed every chunk with the current model; returns the number of chunks."""
         return self.store.reindex(progress)
+
+    def export_archive(self, path: Path) -> backup.ExportSummary:
+        """Write every article, with its chunks and vectors, to one archive file."""
+        return backup.export_store(self.store, path)
+
+    def import_archive(self, path: Path, progress: Progress = no_progress) -> backup.ImportSummary:
+        """Restore an archive: new and changed articles go live together, unchanged ones
+        are skipped; nothing is written unless the whole archive reads correctly."""
+        return backup.import_archive(self.store, path, progress)
 
     def seed_default_corpus(self, progress: Progress = no_progress) -> IngestResult | None:
         """Ingest the bundled Sora article into a store that has never been seeded."""

@@ -62,9 +62,11 @@ def build(
     check_model: bool = True,
     embeddings: SentenceEmbeddings | None = None,
     generator: Generator | None | Literal[_Default.FROM_SETTINGS] = FROM_SETTINGS,
+    seed: bool = True,
 ) -> Articlebot:
     """Open the store, load the model (unless `embeddings` are given, as tests and
-    benchmarks share one), and seed the default article on first use.
+    benchmarks share one), and seed the default article on first use (unless `seed` is
+    False: `articlebot import` restores a library, the default article only if archived).
 
     `check_model=False` opens an index built with another model, for `reindex` only: no
     chat model, no seeding.
@@ -78,7 +80,7 @@ def build(
     if generator is FROM_SETTINGS:
         generator = build_generator(settings, progress) if check_model else None
     bot = Articlebot(settings, Engine(settings, store, generator), Library(settings, store))
-    if check_model:
+    if check_model and seed:
         bot.library.seed_default_corpus(
             lambda stage, done, total: (
                 progress(f"default article: {stage} {done}/{total}") if stage == "embedding" and done == total else None

@@ -69,7 +69,10 @@ class HybridRetriever:
     def _bm25_index(self, state: LiveState) -> BM25Retriever | None:
         with self._lock:
             if state.token != self._bm25_token:
-                docs = self.store.live_chunks(state.versions)
+                # In id order, not the store's insertion order: BM25 ties then fall the same
+                # way in every store holding these chunks (an imported library answers as
+                # the one it came from; dense search breaks its ties by id too).
+                docs = sorted(self.store.live_chunks(state.versions), key=lambda d: str(d.id))
                 self._bm25 = (
                     BM25Retriever.from_texts(
                         [_bm25_text(d) for d in docs],

@@ -222,17 +222,28 @@ class ArticleStore:
         self,
         articles: Sequence[tuple[ArticleRecord, Sequence[Document]]],
         progress: Callable[[int, int], None] = lambda _done, _total: None,
+        *,
+        vectors: Sequence[np.ndarray] | None = None,
     ) -> None:
         """Store new versions of several articles, then make them all live at once.
 
         Their chunks are embedded together, longest first, in batches of similar length:
         the model then pads little, and Chroma commits once a batch instead of once an
-        article (bulk ingest runs close to the raw speed of the model).
+        article (bulk ingest runs close to the raw speed of the model). `vectors`, one
+        array per article with a row per chunk, are stored instead of embedding: an
+        imported archive made with this very model (`embeddings.fingerprint`).
         """
         if len({record.article_id for record, _ in articles}) < len(articles):
             raise ValueError("put_articles takes each article once")
-        docs = [(f"{r.article_id}:{r.version}:{d.metadata['position']}", d) for r, chunks in articles for d in chunks]
-        docs.sort(key=lambda pair: -len(pair[1].page_content))
+        if vectors is not None and [len(v) for v in vectors] != [len(chunks) for _, chunks in articles]:
+            raise ValueError("put_articles takes one vector per chunk")
+        given = iter(row for matrix in vectors for row in matrix) if vectors is not None else None
+        docs = [
+            (f"{r.article_id}:{r.version}:{d.metadata['position']}", d, next(given) if given is not None else None)
+            for r, chunks in articles
+            for d in chunks
+        ]
+        docs.sort(key=lambda item: -len(item[1].page_content))
         total = len(docs)
         run = uuid.uuid4().hex  # this call's chunks, for sweep_leftovers
         with _writing_guard:
@@ -244,9 +255,17 @@ class ArticleStore:
                 written_at = time.time()  # the run's heartbeat: how sweep_leftovers tells it is alive
                 stamped = [
                     Document(page_content=d.page_content, metadata={**d.metadata, "run": run, "written_at": written_at})
-                    for _, d in batch
+                    for _, d, _ in batch
                 ]
-                self.chunks.add_documents(stamped, ids=[i for i, _ in batch])
+                if vectors is None:
+                    self.chunks.add_documents(stamped, ids=[i for i, _, _ in batch])
+                else:  # what langchain-chroma's add_documents does, minus the embedding
+                    self.chunk_collection.upsert(
+                        ids=[i for i, _, _ in batch],
+                        embeddings=np.asarray([v for _, _, v in batch], dtype=np.float32),
+                        documents=[d.page_content for d in stamped],
+                        metadatas=[d.metadata for d in stamped],
+                    )
                 progress(min(start + ADD_BATCH, total), total)
             with _writing_guard:  # live and no longer in progress at once, for sweep_leftovers
                 self.registry.upsert(
@@ -478,6 +497,34 @@ class ArticleStore:
             ]
             if len(got["ids"]) < 10_000:
                 return docs
+
+    def article_chunks(self, record: ArticleRecord) -> tuple[list[Document], np.ndarray]:
+        """The chunks of this version of an article, in order, and their vectors (one row
+        each, as stored); fewer than `record.chunk_count` when it was replaced or removed
+        meanwhile. Chunks carry their metadata without the store's own bookkeeping (the
+        ingest run that wrote them, and when)."""
+        where = {"$and": [{"article_id": record.article_id}, {"version": record.version}]}
+        docs: list[Document] = []
+        rows: list[np.ndarray] = []
+        while True:  # in pages, as in live_chunks
+            got = self.chunk_collection.get(
+                where=where,  # type: ignore[arg-type]
+                include=["documents", "metadatas", "embeddings"],
+                limit=10_000,
+                offset=len(docs),
+            )
+            embedded = got["embeddings"] if got["embeddings"] is not None else []
+            for chunk_id, text, meta, vector in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], embedded
+            ):
+                kept = {k: v for k, v in (meta or {}).items() if k not in ("run", "written_at")}
+                docs.append(Document(page_content=text or "", metadata=kept, id=chunk_id))
+                rows.append(np.asarray(vector, dtype=np.float32))
+            if len(got["ids"]) < 10_000:
+                break
+        order = sorted(range(len(docs)), key=lambda i: int(str(docs[i].metadata.get("position", 0))))
+        matrix = np.vstack([rows[i] for i in order]) if rows else np.zeros((0, 0), dtype=np.float32)
+        return [docs[i] for i in order], matrix
 
 
 def _written_at(meta: Mapping) -> float:

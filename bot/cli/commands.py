@@ -1,4 +1,5 @@
-"""The `articlebot` command line: ingest, refresh, list, remove, ask, chat, eval, reindex, feedback.
+"""The `articlebot` command line: ingest, refresh, list, remove, ask, chat, eval, reindex,
+feedback, export, import.
 
 Settings are read once here and passed down. Errors a user can cause end as one line on
 standard error and exit status 1, never a traceback.
@@ -349,6 +350,48 @@ def _vote_lines(vote: Vote) -> str:
             f"  Why: {vote.reason or '(no reason given)'}",
         ]
     )
+
+
+@main.command(name="export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def export_articles(ctx: click.Context, file: Path) -> None:
+    """Write every article to one archive FILE (a zip), to back up or move the library.
+
+    The archive holds each article's title, source, date, content hash, chunks and
+    vectors (not the original file or page). A file of that name is replaced.
+    `articlebot import FILE` restores it, here or in another data dir.
+    """
+    click.echo(articlebot(ctx).library.export_archive(file).describe())
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def import_articles(ctx: click.Context, file: Path) -> None:
+    """Restore the articles of an archive FILE made by `articlebot export`.
+
+    The whole archive is checked first: one that is not an articlebot archive, or is
+    damaged or cut short, is an error and changes nothing. Then each article is added,
+    replaces the article of the same id or source, or is skipped when unchanged (same
+    content hash); they go live together. Articles the archive lacks are kept. Vectors
+    are reused when they were made by the current embedding model, else re-embedded.
+
+    Example usage:
+
+    \b
+        articlebot export library.zip
+        ARTICLEBOT_DATA_DIR=/srv/newbot articlebot import library.zip
+    """
+    library = articlebot(ctx, seed=False).library  # a new data dir gets the archive's articles only
+    bar = Bar(file.name)
+    try:
+        summary = library.import_archive(file, progress=bar)
+    finally:
+        bar.close()
+    for result in summary.results:
+        click.echo(result.describe())
+    click.echo(summary.describe())
 
 
 main.add_command(eval_command)

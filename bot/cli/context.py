@@ -45,10 +45,10 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def articlebot(ctx: click.Context, *, check_model: bool = True) -> Articlebot:
+def articlebot(ctx: click.Context, *, check_model: bool = True, seed: bool = True) -> Articlebot:
     """The engine and library, built once per command (model preparation reports its progress)."""
     settings: Settings = ctx.obj
-    return build(settings, progress=say, check_model=check_model)
+    return build(settings, progress=say, check_model=check_model, seed=seed)
 
 
 class Bar:

@@ -1,4 +1,5 @@
-"""Admins' callbacks: add, replace and remove articles, reindex, stats, feedback, from Telegram.
+"""Admins' callbacks: add, replace and remove articles, reindex, export, stats, feedback,
+from Telegram.
 
 Who is an admin is decided at registration (`app.register`: `filters.User` on
 ADMIN_USER_IDS, the sender's user id, never the chat); these callbacks only do the work,
@@ -11,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -44,6 +48,10 @@ FEEDBACK_SHOWN = 10
 STAGES = ("download", "fetching", "cleaning", "chunking", "embedding")
 # A URL or file name is shown shortened to this many characters.
 SOURCE_CHARS = 120
+# The largest file a bot may send (sendDocument): a bigger archive is made on the command line.
+MAX_SEND_MB = 50
+# Sending a big archive takes a while on a slow uplink (PTB's default is 20 s for media).
+SEND_TIMEOUT_S = 300
 
 
 class StoppedForShutdown(Exception):
@@ -245,6 +253,44 @@ async def reindex(update: Update, context: Context) -> None:
         await status.conclude(say(lang, "reindex_failed"))
         return
     await status.conclude(say(lang, "reindex_done", count=count, model=model))
+
+
+async def export_articles(update: Update, context: Context) -> None:
+    """/export: every article in one archive (`bot.archive`), sent as a document;
+    `articlebot import` restores it. Made on the writer thread, so no write changes the
+    articles while they are read."""
+    lang = user_language(update)
+    message = message_of(update)
+    library = context.bot_data.library
+    status = await Status.send(message, say(lang, "export_status"))
+    name = f"articlebot-{datetime.now(UTC):%Y%m%d-%H%M%S}.zip"
+    with tempfile.TemporaryDirectory(prefix="articlebot-export-") as folder:
+        path = Path(folder) / name
+        try:
+            summary = await in_writer_thread(context, library.export_archive, path)
+        except ArticlebotError as exc:  # the store is unavailable, or the temporary file unwritable
+            logger.info("Update %s: not exported: %s", update.update_id, exc)
+            await status.conclude(say(lang, "export_failed", reason=escape(str(exc))))
+            return
+        except Exception:
+            logger.exception("Update %s: the export crashed", update.update_id)
+            await status.conclude(say(lang, "export_crashed"))
+            return
+        if summary.size > MAX_SEND_MB * 1024 * 1024:
+            await status.conclude(say(lang, "export_too_big", size=summary.size_text, limit=MAX_SEND_MB))
+            return
+        caption = say(lang, "export_caption", articles=summary.articles, chunks=summary.chunks)
+        try:
+            with path.open("rb") as archive:
+                await message.reply_document(
+                    archive, filename=name, caption=caption, do_quote=True, write_timeout=SEND_TIMEOUT_S
+                )
+        except TelegramError as exc:
+            logger.info("Update %s: the archive was not sent: %s", update.update_id, exc)
+            await status.conclude(say(lang, "export_failed", reason=escape(exc.message)))
+            return
+    done = say(lang, "export_done", articles=summary.articles, chunks=summary.chunks, size=summary.size_text, name=name)
+    await status.conclude(done)
 
 
 async def show_stats(update: Update, context: Context) -> None:

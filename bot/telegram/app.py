@@ -66,7 +66,7 @@ NEW = filters.UpdateType.MESSAGE  # not edits: PTB's handlers take edited messag
 QUESTION_IN_PRIVATE = NEW & PRIVATE & filters.TEXT & ~filters.COMMAND
 QUESTION_IN_GROUP = NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & ADDRESSED_TO_ME
 # Commands only admins may use; anybody else gets a polite refusal.
-ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats", "feedback", "refresh"]
+ADMIN_COMMANDS = ["ingest", "remove", "reindex", "stats", "feedback", "refresh", "export"]
 # Handler groups run in this order, before the default group 0 (`register`).
 ACCESS_GROUP = -2
 BEFORE_QUESTIONS_GROUP = -1
@@ -210,7 +210,8 @@ def register(application: BotApplication) -> None:
     group 0:
 
     1. Admins (ADMIN_USER_IDS, checked on the sender's user id, never the chat):
-       /ingest /remove /reindex /stats /feedback /refresh, /articles with ids, /help with the admin
+       /ingest /remove /reindex /export /stats /feedback /refresh, /articles with ids, /help with
+       the admin
        commands, and uploaded files (where the bot would answer: private, or addressed).
     2. The admin commands and uploaded files from anybody else: a polite refusal.
     3. Commands (/start /help /articles /ask /reset), new messages only.
@@ -233,6 +234,7 @@ def register(application: BotApplication) -> None:
             CommandHandler("ingest", admin.ingest_url, filters=NEW & admins),
             CommandHandler("remove", admin.ask_to_remove, filters=NEW & admins),
             CommandHandler("reindex", admin.reindex, filters=NEW & admins),
+            CommandHandler("export", admin.export_articles, filters=NEW & admins),
             CommandHandler("stats", admin.show_stats, filters=NEW & admins),
             CommandHandler("feedback", admin.show_feedback, filters=NEW & admins),
             CommandHandler("refresh", refresh.refresh_command, filters=NEW & admins),

@@ -99,6 +99,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/remove <i>id</i>: remove an article (asks first)\n"
             "/reindex: re-embed every article with the current model\n"
             "/refresh [<i>id</i>]: fetch the web pages again and replace the articles that changed\n"
+            "/export: every article in one file, to back up or move (<code>articlebot import</code> restores it)\n"
             "/stats: articles, chunks, questions and latency since start\n"
             "/feedback: the latest 👎 votes, with their reasons"
         ),
@@ -164,6 +165,18 @@ TEXTS: dict[str, dict[str, str]] = {
             "❌ The refresh failed midway (an error on my side, now in the log). "
             "Articles not refreshed yet are as before. Send /refresh to try again."
         ),
+        "export_status": "⏳ Exporting every article…",
+        "export_done": (
+            "✅ Exported every article: {articles} ({chunks} chunks, {size}), in <b>{name}</b> below.\n"
+            "<code>articlebot import {name}</code> restores them, here or in another data dir."
+        ),
+        "export_caption": "Articles: {articles} ({chunks} chunks)",
+        "export_too_big": (
+            "❌ The archive is {size}, more than the {limit} MB Telegram lets bots send. "
+            "Run <code>articlebot export FILE</code> on the bot's machine instead."
+        ),
+        "export_failed": "❌ Exporting failed: {reason}",
+        "export_crashed": "❌ Exporting failed midway (an error on my side, now in the log). Send /export again.",
         "stats": (
             "<b>Since start</b>\n"
             "Articles: {articles} ({chunks} {chunks:chunk|chunks})\n"
@@ -269,6 +282,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/remove <i>id</i>:删除文章(会先确认)\n"
             "/reindex:用当前模型重新嵌入所有文章\n"
             "/refresh [<i>id</i>]:重新获取网页,替换内容有变化的文章\n"
+            "/export:把所有文章导出为一个文件,用于备份或迁移(<code>articlebot import</code> 可恢复)\n"
             "/stats:启动以来的文章、片段、提问和延迟\n"
             "/feedback:最近的 👎 评价及其原因"
         ),
@@ -319,6 +333,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "refresh_crashed": (
             "❌ 重新获取中途失败(是我这边的问题,已记入日志)。尚未处理的文章保持不变。请再发送 /refresh 重试。"
         ),
+        "export_status": "⏳ 正在导出所有文章…",
+        "export_done": (
+            "✅ 已导出所有文章:{articles} 篇({chunks} 个片段,{size}),见下方的 <b>{name}</b>。\n"
+            "<code>articlebot import {name}</code> 可以在这里或另一个数据目录中恢复它们。"
+        ),
+        "export_caption": "文章:{articles} 篇({chunks} 个片段)",
+        "export_too_big": (
+            "❌ 导出文件有 {size},超过了 Telegram 允许机器人发送的 {limit} MB。"
+            "请在机器人所在的机器上运行 <code>articlebot export FILE</code>。"
+        ),
+        "export_failed": "❌ 导出失败:{reason}",
+        "export_crashed": "❌ 导出中途失败(是我这边的问题,已记入日志)。请再发送一次 /export。",
         "stats": (
             "<b>启动以来</b>\n"
             "文章:{articles} 篇({chunks} 个片段)\n"

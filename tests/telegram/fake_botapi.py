@@ -34,6 +34,8 @@ from aiohttp import web
 TOKEN = "123456789:AAF-fake_token-for-the-local-bot-api"
 MAX_TEXT = 4096
 MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files
+MAX_UPLOAD = 50 * 1024 * 1024  # sendDocument refuses bigger files
+MAX_CAPTION = 1024
 # All update types but these three are delivered when allowed_updates is empty.
 _OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
 # Fields that stay strings; everything else arrives JSON-encoded (numbers, objects).
@@ -69,6 +71,15 @@ class BotAPIError(Exception):
 
 def bad_request(description: str) -> BotAPIError:
     return BotAPIError(400, f"Bad Request: {description}")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the bot sent in a multipart request (sendDocument's `document`)."""
+
+    filename: str | None
+    content_type: str
+    content: bytes
 
 
 @dataclass
@@ -474,6 +485,10 @@ class FakeBotAPI:
                 return web.Response(body=file["content"])
         return web.Response(status=404)
 
+    def file_content(self, file_id: str) -> bytes:
+        """The bytes of a file a user or the bot sent (a document's `file_id`)."""
+        return self._files[file_id]["content"]
+
     def add_file(self, file_id: str, content: bytes, file_path: str) -> dict[str, Any]:
         """A file users can send; the bot fetches it with getFile and a download."""
         self._files[file_id] = {
@@ -555,6 +570,46 @@ class FakeBotAPI:
         }
         if entities:
             message["entities"] = entities
+        return self._sent(chat, message, params)
+
+    def _api_senddocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A file upload (multipart), as Telegram takes it: up to 50 MB, caption up to 1024."""
+        chat = self._known_chat(params.get("chat_id"))
+        upload = params.get("document")
+        if not isinstance(upload, Upload):
+            raise bad_request("this fake takes documents as uploads only")
+        if len(upload.content) > MAX_UPLOAD:
+            raise BotAPIError(413, "Request Entity Too Large")
+        if not upload.content:
+            raise bad_request("file must be non-empty")
+        file_id = f"sent{len(self._files) + 1}"
+        name = upload.filename or "document"
+        stored = self.add_file(file_id, upload.content, f"documents/{name}")
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat["id"]),
+            "from": self._me_short(),
+            "chat": chat,
+            "date": int(time.time()),
+            "document": {
+                "file_id": file_id,
+                "file_unique_id": stored["file_unique_id"],
+                "file_name": name,
+                "mime_type": upload.content_type,
+                "file_size": len(upload.content),
+            },
+        }
+        if params.get("caption"):
+            caption, entities = self._text({"text": params["caption"], "parse_mode": params.get("parse_mode")})
+            if u16(caption) > MAX_CAPTION:
+                raise bad_request("message caption is too long")
+            message["caption"] = caption
+            if entities:
+                message["caption_entities"] = entities
+        return self._sent(chat, message, params)
+
+    def _sent(self, chat: dict[str, Any], message: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """A message the bot sends, with what every send method shares: the message it
+        replies to, its buttons and thread; kept so it can be edited and replied to."""
         reply = params.get("reply_parameters") or (
             {"message_id": params["reply_to_message_id"]} if "reply_to_message_id" in params else None
         )
@@ -766,7 +821,11 @@ async def _params(request: web.Request) -> dict[str, Any]:
             return {**raw, **(await request.json())}
         form = await request.post()
         for key, value in form.items():
-            raw[key] = value.file.read() if isinstance(value, web.FileField) else value
+            raw[key] = (
+                Upload(value.filename, value.content_type, value.file.read())
+                if isinstance(value, web.FileField)
+                else value
+            )
     return {key: _decode(key, value) for key, value in raw.items()}
 
 

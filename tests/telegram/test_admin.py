@@ -376,6 +376,42 @@ async def test_admin_lists_ids_sees_stats_reindexes_and_removes_after_confirming
     assert library_of(bot).articles() == []
 
 
+async def test_admin_exports_the_articles_as_a_document_that_imports_into_another_store(
+    make_bot, admin, tmp_path, embeddings
+):
+    bot = await make_bot()
+    await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
+    await upload(bot, admin, "desert.html", DESERT_HTML.encode())
+    request = bot.api.send(bot.api.private_chat(admin), admin, "/export")
+    [done] = await bot.api.wait_for(
+        lambda: [m for m in bot.api.replies_to(request) if m.get("text", "").startswith("✅")], timeout=60
+    )
+    [status, document] = bot.api.replies_to(request)
+    name = document["document"]["file_name"]
+    archive = tmp_path / name
+    archive.write_bytes(bot.api.file_content(document["document"]["file_id"]))
+    moved = build(
+        make_settings(tmp_path / "moved", ARTICLEBOT_SEED_CORPUS=False), embeddings=embeddings, generator=None
+    )
+
+    summary = moved.library.import_archive(archive)
+
+    farm, desert = library_of(bot).articles()
+    chunks = farm.chunk_count + desert.chunk_count
+    assert re.fullmatch(r"articlebot-\d{8}-\d{6}\.zip", name)
+    assert document["caption"] == f"Articles: 2 ({chunks} chunks)"
+    assert status == done and re.fullmatch(
+        rf"✅ Exported every article: 2 \({chunks} chunks, \d+ KB\), in {re.escape(name)} below\.\n"
+        rf"articlebot import {re.escape(name)} restores them, here or in another data dir\.",
+        done["text"],
+    ), done["text"]
+    assert [r.status for r in summary.results] == ["new", "new"]
+    assert moved.library.articles() == [farm, desert]
+    here, there = bot.application.bot_data.engine.answer(FARM_Q), moved.engine.answer(FARM_Q)
+    assert "二十四个网箱" in there.text
+    assert (there.text, there.citations) == (here.text, here.citations)
+
+
 async def test_non_admins_are_refused_politely_and_nothing_changes(make_bot, site, admin, bob):
     bot = await make_bot(ALLOW_PRIVATE_URLS=True)
     await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
@@ -388,7 +424,7 @@ async def test_non_admins_are_refused_politely_and_nothing_changes(make_bot, sit
     [upload_reply] = await bot.api.wait_for(lambda: bot.api.bot_messages(private["id"]))
     replies = [
         await command(bot, bob, text)
-        for text in (f"/remove {farm.article_id}", f"/ingest {site}/desert.html", "/reindex", "/stats")
+        for text in (f"/remove {farm.article_id}", f"/ingest {site}/desert.html", "/reindex", "/export", "/stats")
     ]
     in_group = await command(bot, bob, "/remove@articlebot_test_bot " + farm.article_id, chat=group)
     admins_confirm = await command(bot, admin, f"/remove@articlebot_test_bot {farm.article_id}", chat=group)
@@ -400,8 +436,9 @@ async def test_non_admins_are_refused_politely_and_nothing_changes(make_bot, sit
     await bot.api.settle()
 
     assert upload_reply["text"] == REFUSAL
-    assert [r["text"] for r in replies] == [REFUSAL] * 4
+    assert [r["text"] for r in replies] == [REFUSAL] * 5
     assert li_reply["text"] == "抱歉,只有机器人的管理员可以这样做(管理文章、查看统计和反馈)。你仍然可以就文章向我提问。"
+    assert bot.api.calls_to("sendDocument") == []
     assert in_group["text"] == REFUSAL
     assert bot.api.callback_answers[press]["text"] == REFUSAL and bot.api.callback_answers[press]["show_alert"]
     assert bot.api.messages[group["id"], admins_confirm["message_id"]]["text"].startswith("Remove 深海养殖场")
