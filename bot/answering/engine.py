@@ -51,7 +51,7 @@ class Engine:
         self.settings = settings
         self.store = store
         self.retriever = HybridRetriever(store)
-        self.scorer = SentenceScorer(store)
+        self.scorer = SentenceScorer(store.embeddings, store)
         self.generator = generator  # None: extractive answers
         self.verifier = verification.Verifier(self.scorer)
         self.refusal = load_model()

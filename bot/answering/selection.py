@@ -28,6 +28,7 @@ from jieba import analyse, posseg
 from bot.answering.glossary import bridged_overlap
 from bot.language import join_sentences, language_of
 from ingest.chunking import embedded_sentences, split_sentences, stretch
+from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.retrieval import Hit, tokenize
 from vectorstore.store import ArticleStore, sentence_id
 
@@ -209,9 +210,11 @@ class Scored:
 class SentenceScorer:
     """Scores sentences of retrieved chunks by their vectors stored at ingest."""
 
-    def __init__(self, store: ArticleStore) -> None:
+    def __init__(self, embeddings: SentenceEmbeddings, store: ArticleStore | None = None) -> None:
+        """`store`: where the chunks' sentence vectors are; None (passages that are not
+        stored) embeds every sentence when needed."""
         self.store = store
-        self.embeddings = store.embeddings
+        self.embeddings = embeddings
         # Only for articles stored without sentence vectors: what was embedded on demand.
         self._encoded: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -226,7 +229,8 @@ class SentenceScorer:
         ]
         with self._lock:
             found = {i: self._encoded[i] for i in ids if i in self._encoded}
-        found.update(self.store.sentence_vectors([i for i in ids if i not in found]))
+        if self.store is not None:
+            found.update(self.store.sentence_vectors([i for i in ids if i not in found]))
         missing = {i: t for i, t in zip(ids, texts) if i not in found}
         if missing:
             encoded = self.embeddings.encode(list(missing.values()), query=False)
