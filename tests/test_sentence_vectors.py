@@ -15,7 +15,7 @@ from ingest.pipeline import ingest_many
 from tests.conftest import make_settings
 from tests.processes import MARS, MARS_V2
 from vectorstore.client import make_client
-from vectorstore.store import ArticleStore, sentence_id
+from vectorstore.store import ADD_BATCH, ArticleStore, sentence_id
 
 QUESTION = "火星基地第一期可以容纳多少名宇航员?"
 NEVER_ASKED = "火星基地的能源来自哪里?"
@@ -79,6 +79,22 @@ def test_ingest_stores_every_sentence_vector_answering_needs_and_remove_deletes_
 
     fresh.library.remove(record.article_id)
     assert stored_sentences(store) == {}
+
+
+def test_an_article_of_more_sentences_than_a_batch_stores_them_all(fresh):
+    paragraphs = [f"第{n}号实验室位于科技园区第{n}号楼,研究第{n}种材料。它有{n + 3}名研究员。" for n in range(1, 90)]
+    loaded = LoadedSource(
+        text="国家实验室名录\n\n" + "\n\n".join(paragraphs), title=None, source="labs", source_key="labs", kind="text"
+    )
+    seen: list[tuple[int, int]] = []
+    fresh.library.ingest_loaded(
+        loaded, progress=lambda stage, done, total: stage == "embedding" and seen.append((done, total))
+    )
+    store = fresh.library.store
+    stored = stored_sentences(store)
+    assert len(stored) > ADD_BATCH
+    assert stored == expected_sentences(store)
+    assert seen[-1][0] == seen[-1][1] == store.chunk_count() + len(stored)  # chunks, then sentences
 
 
 def test_a_fresh_engine_answers_a_never_asked_question_embedding_only_the_question(fresh, embeddings):

@@ -280,7 +280,7 @@ class ArticleStore:
             _writing.add(run)
         try:
             progress(0, total)
-            for start in range(0, total, ADD_BATCH):
+            for start in range(0, len(docs), ADD_BATCH):
                 batch = docs[start : start + ADD_BATCH]
                 written_at = time.time()  # the run's heartbeat: how sweep_leftovers tells it is alive
                 stamped = [
