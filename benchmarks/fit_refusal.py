@@ -67,7 +67,7 @@ def row(source: str, group: str, question: str, answerable: bool, engine: Engine
 
 def squad_rows(path: Path, settings: Settings, embeddings, source: str) -> list[dict]:
     passages = squad.read_squad(path)
-    with squad.squad_bot(passages, settings, embeddings) as (bot, _, _):
+    with squad.squad_bot(passages, settings, embeddings) as (bot, _):
         return [
             row(source, p.key.split(".")[0] if source != "cmrc" else p.title, q.text, q.answerable, bot.engine, q.golds)
             for p in passages

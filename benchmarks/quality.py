@@ -35,7 +35,6 @@ def dev_row(settings: Settings, embeddings: SentenceEmbeddings, generator: Gener
     with tempfile.TemporaryDirectory() as tmp:
         local = settings.model_copy(update={"data_dir": Path(tmp)})
         engine = build(local, embeddings=embeddings, generator=generator).engine  # seeds the Sora article
-        engine.warm_up()
         graded = list(question_sets.run(question_sets.read_questions(SHARED / "eval" / "dev_qa.jsonl"), engine.answer))
     s = question_sets.Summary.of(graded)
     answerable = s.total - sum(not g.question.answerable for g in graded)

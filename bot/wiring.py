@@ -22,6 +22,7 @@ from bot.answering.engine import Engine
 from bot.generation.generator import Generator, build_generator
 from bot.library import Library
 from bot.settings import Settings
+from ingest.chunking import embedded_sentences
 from vectorstore.client import make_client
 from vectorstore.embeddings import SentenceEmbeddings, load_embeddings
 from vectorstore.store import ArticleStore
@@ -76,7 +77,9 @@ def build(
         embeddings = load_embeddings(
             settings.embedding_model, settings.models_dir, progress, backend=settings.embedding_backend
         )
-    store = ArticleStore(client, embeddings, settings.collection, check_model=check_model)
+    store = ArticleStore(
+        client, embeddings, settings.collection, check_model=check_model, sentences_of=embedded_sentences
+    )
     if generator is FROM_SETTINGS:
         generator = build_generator(settings, progress) if check_model else None
     bot = Articlebot(settings, Engine(settings, store, generator), Library(settings, store))

@@ -1,6 +1,7 @@
 """Split clean article text into sections, chunks and sentences.
 
-Chunks are what retrieval finds; sentences are what an answer quotes. Both split on
+Chunks are what retrieval finds; sentences are what an answer quotes (`split_sentences`),
+and what ingest embeds for each of them (`embedded_sentences`). Both split on
 sentence boundaries (。!?;… and their ASCII forms), so a chunk never ends mid-sentence
 unless one sentence alone is longer than a chunk. Every chunk keeps the heading of its
 section and its character offsets in the cleaned text, so a citation can point to the
@@ -178,3 +179,15 @@ def split_sentences(text: str) -> list[str]:
             spans.append([start, end])
         start = end
     return [text[a:b].strip() for a, b in spans]
+
+
+def embedded_sentences(chunk: Document) -> list[str]:
+    """What is embedded for each sentence of a chunk, in `split_sentences` order: the
+    sentence after its section heading (or the article title), which names what "it" in
+    the sentence refers to.
+
+    The one definition both sides use: ingest stores a vector for each of these texts
+    (`ArticleStore(sentences_of=embedded_sentences)`), and answering looks them up by the
+    same texts, so what is stored is exactly what answering asks for."""
+    context = chunk.metadata.get("section") or chunk.metadata.get("title", "")
+    return [f"{context}: {sentence}" for sentence in split_sentences(chunk.page_content)]

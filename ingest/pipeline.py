@@ -134,10 +134,16 @@ def ingest_many(
     to_store = [p for p in prepared if isinstance(p, _Prepared)]
     prepared = [_with_validators(store, p, loaded) for p, (loaded, _title) in zip(prepared, sources, strict=True)]
     if to_store:
-        store.put_articles(
+        stored = store.put_articles(
             [(p.record, p.chunks) for p in to_store],
             progress=lambda done, total: progress("embedding", done, total),
         )
+        as_stored = {record.article_id: record for record in stored}  # with what the store added
+        prepared = [
+            dataclasses.replace(p, record=as_stored[p.record.article_id]) if isinstance(p, _Prepared) else p
+            for p in prepared
+        ]
+        to_store = [p for p in prepared if isinstance(p, _Prepared)]
     chunk_total = sum(p.record.chunk_count for p in prepared)
     progress("done", chunk_total, chunk_total)
     # The articles as they are now, to tell the admin about titles that are no longer unique.

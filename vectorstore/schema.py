@@ -1,7 +1,7 @@
 """What the store keeps: one registry record per article.
 
-Chunks live in the main collection; the registry is a second, tiny collection with one
-record per article. A chunk is live only while its `version` equals its article's
+Chunks live in the main collection, their sentences' vectors in a second one; the registry
+is a third, tiny collection with one record per article. A chunk (or sentence vector) is live only while its `version` equals its article's
 registry version, which is what makes replacing an article atomic for readers.
 """
 
@@ -35,6 +35,10 @@ class ArticleRecord:
     def is_web_page(self) -> bool:
         """Whether the article was fetched from an http(s) URL, which refreshing fetches again."""
         return self.source.startswith(("http://", "https://"))
+
+    # Its sentences' vectors are stored (every article ingested or reindexed since they are;
+    # older ones have their sentences embedded when a question needs them).
+    sentence_vectors: bool = False
 
     def to_metadata(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,6 +14,12 @@ crash midway leaves the previous version answerable and the half-written chunks 
 `sweep_leftovers` deletes them when the store next opens or writes (on a Chroma server only
 once they are LEFTOVER_AGE_S old: another process's ingest in progress looks the same).
 
+Every vector an answer needs is computed here, at ingest, once: each chunk's, and each of
+its sentences' (the texts `sentences_of` gives, kept in a second collection, `<name>__sentences`,
+that retrieval never searches). Sentence vectors carry their article's version and ingest
+run like chunks do, so they go live, are replaced, removed and swept with them; answering
+then embeds only the question (`sentence_vectors` looks them up by `sentence_id`).
+
 Dense search is exact (a scan of the live vectors, cached in memory) up to
 EXACT_SEARCH_MAX_CHUNKS live chunks: Chroma's HNSW index loses chunks of one article next to
 a big article of near-identical chunks (measured in benchmarks/recall.py).
@@ -21,6 +27,7 @@ a big article of near-identical chunks (measured in benchmarks/recall.py).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -44,6 +51,7 @@ logger = logging.getLogger(__name__)
 # Chunks embedded and written to Chroma per call; between calls an ingest can be cancelled
 # (a stopping bot), so a batch is a second or two of embedding, not more.
 ADD_BATCH = 32
+SENTENCES_SUFFIX = "__sentences"  # the sentence vectors' collection: `<chunks collection>__sentences`
 STATE_TTL_S = 0.5  # how stale this process's view of other processes' changes may be
 _PLACEHOLDER_VECTOR = [0.0]  # registry records are looked up by id, never by similarity
 # Up to this many live chunks, search scans every live vector (exact: nothing can hide a
@@ -81,8 +89,28 @@ class _Vectors:
     by_version: dict[str, tuple[list[str], np.ndarray]]  # views into matrix
 
 
+def sentence_id(article_id: str, version: str, text: str) -> str:
+    """The stored sentence vector of `text` (as embedded) in this version of an article.
+
+    Named by the text itself, so a lookup finds a vector only for exactly the text it would
+    embed (a changed sentence splitter finds none, and embeds), and a sentence that two
+    overlapping chunks share is embedded and stored once."""
+    return f"{article_id}:{version}:{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    """A sentence vector to store: its id, the text embedded, and its article version."""
+
+    id: str
+    text: str
+    article_id: str
+    version: str
+
+
 class ArticleStore:
-    """Chunks (searchable) plus a registry of articles, both Chroma collections."""
+    """Chunks (searchable), their sentences' vectors, and a registry of articles: three
+    Chroma collections."""
 
     def __init__(
         self,
@@ -91,10 +119,14 @@ class ArticleStore:
         collection: str = "articles",
         *,
         check_model: bool = True,
+        sentences_of: Callable[[Document], list[str]] | None = None,
     ) -> None:
+        """`sentences_of(chunk)`: the texts to store a sentence vector for, embedded with the
+        chunk (`ingest.chunking.embedded_sentences`); None stores none."""
         self.client = client
         self.embeddings = embeddings
         self.collection_name = collection
+        self.sentences_of = sentences_of
         # One collection of chunks, reached through two public APIs: chromadb's collection
         # for what langchain-chroma has no method for (collection metadata, count, updating
         # vectors only), langchain-chroma's wrapper for adding, getting, deleting, searching.
@@ -115,6 +147,12 @@ class ArticleStore:
         self._raise_ef_search()
         self.chunks = Chroma(client=client, collection_name=collection, embedding_function=embeddings)
         self.registry = client.get_or_create_collection(f"{collection}__registry")
+        # Looked up by id only, never searched: its HNSW graph is kept small and cheap to build.
+        self.sentence_collection = client.get_or_create_collection(
+            name=f"{collection}{SENTENCES_SUFFIX}",
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine"},
+        )
         self._state: tuple[float, LiveState] | None = None
         self._vectors: _Vectors | None = None
         self._vectors_lock = threading.Lock()
@@ -224,14 +262,17 @@ class ArticleStore:
         progress: Callable[[int, int], None] = lambda _done, _total: None,
         *,
         vectors: Sequence[np.ndarray] | None = None,
-    ) -> None:
-        """Store new versions of several articles, then make them all live at once.
+    ) -> list[ArticleRecord]:
+        """Store new versions of several articles, then make them all live at once; returns
+        their records as stored (`sentence_vectors` set when sentence vectors were stored).
 
         Their chunks are embedded together, longest first, in batches of similar length:
         the model then pads little, and Chroma commits once a batch instead of once an
-        article (bulk ingest runs close to the raw speed of the model). `vectors`, one
-        array per article with a row per chunk, are stored instead of embedding: an
-        imported archive made with this very model (`embeddings.fingerprint`).
+        article (bulk ingest runs close to the raw speed of the model). Then their
+        sentences (`sentences_of`), each distinct text of a version once, the same way.
+        Progress counts both: chunks, then sentences. `vectors`, one array per article with
+        a row per chunk, are stored instead of embedding the chunks: an imported archive
+        made with this very model (`embeddings.fingerprint`).
         """
         if len({record.article_id for record, _ in articles}) < len(articles):
             raise ValueError("put_articles takes each article once")
@@ -244,13 +285,15 @@ class ArticleStore:
             for d in chunks
         ]
         docs.sort(key=lambda item: -len(item[1].page_content))
-        total = len(docs)
+        sentences = self._sentences([(r.article_id, r.version, d) for r, chunks in articles for d in chunks])
+        total = len(docs) + len(sentences)
+        records = [dataclasses.replace(r, sentence_vectors=self.sentences_of is not None) for r, _ in articles]
         run = uuid.uuid4().hex  # this call's chunks, for sweep_leftovers
         with _writing_guard:
             _writing.add(run)
         try:
             progress(0, total)
-            for start in range(0, total, ADD_BATCH):
+            for start in range(0, len(docs), ADD_BATCH):
                 batch = docs[start : start + ADD_BATCH]
                 written_at = time.time()  # the run's heartbeat: how sweep_leftovers tells it is alive
                 stamped = [
@@ -266,13 +309,14 @@ class ArticleStore:
                         documents=[d.page_content for d in stamped],
                         metadatas=[d.metadata for d in stamped],
                     )
-                progress(min(start + ADD_BATCH, total), total)
+                progress(min(start + ADD_BATCH, len(docs)), total)
+            self._write_sentences(sentences, run, lambda done: progress(len(docs) + done, total))
             with _writing_guard:  # live and no longer in progress at once, for sweep_leftovers
                 self.registry.upsert(
-                    ids=[record.article_id for record, _ in articles],
-                    embeddings=np.asarray([_PLACEHOLDER_VECTOR] * len(articles), dtype=np.float32),
-                    metadatas=[record.to_metadata() for record, _ in articles],
-                    documents=[record.title for record, _ in articles],
+                    ids=[record.article_id for record in records],
+                    embeddings=np.asarray([_PLACEHOLDER_VECTOR] * len(records), dtype=np.float32),
+                    metadatas=[record.to_metadata() for record in records],
+                    documents=[record.title for record in records],
                 )
                 _writing.discard(run)
         except BaseException:  # a failed write, a cancelled ingest (stop, Ctrl-C, SIGTERM)
@@ -281,9 +325,38 @@ class ArticleStore:
             self._remove_run(run)
             raise
         self._state = None  # this process sees its own change at once
-        for record, _ in articles:
+        for record in records:
             self.sweep(record.article_id, keep_version=record.version)
         self.sweep_leftovers()
+        return records
+
+    def _sentences(self, chunks: Sequence[tuple[str, str, Document]]) -> list[_Sentence]:
+        """The sentence vectors to store for these (article id, version, chunk)s: each
+        distinct text of a version once, longest first (as chunks are embedded)."""
+        if self.sentences_of is None:
+            return []
+        found: dict[str, _Sentence] = {}
+        for article_id, version, chunk in chunks:
+            for text in self.sentences_of(chunk):
+                key = sentence_id(article_id, version, text)
+                found.setdefault(key, _Sentence(key, text, article_id, version))
+        return sorted(found.values(), key=lambda s: -len(s.text))
+
+    def _write_sentences(self, sentences: Sequence[_Sentence], run: str, progress: Callable[[int], None]) -> None:
+        """Embed and store sentence vectors, stamped with their ingest run like chunks."""
+        for start in range(0, len(sentences), ADD_BATCH):
+            batch = sentences[start : start + ADD_BATCH]
+            written_at = time.time()
+            self.sentence_collection.upsert(
+                ids=[s.id for s in batch],
+                embeddings=self.embeddings.encode([s.text for s in batch], query=False),
+                documents=[s.text for s in batch],
+                metadatas=[
+                    {"article_id": s.article_id, "version": s.version, "run": run, "written_at": written_at}
+                    for s in batch
+                ],
+            )
+            progress(min(start + ADD_BATCH, len(sentences)))
 
     def _remove_run(self, run: str) -> None:
         """Delete what an unfinished `put_articles` call wrote, now rather than at the next
@@ -291,6 +364,7 @@ class ArticleStore:
         effort: when the store itself failed, `sweep_leftovers` removes them later."""
         try:
             self.chunk_collection.delete(where={"run": run})
+            self.sentence_collection.delete(where={"run": run})
         except Exception:
             logger.warning("Could not remove the chunks of an unfinished ingest; they go at the next sweep")
 
@@ -304,15 +378,17 @@ class ArticleStore:
         self._state = None
 
     def sweep(self, article_id: str, keep_version: str | None) -> None:
-        """Delete an article's chunks of every version but `keep_version`."""
+        """Delete an article's chunks and sentence vectors of every version but `keep_version`."""
         where: dict = {"article_id": article_id}
         if keep_version is not None:
             where = {"$and": [where, {"version": {"$ne": keep_version}}]}
         self.chunks.delete(where=where)
+        self.sentence_collection.delete(where=where)
 
     def sweep_leftovers(self) -> int:
-        """Delete the chunks of versions that never went live (an ingest killed midway);
-        returns how many. Run when the store opens and after every write.
+        """Delete the chunks (and sentence vectors) of versions that never went live (an
+        ingest killed midway); returns how many chunks. Run when the store opens and after
+        every write.
 
         Which non-live chunks may go depends on who else could be writing them:
 
@@ -334,28 +410,33 @@ class ArticleStore:
     def _sweep_leftovers(self, mine: set[str]) -> int:
         live = self.live_state_now().versions
         where = {"version": {"$nin": live}} if live else None
-        ids: list[str] = []
-        metas: list[Mapping] = []
-        while True:  # in pages: embedded Chroma fails to return ~32k records at once
-            page = self.chunk_collection.get(where=where, include=["metadatas"], limit=10_000, offset=len(ids))  # type: ignore[arg-type]
-            ids += page["ids"]
-            metas += page["metadatas"] or []
-            if len(page["ids"]) < 10_000:
-                break
-        if not ids:
+        found = {name: _records(collection, where) for name, collection in self._swept().items()}
+        newest: dict[str, float] = {}  # run → when it last wrote (a chunk or a sentence vector)
+        for _, metas in found.values():
+            for meta in metas:
+                run = str(meta.get("run", ""))
+                newest[run] = max(newest.get(run, 0.0), _written_at(meta))
+        if not newest:
             return 0
-        newest: dict[str, float] = {}  # run → when it last wrote
-        for meta in metas:
-            run = str(meta.get("run", ""))
-            newest[run] = max(newest.get(run, 0.0), _written_at(meta))
         cutoff = time.time() - LEFTOVER_AGE_S
         dead = {run for run, at in newest.items() if run not in mine and (self.sole_writer or at < cutoff)}
-        ids = [i for i, m in zip(ids, metas) if str(m.get("run", "")) in dead]
-        for start in range(0, len(ids), 5000):
-            self.chunk_collection.delete(ids=ids[start : start + 5000])
-        if ids:
-            logger.info("Removed %d chunks of interrupted ingests", len(ids))
-        return len(ids)
+        removed: dict[str, int] = {}
+        for name, (ids, metas) in found.items():
+            doomed = [i for i, m in zip(ids, metas) if str(m.get("run", "")) in dead]
+            for start in range(0, len(doomed), 5000):
+                self._swept()[name].delete(ids=doomed[start : start + 5000])
+            removed[name] = len(doomed)
+        if any(removed.values()):
+            logger.info(
+                "Removed %d chunks and %d sentence vectors of interrupted ingests",
+                removed["chunks"],
+                removed["sentences"],
+            )
+        return removed["chunks"]
+
+    def _swept(self) -> dict[str, chromadb.Collection]:
+        """The collections whose records belong to an article version (not the registry)."""
+        return {"chunks": self.chunk_collection, "sentences": self.sentence_collection}
 
     def live_state_now(self) -> LiveState:
         """live_state, read from the registry now (not up to STATE_TTL_S old)."""
@@ -377,23 +458,44 @@ class ArticleStore:
         return record
 
     def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:
-        """Re-embed every stored chunk with the current model, then record the model.
+        """Re-embed every stored chunk with the current model and rebuild every sentence
+        vector (adding them to articles stored before there were any), then record the
+        model; returns the number of chunks. Progress counts chunks, then sentences.
 
         The model is recorded only after the last batch, so an interrupted reindex still
-        reports a mismatch and can simply be run again.
+        reports a mismatch and can simply be run again. Sentence vectors are overwritten
+        in place (same text, same id) and only then are the ones no chunk asks for any
+        more deleted, so answers find stored vectors throughout.
         """
-        got = self.chunks.get(include=["documents"])
-        total = len(got["ids"])
+        chunks = self.live_chunks(versions=None, every_version=True)
+        sentences = self._sentences([(str(d.metadata["article_id"]), str(d.metadata["version"]), d) for d in chunks])
+        total = len(chunks) + len(sentences)
         progress(0, total)
-        for start in range(0, total, ADD_BATCH):
-            ids = got["ids"][start : start + ADD_BATCH]
-            vectors = self.embeddings.embed_documents(got["documents"][start : start + ADD_BATCH])
-            self.chunk_collection.update(ids=ids, embeddings=np.asarray(vectors, dtype=np.float32))
-            progress(min(start + ADD_BATCH, total), total)
+        for start in range(0, len(chunks), ADD_BATCH):
+            batch = chunks[start : start + ADD_BATCH]
+            vectors = self.embeddings.encode([d.page_content for d in batch], query=False)
+            self.chunk_collection.update(ids=[str(d.id) for d in batch], embeddings=vectors)
+            progress(min(start + ADD_BATCH, len(chunks)), total)
+        self._write_sentences(sentences, uuid.uuid4().hex, lambda done: progress(len(chunks) + done, total))
+        versions = {str(d.metadata["version"]) for d in chunks}
+        kept = {s.id for s in sentences}  # (the old model's vectors of any other text must go)
+        stored, _ = _records(self.sentence_collection, None)
+        stale = [i for i in stored if i.rsplit(":", 2)[-2] in versions and i not in kept]
+        for start in range(0, len(stale), 5000):
+            self.sentence_collection.delete(ids=stale[start : start + 5000])
+        records = [dataclasses.replace(r, sentence_vectors=self.sentences_of is not None) for r in self.articles()]
+        if records:
+            self.registry.update(ids=[r.article_id for r in records], metadatas=[r.to_metadata() for r in records])
+        self._state = None
         self._record_model()
         with self._vectors_lock:
             self._vectors = None  # the cached vectors are the old model's
-        return total
+        return len(chunks)
+
+    def articles_without_sentence_vectors(self) -> list[ArticleRecord]:
+        """Articles stored before sentence vectors were (their sentences are embedded when
+        a question needs them, which is slower: `reindex` adds them)."""
+        return [r for r in self.articles() if not r.sentence_vectors]
 
     # -- reads -------------------------------------------------------------------------
 
@@ -479,14 +581,26 @@ class ArticleStore:
             self._vectors = _Vectors(key, ids, matrix, by_version)
             return self._vectors
 
-    def live_chunks(self, versions: list[str] | None = None) -> list[Document]:
+    def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored sentence vectors of these `sentence_id`s (those stored: none for an
+        article stored before there were any, or one replaced meanwhile)."""
+        if not ids:
+            return {}
+        got = self.sentence_collection.get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
+        vectors = got["embeddings"] if got["embeddings"] is not None else []
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], vectors)}
+
+    def live_chunks(self, versions: list[str] | None = None, *, every_version: bool = False) -> list[Document]:
+        """The chunks of these versions (default: the live ones); `every_version`: every
+        stored chunk, live or not."""
         versions = self.live_versions() if versions is None else versions
-        if not versions:
+        if not versions and not every_version:
             return []
+        where = None if every_version else {"version": {"$in": versions}}
         docs: list[Document] = []
         while True:  # in pages: embedded Chroma fails to return ~32k chunks' texts at once
             got = self.chunks.get(
-                where={"version": {"$in": versions}},  # type: ignore[dict-item]  # mypy reads "$in" as str, not the Literal
+                where=where,  # type: ignore[arg-type]  # mypy reads "$in" as str, not the Literal
                 include=["documents", "metadatas"],
                 limit=10_000,
                 offset=len(docs),
@@ -525,6 +639,19 @@ class ArticleStore:
         order = sorted(range(len(docs)), key=lambda i: int(str(docs[i].metadata.get("position", 0))))
         matrix = np.vstack([rows[i] for i in order]) if rows else np.zeros((0, 0), dtype=np.float32)
         return [docs[i] for i in order], matrix
+
+
+def _records(collection: chromadb.Collection, where: dict | None) -> tuple[list[str], list[Mapping]]:
+    """Ids and metadata of a collection's records matching `where`, read in pages:
+    embedded Chroma fails to return ~32k records at once."""
+    ids: list[str] = []
+    metas: list[Mapping] = []
+    while True:
+        page = collection.get(where=where, include=["metadatas"], limit=10_000, offset=len(ids))
+        ids += page["ids"]
+        metas += page["metadatas"] or []
+        if len(page["ids"]) < 10_000:
+            return ids, metas
 
 
 def _written_at(meta: Mapping) -> float:

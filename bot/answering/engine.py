@@ -27,6 +27,8 @@ from bot.answering.selection import (
     SentenceScorer,
     choose,
     content_terms,
+    has_person_name,
+    rarity,
 )
 from bot.answering.stats import AnswerStats
 from bot.errors import EmptyQuestionError, QuestionTooLongError
@@ -34,7 +36,7 @@ from bot.generation import verification
 from bot.generation.generator import PASSAGES, GenerationFailed, Generator
 from bot.language import language_of
 from bot.settings import Settings
-from vectorstore.retrieval import Hit, HybridRetriever
+from vectorstore.retrieval import Hit, HybridRetriever, tokenize
 from vectorstore.store import ArticleStore
 
 logger = logging.getLogger(__name__)
@@ -49,11 +51,31 @@ class Engine:
         self.settings = settings
         self.store = store
         self.retriever = HybridRetriever(store)
-        self.scorer = SentenceScorer(store.embeddings)
+        self.scorer = SentenceScorer(store.embeddings, store)
         self.generator = generator  # None: extractive answers
         self.verifier = verification.Verifier(self.scorer)
         self.refusal = load_model()
         self.stats = AnswerStats()
+        older = store.articles_without_sentence_vectors()
+        if older:
+            logger.warning(
+                "%d of the %d articles were stored without sentence vectors: answers about them embed "
+                "sentences as questions need them, which is slower. `articlebot reindex` stores them.",
+                len(older),
+                len(store.articles()),
+            )
+
+    def prepare(self) -> None:
+        """Load now what the first question would otherwise wait for, none of which grows
+        with the articles stored: jieba's dictionaries (words, parts of speech, IDF), the
+        English glosses of Chinese words, the embedding model's first run. The bot calls it
+        at start-up; every vector of the articles was computed at ingest, so there is no
+        warm-up of them."""
+        tokenize("准备回答问题")
+        has_person_name("蒂姆·布鲁克斯介绍了名字的来历。")
+        rarity({"准备"})
+        glossary.load()
+        self.store.embeddings.encode(["准备"], query=True)
 
     # -- questions ---------------------------------------------------------------------
 
@@ -178,12 +200,6 @@ class Engine:
         relevant = _relevant_sentences(scored)
         kept = [s if w in relevant else None for s, w in zip(supports, where)]
         return cite_claims(claims, kept, passages, max_chars)
-
-    def warm_up(self) -> None:
-        """Prepare answering for every stored sentence (a few seconds per hundred chunks),
-        for services that answer many questions after one start."""
-        self.scorer.warm_up([Hit(doc, 0.0, 0.0) for doc in self.store.live_chunks()])
-        glossary.load()
 
 
 def _relevant_sentences(scored: list[Scored]) -> set[tuple[str, int]]:

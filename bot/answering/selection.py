@@ -7,7 +7,9 @@ the answer's core (with the sentence before it when it refers back, or a neighbo
 scores nearly as well); further sentences of the same article that score nearly as well
 fill the answer up to about FILL_CHARS characters, after the passage of the best one.
 Sentences are quoted exactly as stored, so every citation points to text that is really
-in the article.
+in the article. Their vectors were computed at ingest and are looked up in the store, so a
+question embeds only itself (articles stored before sentence vectors were have theirs
+embedded on demand, and kept, until `articlebot reindex` stores them).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from jieba import analyse, posseg
 
 from bot.answering.glossary import bridged_overlap
 from bot.language import join_sentences, language_of
-from ingest.chunking import split_sentences, stretch
+from ingest.chunking import embedded_sentences, split_sentences, stretch
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.retrieval import Hit, tokenize
+from vectorstore.store import ArticleStore, sentence_id
 
 MAX_ANSWER_CHARS = 300
 # Weights, calibrated on the dev question set and the CMRC trial set (`articlebot eval`).
@@ -41,7 +44,7 @@ NEIGHBOUR_SPAN = 1  # how far apart (in sentences of one chunk) two answer sente
 # like?" or "how did it happen?" often takes a few sentences, and a short answer is kept.
 FILL_MARGIN = 0.1
 FILL_CHARS = 150
-_CACHE_SIZE = 20_000
+_CACHE_SIZE = 20_000  # sentence vectors embedded on demand (articles stored without them)
 # Question words that say nothing about the answer's content.
 _STOPWORDS = frozenset(
     "的 了 是 在 有 和 与 及 吗 呢 么 什么 哪些 哪个 哪 谁 多少 多 怎么 怎样 如何 为什么 为何 "
@@ -205,35 +208,45 @@ class Scored:
 
 
 class SentenceScorer:
-    """Scores sentences of retrieved chunks; caches sentence embeddings across questions."""
+    """Scores sentences of retrieved chunks by their vectors stored at ingest."""
 
-    def __init__(self, embeddings: SentenceEmbeddings) -> None:
+    def __init__(self, embeddings: SentenceEmbeddings, store: ArticleStore | None = None) -> None:
+        """`store`: where the chunks' sentence vectors are; None (passages that are not
+        stored) embeds every sentence when needed."""
+        self.store = store
         self.embeddings = embeddings
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # Only for articles stored without sentence vectors: what was embedded on demand.
+        self._encoded: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _vectors(self, sentences: list[str]) -> np.ndarray:
+    def _vectors(self, hits: list[Hit], texts: list[str]) -> np.ndarray:
+        """The vectors of these texts (`embedded_sentences` of each hit's chunk), in one
+        lookup: stored at ingest; embedded now only when not stored (an article ingested
+        before sentence vectors were, or replaced since it was retrieved)."""
+        ids = [
+            sentence_id(str(h.doc.metadata.get("article_id")), str(h.doc.metadata.get("version")), t)
+            for h, t in zip(hits, texts, strict=True)
+        ]
         with self._lock:
-            missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
+            found = {i: self._encoded[i] for i in ids if i in self._encoded}
+        if self.store is not None:
+            found.update(self.store.sentence_vectors([i for i in ids if i not in found]))
+        missing = {i: t for i, t in zip(ids, texts) if i not in found}
         if missing:
-            encoded = self.embeddings.encode(missing, query=False)
+            encoded = self.embeddings.encode(list(missing.values()), query=False)
             with self._lock:
-                self._cache.update(zip(missing, encoded))
-                while len(self._cache) > _CACHE_SIZE:
-                    self._cache.popitem(last=False)
-        with self._lock:
-            return np.stack([self._cache[s] for s in sentences])
+                self._encoded.update(zip(missing, encoded))
+                while len(self._encoded) > _CACHE_SIZE:
+                    self._encoded.popitem(last=False)
+            found.update(zip(missing, encoded))
+        if not ids:
+            return np.zeros((0, self.embeddings.dimension), dtype=np.float32)
+        return np.stack([found[i] for i in ids])
 
-    def sentence_vectors(self, hit: Hit, sentences: list[str]) -> np.ndarray:
-        """The (cached) vectors of sentences of a hit's chunk, as `score` compares them."""
-        return self._vectors([_in_context(hit, s) for s in sentences])
-
-    def warm_up(self, hits: list[Hit]) -> None:
-        """Embed every sentence of these chunks now, so that later answers only embed
-        their question."""
-        for start in range(0, len(hits), 64):
-            batch = hits[start : start + 64]
-            self._vectors([_in_context(h, s) for h in batch for s in split_sentences(h.doc.page_content)])
+    def sentence_vectors(self, hit: Hit) -> np.ndarray:
+        """The vectors of a hit's sentences (`split_sentences` order), as `score` compares them."""
+        texts = embedded_sentences(hit.doc)
+        return self._vectors([hit] * len(texts), texts)
 
     def score(
         self, question: str, query_vector: np.ndarray, hits: list[Hit], vocabulary: Collection[str]
@@ -249,18 +262,20 @@ class SentenceScorer:
         kind = answer_type(question)
         language = language_of(question)
         spans = [
-            (hit, i, sentence)
+            (hit, i, sentence, text)
             for hit in hits
             if _mentions(entities, hit, language, vocabulary)
-            for i, sentence in enumerate(split_sentences(hit.doc.page_content))
+            for i, (sentence, text) in enumerate(
+                zip(split_sentences(hit.doc.page_content), embedded_sentences(hit.doc), strict=True)
+            )
         ]
         if not spans:
             return []
-        sentences = [s for _, _, s in spans]
+        sentences = [s for _, _, s, _ in spans]
         weights = term_weights(terms, sentences)
-        dense = self._vectors([_in_context(hit, s) for hit, _, s in spans]) @ query_vector
+        dense = self._vectors([hit for hit, *_ in spans], [text for *_, text in spans]) @ query_vector
         scored = []
-        for (hit, i, sentence), similarity in zip(spans, dense):
+        for (hit, i, sentence, _), similarity in zip(spans, dense):
             fits = fits_type(kind, sentence)
             if not fits and kind in ("day", "number"):
                 continue
@@ -276,13 +291,6 @@ class SentenceScorer:
             )
             scored.append(Scored(sentence, hit, i, float(similarity), lexical, fits, total))
         return sorted(scored, key=lambda s: s.score, reverse=True)
-
-
-def _in_context(hit: Hit, sentence: str) -> str:
-    """A sentence as embedded: after its section heading (or the article title), which
-    names what "it" in the sentence refers to."""
-    meta = hit.doc.metadata
-    return f"{meta.get('section') or meta.get('title', '')}: {sentence}"
 
 
 def _mentions(entities: set[str], hit: Hit, language: str, vocabulary: Collection[str]) -> bool:

@@ -284,7 +284,9 @@ def chat(ctx: click.Context) -> None:
 @main.command()
 @click.pass_context
 def reindex(ctx: click.Context) -> None:
-    """Re-embed every article with the current EMBEDDING_MODEL."""
+    """Re-embed every article with the current EMBEDDING_MODEL: its chunks and its
+    sentences (which also stores the sentence vectors of articles ingested before
+    articlebot kept them; answers about those are slower until then)."""
     library = articlebot(ctx, check_model=False).library
     bar = Bar("reindex")
     count = library.reindex(progress=lambda done, total: bar("embedding", done, total))

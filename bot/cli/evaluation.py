@@ -70,8 +70,6 @@ def _eval_questions(ctx: click.Context, qa_file: Path, table: bool, as_json: boo
     """`eval QA_FILE`: every question asked alone and graded."""
     engine = articlebot(ctx).engine
     questions = question_sets.read_questions(qa_file)
-    engine.warm_up()  # latency is reported for a warm engine, as a running bot has
-    engine.answer(questions[0].q)
     graded = list(tqdm(question_sets.run(questions, engine.answer), total=len(questions), file=sys.stderr, desc="eval"))
     summary = question_sets.Summary.of(graded)
     if as_json:
@@ -95,7 +93,6 @@ def _eval_followups(ctx: click.Context, path: Path, table: bool, as_json: bool) 
     with and without the conversation."""
     conversations = question_sets.read_conversations(path)
     engine = articlebot(ctx).engine
-    engine.warm_up()
     history_turns = ctx.obj.history_turns
     graded = list(
         tqdm(

@@ -150,7 +150,7 @@ class Verifier:
         if not claim_list:
             return []
         sentences = [split_sentences(hit.doc.page_content) for hit in passages]
-        vectors = [self.scorer.sentence_vectors(hit, s) for hit, s in zip(passages, sentences)]
+        vectors = [self.scorer.sentence_vectors(hit) for hit in passages]
         claim_vectors = self.scorer.embeddings.encode([c.text for c in claim_list], query=True)
         asked = content_terms(question)
         # Names the question or a passage writes: what a claim's first word may be.

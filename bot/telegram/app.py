@@ -163,6 +163,7 @@ def build_application(
         if parts is None:
             logger.info("Loading the embedding model and the articles…")
             parts = await asyncio.to_thread(build, settings)
+            await asyncio.to_thread(parts.engine.prepare)  # the first answer then waits for nothing
         application.bot_data.start(parts, ENGINE_THREADS)
         if settings.refresh_interval_s:  # web pages fetched again on a schedule
             refresh.schedule(application, settings.refresh_interval_s)
