@@ -6,10 +6,14 @@ session's `engine` (tests/conftest.py), so the model loads once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +26,8 @@ from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.limits import UserLimit
 from bot.telegram.webhook import Webhook, WebhookServer
 from bot.wiring import Articlebot
-from tests.telegram.fake_botapi import FakeBotAPI
+from tests.conftest import MODELS_DIR
+from tests.telegram.fake_botapi import TOKEN, FakeBotAPI
 
 WEBHOOK_SECRET = "test-secret_0123456789"
 
@@ -89,6 +94,33 @@ async def running(application: Application, webhook: Webhook | None = None) -> A
             await server.stop()
         await application.shutdown()
         await application.post_shutdown(application)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def serve_process(api: FakeBotAPI, data_dir: Path, *args: str, **env: str) -> asyncio.subprocess.Process:
+    """`articlebot serve ARGS` as a process of its own against `api`, output on stdout."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from bot.cli.commands import main; main()",
+        "serve",
+        *args,
+        env=os.environ
+        | {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": api.base_url,
+            "TELEGRAM_FILE_URL": api.file_url,
+            "ARTICLEBOT_DATA_DIR": str(data_dir),
+            "ARTICLEBOT_MODELS_DIR": str(MODELS_DIR),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
+        | env,
+        cwd=data_dir.parent,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
 
 
 def free_port() -> int:

@@ -626,7 +626,8 @@ class FakeBotAPI:
         self.messages[(chat["id"], message["message_id"])] = message
         return message
 
-    def _api_editmessagetext(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _editable(self, params: dict[str, Any]) -> tuple[tuple[int, int], dict[str, Any]]:
+        """The bot's own message an edit names, as Telegram checks it, with its key."""
         if "inline_message_id" in params:
             raise bad_request("inline messages are not supported by this fake")
         chat = self._known_chat(params.get("chat_id"))
@@ -636,6 +637,10 @@ class FakeBotAPI:
             raise bad_request("message to edit not found")
         if current["from"]["id"] != self.me["id"]:
             raise bad_request("message can't be edited")
+        return key, current
+
+    def _api_editmessagetext(self, params: dict[str, Any]) -> dict[str, Any]:
+        key, current = self._editable(params)
         text, entities = self._text(params)
         markup = self._markup(params)  # an edit without reply_markup removes the keyboard
         unchanged = (current["text"], current.get("entities", []), current.get("reply_markup"))
@@ -654,15 +659,7 @@ class FakeBotAPI:
         return edited
 
     def _api_editmessagereplymarkup(self, params: dict[str, Any]) -> dict[str, Any]:
-        if "inline_message_id" in params:
-            raise bad_request("inline messages are not supported by this fake")
-        chat = self._known_chat(params.get("chat_id"))
-        key = (chat["id"], int(params.get("message_id", 0)))
-        current = self.messages.get(key)
-        if current is None:
-            raise bad_request("message to edit not found")
-        if current["from"]["id"] != self.me["id"]:
-            raise bad_request("message can't be edited")
+        key, current = self._editable(params)
         markup = self._markup(params)  # none: the keyboard goes
         if markup == current.get("reply_markup"):
             raise bad_request(

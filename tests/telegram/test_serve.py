@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import MODELS_DIR
-from tests.telegram.conftest import free_port
+from tests.telegram.conftest import free_port, serve_process
 from tests.telegram.fake_botapi import TOKEN, FakeBotAPI
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -24,26 +18,8 @@ async def test_serve_answers_until_interrupted_and_never_prints_the_token(api: F
     port, health_port = free_port(), free_port()
     args = ["--webhook", f"http://127.0.0.1:{port}/telegram", "--port", str(port)] if mode == "webhook" else []
     probes = f"http://127.0.0.1:{port if mode == 'webhook' else health_port}"
-    env = os.environ | {
-        "HEALTH_PORT": str(health_port),  # long polling serves the probes there; a webhook on its own port
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": api.base_url,
-        "TELEGRAM_FILE_URL": api.file_url,
-        "ARTICLEBOT_DATA_DIR": str(tmp_path / "data"),
-        "ARTICLEBOT_MODELS_DIR": str(MODELS_DIR),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from bot.cli.commands import main; main()",
-        "serve",
-        *args,
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    # Long polling serves the probes on HEALTH_PORT; a webhook on its own port.
+    process = await serve_process(api, tmp_path / "data", *args, HEALTH_PORT=str(health_port))
     try:
         await api.wait_for(lambda: "zh" in api.commands, timeout=90)  # post_init has run
         ann = api.user(8001, "Ann")

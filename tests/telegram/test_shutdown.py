@@ -3,46 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import sys
 import time
-from pathlib import Path
 
 import chromadb
 import pytest
 
-from tests.conftest import MODELS_DIR
+from tests.telegram.conftest import serve_process
 from tests.telegram.fake_botapi import TOKEN, FakeBotAPI
 from tests.test_store_integrity import template_article
 
-REPO = Path(__file__).resolve().parents[2]
 ADMIN_ID = 9001
 
 
 @pytest.mark.slow
 async def test_sigterm_stops_a_running_ingest_removes_its_chunks_and_exits_0(api: FakeBotAPI, tmp_path):
     data = tmp_path / "data"
-    env = os.environ | {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": api.base_url,
-        "TELEGRAM_FILE_URL": api.file_url,
-        "ARTICLEBOT_DATA_DIR": str(data),
-        "ARTICLEBOT_MODELS_DIR": str(MODELS_DIR),
-        "ADMIN_USER_IDS": str(ADMIN_ID),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from bot.cli.commands import main; main()",
-        "serve",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await serve_process(api, data, ADMIN_USER_IDS=str(ADMIN_ID))
     admin = api.user(ADMIN_ID, "Ada")
     chat = api.private_chat(admin)
     try:
