@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, NullPool, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import DataFileError
@@ -28,7 +28,9 @@ class SmallDatabase:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise self._error(exc) from exc
-        self.engine = create_engine(f"sqlite:///{path}")
+        # A connection per use, closed after it: nothing held open between questions (a
+        # pool per file would keep descriptors open for the life of every Application).
+        self.engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
         with self.begin() as connection:
             for statement in schema.split(";"):
                 if statement.strip():

@@ -164,7 +164,9 @@ class AskProcess:
         """The process's JSON reply to one question (an answer, or {"error": ...})."""
         self.process.stdin.write(question + "\n")
         self.process.stdin.flush()
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        poller = select.poll()  # not select(): it fails on descriptors above 1023
+        poller.register(self.process.stdout, select.POLLIN)
+        ready = poller.poll(timeout * 1000)
         line = self.process.stdout.readline() if ready else ""
         if not line:
             self.stderr.seek(0)

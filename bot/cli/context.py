@@ -61,7 +61,7 @@ class Bar:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if stage == "embedding":
             if self.bar is None:
-                self.bar = tqdm(total=total, desc=f"{self.label}: embedding", unit="chunk", file=sys.stderr)
+                self.bar = tqdm(total=total, desc=f"{self.label}: embedding", unit="text", file=sys.stderr)
             self.bar.n = done
             self.bar.refresh()
         elif stage != "done":

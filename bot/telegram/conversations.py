@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from langchain_core.messages import AIMessage, HumanMessage
-from sqlalchemy import create_engine, text
+from sqlalchemy import NullPool, create_engine, text
 
 from bot.answering.answer import Turn
 
@@ -28,7 +28,7 @@ class Conversations:
 
     def __init__(self, path: Path, max_turns: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = create_engine(f"sqlite:///{path}")
+        self.db = create_engine(f"sqlite:///{path}", poolclass=NullPool)  # see bot/small_database.py
         self.max_turns = max_turns
         # Every history object creates the table if it is missing; creating it here, once,
         # keeps concurrent first questions from racing to create it.

@@ -113,7 +113,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stage_fetching": "Fetching…",
         "stage_cleaning": "Cleaning the text…",
         "stage_chunking": "Splitting it into chunks…",
-        "stage_embedding": "{total} {total:chunk|chunks}; embedding {done}/{total}…",
+        "stage_embedding": "Embedding {done}/{total} (chunks, then their sentences)…",
         "ingest_new": "✅ <b>{source}</b>\nAdded a new article:\n<code>{summary}</code>",
         "ingest_unchanged": (
             "✅ <b>{source}</b>\nUnchanged since the last time, nothing to do:\n<code>{summary}</code>"
@@ -296,7 +296,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stage_fetching": "正在获取…",
         "stage_cleaning": "正在清理文本…",
         "stage_chunking": "正在切分片段…",
-        "stage_embedding": "{total} 个片段;正在嵌入 {done}/{total}…",
+        "stage_embedding": "正在嵌入 {done}/{total}(先片段,后句子)…",
         "ingest_new": "✅ <b>{source}</b>\n已添加新文章:\n<code>{summary}</code>",
         "ingest_unchanged": "✅ <b>{source}</b>\n内容与上次相同,无需处理:\n<code>{summary}</code>",
         "ingest_replaced": "✅ <b>{source}</b>\n已替换旧版本:\n<code>{summary}</code>",

@@ -216,7 +216,7 @@ async def test_admin_adds_a_gbk_file_and_a_web_page_and_users_get_answers_citing
         "Downloading the file…",
         "Cleaning the text…",
         "Splitting it into chunks…",
-        "N chunks; embedding N/N…",
+        "Embedding N/N (chunks, then their sentences)…",
         "Added a new article:",
     ]
     assert desert_status["text"] == (
@@ -227,7 +227,7 @@ async def test_admin_adds_a_gbk_file_and_a_web_page_and_users_get_answers_citing
         "Fetching…",
         "Cleaning the text…",
         "Splitting it into chunks…",
-        "N chunk; embedding N/N…",  # one chunk
+        "Embedding N/N (chunks, then their sentences)…",
         "Added a new article:",
     ]
     assert "二十四个网箱" in farm_answer["text"]
@@ -319,14 +319,14 @@ async def test_a_question_during_a_long_ingest_is_answered_before_the_ingest_end
     await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
     big = bot.api.upload(bot.api.private_chat(admin), admin, "polar.txt", POLAR.encode())
     [status] = await bot.api.wait_for(lambda: bot.api.replies_to(big))
-    await bot.api.wait_for(lambda: "embedding" in bot.api.messages[admin["id"], status["message_id"]]["text"])
+    await bot.api.wait_for(lambda: "Embedding" in bot.api.messages[admin["id"], status["message_id"]]["text"])
 
     answer = await bot.ask(bot.api.private_chat(bob), bob, FARM_Q)
     status_meanwhile = bot.api.messages[admin["id"], status["message_id"]]["text"]
     done = await outcome(bot, big, timeout=120)
 
     assert "二十四个网箱" in answer["text"]
-    assert re.fullmatch(r"⏳ polar\.txt\n(\d+) chunks; embedding \d+/\1…", status_meanwhile)
+    assert re.fullmatch(r"⏳ polar\.txt\nEmbedding \d+/\d+ \(chunks, then their sentences\)…", status_meanwhile)
     assert done["text"].startswith("✅ polar.txt\nAdded a new article:\npolar-")
 
 
@@ -544,7 +544,6 @@ async def test_a_one_chunk_article_is_one_chunk_in_every_reply(make_bot, admin):
     today = datetime.now(UTC).date().isoformat()
 
     assert added["text"] == f"✅ moon.txt\nAdded a new article:\n{moon.article_id}  月球图书馆  (1 chunk, added)"
-    assert "1 chunk; embedding N/N…" in [re.sub(r"\d+/\d+", "N/N", t.splitlines()[1]) for t in history(bot, added)]
     assert listed["text"] == f"Articles (1, 1 chunk):\n1. 月球图书馆\n{moon.article_id}, 1 chunk, added {today}"
     assert "\nArticles: 1 (1 chunk)\n" in stats["text"]
     assert reindexed["text"] == f"✅ Re-embedded 1 chunk with {library_of(bot).model_name}."

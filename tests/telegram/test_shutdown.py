@@ -28,7 +28,7 @@ async def test_sigterm_stops_a_running_ingest_removes_its_chunks_and_exits_0(api
         api.upload(chat, admin, "labs.txt", template_article(3000).encode())
 
         def embedding_started() -> bool:
-            return any(re.search(r"embedding [1-9]\d*/", m.get("text", "")) for m in api.bot_messages(chat["id"]))
+            return any(re.search(r"Embedding [1-9]\d*/", m.get("text", "")) for m in api.bot_messages(chat["id"]))
 
         await api.wait_for(embedding_started, timeout=180)
         process.send_signal(signal.SIGTERM)
