@@ -216,27 +216,23 @@ def foreign_zip(_data: bytes) -> bytes:
     return out.getvalue()
 
 
-def edited_chunk(data: bytes) -> bytes:
-    """A chunk's text changed inside a well-formed zip (its CRC right, its checksum wrong)."""
+def rewritten(data: bytes, name: str, change) -> bytes:
+    """The archive `data` with the file `name` passed through `change`, in a well-formed zip."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
             content = source.read(item)
-            if item.filename == "articles/0001/chunks.jsonl":
-                content = content.replace(b'"text": "', '"text": "据说'.encode(), 1)
-            target.writestr(item, content)
+            target.writestr(item, change(content) if item.filename == name else content)
     return out.getvalue()
+
+
+def edited_chunk(data: bytes) -> bytes:
+    """A chunk's text changed inside a well-formed zip (its CRC right, its checksum wrong)."""
+    return rewritten(data, "articles/0001/chunks.jsonl", lambda c: c.replace(b'"text": "', '"text": "据说'.encode(), 1))
 
 
 def newer_format(data: bytes) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
-        for item in source.infolist():
-            content = source.read(item)
-            if item.filename == "manifest.json":
-                content = json.dumps({**json.loads(content), "version": 2}).encode()
-            target.writestr(item, content)
-    return out.getvalue()
+    return rewritten(data, "manifest.json", lambda c: json.dumps({**json.loads(c), "version": 2}).encode())
 
 
 @pytest.mark.parametrize(

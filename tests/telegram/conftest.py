@@ -11,7 +11,7 @@ import contextlib
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,8 @@ from bot.settings import Settings
 from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.limits import UserLimit
 from bot.telegram.webhook import Webhook, WebhookServer
-from bot.wiring import Articlebot
-from tests.conftest import MODELS_DIR
+from bot.wiring import Articlebot, build
+from tests.conftest import MODELS_DIR, make_settings
 from tests.telegram.fake_botapi import TOKEN, FakeBotAPI
 
 WEBHOOK_SECRET = "test-secret_0123456789"
@@ -159,3 +159,24 @@ async def webhook_bot(api: FakeBotAPI, articlebot: Articlebot) -> AsyncIterator[
     application = build_application(telegram_settings(articlebot.engine, api), articlebot=articlebot)
     async with running(application, webhook=hook):
         yield Bot(api, application, hook)
+
+
+# The admin of the bots `make_bot` starts.
+ADMIN_ID = 4001
+MakeBot = Callable[..., Awaitable[Bot]]
+
+
+@pytest.fixture
+async def make_bot(api, tmp_path, embeddings) -> AsyncIterator[MakeBot]:
+    """Start the bot over a new empty store, with ADMIN_ID as its admin and these settings."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def make(**overrides: Any) -> Bot:
+            settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False, **overrides)
+            articlebot = build(settings, embeddings=embeddings, generator=None)
+            bot_settings = telegram_settings(articlebot.engine, api, admin_user_ids=frozenset({ADMIN_ID}))
+            application = build_application(bot_settings, articlebot=articlebot)
+            await stack.enter_async_context(running(application))
+            return Bot(api, application)
+
+        yield make

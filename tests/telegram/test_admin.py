@@ -6,10 +6,9 @@ store (sharing the session's model) and a web server on 127.0.0.1 for the URLs.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,13 +17,11 @@ from aiohttp import web
 from pypdf import PdfWriter
 
 from bot.library import Library
-from bot.telegram.app import build_application
 from bot.wiring import build
 from tests.conftest import make_settings
-from tests.telegram.conftest import Bot, free_port, running, telegram_settings
+from tests.telegram.conftest import ADMIN_ID, Bot, free_port
 from tests.telegram.fake_botapi import parse_html
 
-ADMIN_ID = 4001
 REFUSAL = (
     "Sorry, only the bot's admins can do that (manage the articles, see stats and feedback). "
     "You can still ask me anything about the articles."
@@ -60,24 +57,6 @@ POLAR = "极地观测网\n\n" + "\n\n".join(
 
 
 # -- fixtures -------------------------------------------------------------------------------
-
-MakeBot = Callable[..., Awaitable[Bot]]
-
-
-@pytest.fixture
-async def make_bot(api, tmp_path, embeddings) -> AsyncIterator[MakeBot]:
-    """Start the bot over a new empty store, with ADMIN_ID as its admin and these settings."""
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def make(**overrides: Any) -> Bot:
-            settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False, **overrides)
-            articlebot = build(settings, embeddings=embeddings, generator=None)
-            bot_settings = telegram_settings(articlebot.engine, api, admin_user_ids=frozenset({ADMIN_ID}))
-            application = build_application(bot_settings, articlebot=articlebot)
-            await stack.enter_async_context(running(application))
-            return Bot(api, application)
-
-        yield make
 
 
 @pytest.fixture

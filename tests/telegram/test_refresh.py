@@ -6,42 +6,18 @@ the page is served from 127.0.0.1 (tests/pages.py) and changes between fetches.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
 
-from bot.telegram.app import build_application
-from bot.wiring import build
-from tests.conftest import make_settings
 from tests.pages import ChangingSite, html_page
-from tests.telegram.conftest import Bot, running, telegram_settings
-from tests.telegram.test_admin import ADMIN_ID, FARM, FARM_Q, REFUSAL, command, ingest, library_of, outcome, upload
+from tests.telegram.conftest import ADMIN_ID, Bot
+from tests.telegram.test_admin import FARM, FARM_Q, REFUSAL, command, ingest, library_of, outcome, upload
 from tests.test_refresh import AFTER, BEFORE, QUESTION, TITLE
 
-MakeBot = Callable[..., Awaitable[Bot]]
 NOT_MODIFIED = "(unchanged: not modified since the last fetch)"
-
-
-@pytest.fixture
-async def make_bot(api, tmp_path, embeddings) -> AsyncIterator[MakeBot]:
-    """Start the bot over a new empty store, with ADMIN_ID as its admin, allowed to fetch
-    from 127.0.0.1, with these settings."""
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def make(**overrides: Any) -> Bot:
-            settings = make_settings(
-                tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False, ALLOW_PRIVATE_URLS=True, **overrides
-            )
-            articlebot = build(settings, embeddings=embeddings, generator=None)
-            bot_settings = telegram_settings(articlebot.engine, api, admin_user_ids=frozenset({ADMIN_ID}))
-            application = build_application(bot_settings, articlebot=articlebot)
-            await stack.enter_async_context(running(application))
-            return Bot(api, application)
-
-        yield make
 
 
 @pytest.fixture
@@ -67,7 +43,7 @@ async def refresh(bot: Bot, user: dict, text: str = "/refresh") -> dict[str, Any
 
 
 async def test_admins_refresh_now_and_everybody_else_is_refused(make_bot, site, admin, bob):
-    bot = await make_bot()
+    bot = await make_bot(ALLOW_PRIVATE_URLS=True)
     assert not bot.application.job_queue.jobs()  # REFRESH_INTERVAL is off by default
     nothing = await command(bot, admin, "/refresh")
     assert nothing["text"] == "No article comes from a web page, so there is nothing to refresh."
@@ -112,7 +88,7 @@ async def test_admins_refresh_now_and_everybody_else_is_refused(make_bot, site, 
 
 
 async def test_the_scheduled_refresh_tells_the_admins_only_when_something_changed_or_failed(make_bot, site, admin, bob):
-    bot = await make_bot(REFRESH_INTERVAL="1s")
+    bot = await make_bot(ALLOW_PRIVATE_URLS=True, REFRESH_INTERVAL="1s")
     assert [job.name for job in bot.application.job_queue.jobs()] == ["refresh"]
     admin_chat, bob_chat = bot.api.private_chat(admin), bot.api.private_chat(bob)
     bot.api.send(bob_chat, bob, "/start")  # Bob has a chat with the bot too, but is no admin
@@ -160,7 +136,7 @@ def links(message: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 async def test_a_citation_of_a_web_page_links_to_the_quoted_sentence_and_a_files_does_not(make_bot, site, admin, bob):
-    bot = await make_bot()
+    bot = await make_bot(ALLOW_PRIVATE_URLS=True)
     await ingest(bot, admin, f"/ingest {site.url}")
     await upload(bot, admin, "farm.txt", FARM.encode())
     chat = bot.api.private_chat(bob)
