@@ -4,14 +4,18 @@
                                  "embedding_model", "embedding_fingerprint", "dimension",
                                  "articles": [{"record": {…ArticleRecord…},
                                                "chunks": "articles/0001/chunks.jsonl", "chunks_sha256",
-                                               "vectors": "articles/0001/vectors.npy", "vectors_sha256"}]}
+                                               "vectors": "articles/0001/vectors.npy", "vectors_sha256",
+                                               "source": "articles/0001/source.html", "source_sha256",
+                                               "source_name", "source_kind", "source_charset"}]}
     articles/0001/chunks.jsonl  one {"text", "metadata"} per chunk, in position order
     articles/0001/vectors.npy   the chunks' vectors as stored: float32, one row per chunk
+    articles/0001/source.html   the source as ingested: the file's bytes, the page as fetched
 
-It holds what the store keeps, which is what answers are made of: each article's record
-(title, source path or URL, ingest date, content hash) and its chunks (text, section,
-offsets) with their vectors. Not the original file or page: articlebot keeps no copy of a
-source after ingesting it (docs/cli.md, "Export and import").
+It holds what the store keeps: each article's record (title, source path or URL, ingest
+date, content hash), its chunks (text, section, offsets) with their vectors, which is what
+answers are made of, and its source as it was read, byte for byte. An article ingested
+before sources were kept (or from an archive of format 1, which had none) has no source
+entry, and its record's `source_sha256` is "".
 
 `read_archive` checks everything before it returns (format marker, version, each member's
 SHA-256 and zip CRC, required fields and their types, chunk positions, vector shapes), so
@@ -37,10 +41,10 @@ import numpy as np
 from langchain_core.documents import Document
 
 from bot.errors import ArchiveError
-from vectorstore.schema import ArticleRecord
+from vectorstore.schema import ArticleRecord, Source
 
 FORMAT = "articlebot-archive"
-VERSION = 1  # raised when a reader of the old format could not read the new one
+VERSION = 2  # raised when a reader of the old format could not read the new one (2: sources)
 MANIFEST = "manifest.json"
 # A record's fields and their types (annotations are strings here: `from __future__`).
 _RECORD_FIELDS = {
@@ -50,6 +54,8 @@ _OPTIONAL_FIELDS = {f.name for f in fields(ArticleRecord) if f.default is not MI
 _METADATA_TYPES = (str, int, float, bool)  # what Chroma stores as metadata
 # A zip member that fails to read: bad CRC or compressed data, cut short, missing,
 # encrypted or compressed in a way zipfile cannot read.
+# The file name of an archived source, by the kind of source it is.
+_SOURCE_SUFFIXES = {"text": ".txt", "markdown": ".md", "html": ".html", "pdf": ".pdf", "docx": ".docx"}
 _UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, RuntimeError, NotImplementedError)
 
 
@@ -58,6 +64,7 @@ class ArchivedArticle:
     record: ArticleRecord
     chunks: list[Document]  # in position order, with their metadata as stored
     vectors: np.ndarray  # one row per chunk
+    source: Source | None = None  # as ingested; None when the store kept none
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class Written:
 
     articles: int
     chunks: int
+    sources: int  # articles whose source is in it
     size: int  # bytes
 
 
@@ -82,7 +90,7 @@ def write_archive(
     *,
     embedding_model: str,
     embedding_fingerprint: str,
-    articles: Iterable[tuple[ArticleRecord, Sequence[Document], np.ndarray]],
+    articles: Iterable[tuple[ArticleRecord, Sequence[Document], np.ndarray, Source | None]],
 ) -> Written:
     """Write the articles (read one at a time, so memory holds one article) to `path`.
 
@@ -91,10 +99,10 @@ def write_archive(
     name as it was)."""
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     entries: list[dict[str, Any]] = []
-    chunk_total, dimension = 0, 0
+    chunk_total, dimension, sources = 0, 0, 0
     try:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for n, (record, chunks, vectors) in enumerate(articles, start=1):
+            for n, (record, chunks, vectors, source) in enumerate(articles, start=1):
                 folder = f"articles/{n:04d}"
                 lines = "".join(
                     json.dumps({"text": d.page_content, "metadata": d.metadata}, ensure_ascii=False) + "\n"
@@ -105,15 +113,25 @@ def write_archive(
                 matrix = buffer.getvalue()
                 archive.writestr(f"{folder}/chunks.jsonl", lines)
                 archive.writestr(f"{folder}/vectors.npy", matrix)
-                entries.append(
-                    {
-                        "record": record.to_metadata(),
-                        "chunks": f"{folder}/chunks.jsonl",
-                        "chunks_sha256": hashlib.sha256(lines).hexdigest(),
-                        "vectors": f"{folder}/vectors.npy",
-                        "vectors_sha256": hashlib.sha256(matrix).hexdigest(),
+                entry = {
+                    "record": record.to_metadata(),
+                    "chunks": f"{folder}/chunks.jsonl",
+                    "chunks_sha256": hashlib.sha256(lines).hexdigest(),
+                    "vectors": f"{folder}/vectors.npy",
+                    "vectors_sha256": hashlib.sha256(matrix).hexdigest(),
+                }
+                if source is not None:
+                    member = f"{folder}/source{_SOURCE_SUFFIXES.get(source.kind, '.bin')}"
+                    archive.writestr(member, source.data)
+                    entry |= {
+                        "source": member,
+                        "source_sha256": hashlib.sha256(source.data).hexdigest(),
+                        "source_name": source.name,
+                        "source_kind": source.kind,
+                        "source_charset": source.charset,
                     }
-                )
+                    sources += 1
+                entries.append(entry)
                 chunk_total += len(chunks)
                 dimension = dimension or (int(vectors.shape[1]) if vectors.ndim == 2 else 0)
             manifest = {
@@ -133,7 +151,7 @@ def write_archive(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return Written(len(entries), chunk_total, path.stat().st_size)
+    return Written(len(entries), chunk_total, sources, path.stat().st_size)
 
 
 def read_archive(path: Path) -> Archive:
@@ -201,7 +219,12 @@ def _read(archive: zipfile.ZipFile, path: Path) -> Archive:
         record = _record(entry.get("record"), n, damaged)
         chunks = _chunks(member(entry.get("chunks"), entry.get("chunks_sha256")), record, damaged)
         vectors = _vectors(member(entry.get("vectors"), entry.get("vectors_sha256")), record, dimension, damaged)
-        articles.append(ArchivedArticle(record, chunks, vectors))
+        source = None
+        if "source" in entry:
+            source = _source(entry, member(entry.get("source"), entry.get("source_sha256")), damaged)
+        if (source is None and record.source_sha256) or entry.get("source_sha256", "") != record.source_sha256:
+            raise damaged(f"the source of {record.article_id} does not match its record")
+        articles.append(ArchivedArticle(record, chunks, vectors, source))
     for key in ("article_id", "source_key"):
         values = [getattr(a.record, key) for a in articles]
         if len(set(values)) < len(values):
@@ -244,6 +267,13 @@ def _chunks(data: bytes, record: ArticleRecord, damaged: Any) -> list[Document]:
             raise damaged(f"{what}: chunk {position} has bad metadata")
         chunks.append(Document(page_content=text, metadata=meta))
     return chunks
+
+
+def _source(entry: dict, data: bytes, damaged: Any) -> Source:
+    name, kind, charset = (entry.get(key) for key in ("source_name", "source_kind", "source_charset"))
+    if not isinstance(name, str) or not isinstance(kind, str) or not isinstance(charset, str):
+        raise damaged(f"the source {entry.get('source')} lacks its name, kind or charset")
+    return Source(data, name, kind, charset)
 
 
 def _vectors(data: bytes, record: ArticleRecord, dimension: int, damaged: Any) -> np.ndarray:

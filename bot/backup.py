@@ -1,7 +1,7 @@
 """Back up, restore, move: every live article to one archive file, and back into a store.
 
-Export reads each article's live chunks and vectors as stored (`bot.archive` says what the
-file holds). Import reads and checks the whole archive first, then stores every article
+Export reads each article's live chunks and vectors as stored, and its source as ingested
+(`bot.archive` says what the file holds). Import reads and checks the whole archive first, then stores every article
 that is new or changed in one `ArticleStore.put_articles` call, the path ingest takes:
 new chunks are written first, then all the articles switch at once, so an import that
 fails midway leaves every article as it was, still answerable, and writes nothing live.
@@ -10,6 +10,7 @@ An archived article is the store's article of the same id, else of the same sour
 ingest, never by title); one whose content hash and source are the same is skipped. The
 vectors in the archive are stored as they are when the store's embedding model has the
 fingerprint they were made with, else the chunks are embedded again with the store's model.
+Sources are restored with their articles, so a moved library can still export them.
 Articles in the store that the archive lacks are left alone.
 """
 
@@ -26,7 +27,7 @@ from langchain_core.documents import Document
 from bot.archive import Archive, ArchivedArticle, read_archive, write_archive
 from bot.errors import ArchiveError
 from ingest.pipeline import IngestResult, Progress, no_progress
-from vectorstore.schema import ArticleRecord
+from vectorstore.schema import ArticleRecord, Source
 from vectorstore.store import ArticleStore
 
 READ_ATTEMPTS = 3  # reads of one article replaced meanwhile (by another process) before giving up
@@ -37,6 +38,7 @@ class ExportSummary:
     path: Path
     articles: int
     chunks: int
+    sources: int  # articles whose source as ingested is in it
     size: int  # bytes
 
     @property
@@ -48,10 +50,17 @@ class ExportSummary:
 
     def describe(self) -> str:
         """One line, printed by `articlebot export`."""
-        return (
+        line = (
             f"Exported {self.articles} article{'' if self.articles == 1 else 's'} "
             f"({self.chunks} chunks, {self.size_text}) to {self.path}."
         )
+        missing = self.articles - self.sources
+        if missing:
+            line += (
+                f" {missing} of them {'has' if missing == 1 else 'have'} no source in it: ingested before "
+                "articlebot kept sources (ingest them again to keep theirs)."
+            )
+        return line
 
 
 @dataclass(frozen=True)
@@ -84,23 +93,24 @@ def export_store(store: ArticleStore, path: Path) -> ExportSummary:
         embedding_fingerprint=store.embeddings.fingerprint,
         articles=_live_articles(store, records),
     )
-    return ExportSummary(path, written.articles, written.chunks, written.size)
+    return ExportSummary(path, written.articles, written.chunks, written.sources, written.size)
 
 
 def _live_articles(
     store: ArticleStore, records: list[ArticleRecord]
-) -> Iterator[tuple[ArticleRecord, list, np.ndarray]]:
-    """Each article's chunks and vectors, read one article at a time. On a Chroma server an
-    article may be replaced (its old chunks deleted) or removed while this runs: then its
-    new version is read, or it is left out."""
+) -> Iterator[tuple[ArticleRecord, list, np.ndarray, Source | None]]:
+    """Each article's chunks, vectors and source, read one article at a time. On a Chroma
+    server an article may be replaced (its old chunks deleted) or removed while this runs:
+    then its new version is read, or it is left out."""
     for record in records:
         current: ArticleRecord | None = record
         for _ in range(READ_ATTEMPTS):
             if current is None:
                 break
             chunks, vectors = store.article_chunks(current)
-            if len(chunks) == current.chunk_count:
-                yield current, chunks, vectors
+            source = store.source(current)
+            if len(chunks) == current.chunk_count and (source is not None or not current.source_sha256):
+                yield current, chunks, vectors, source
                 break
             current = store.get_article(record.article_id)
         else:
@@ -124,6 +134,7 @@ def import_archive(store: ArticleStore, path: Path, progress: Progress = no_prog
             [(record, chunks) for record, chunks, _ in to_store],
             progress=lambda done, total: progress("embedding", done, total),
             vectors=[a.vectors for _, _, a in to_store] if reuse else None,
+            sources=[a.source for _, _, a in to_store],
         )
     # The store now holds a restored library: the default article must not come back into it.
     store.mark_seeded()

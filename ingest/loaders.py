@@ -82,6 +82,10 @@ class LoadedSource:
     # A web page's validators (ETag, Last-Modified), for a conditional fetch next time.
     etag: str | None = None
     last_modified: str | None = None
+    # The bytes as read or fetched (None: the text was given, not read), with the charset
+    # the server declared: the store keeps them as the article's source (`Source`).
+    original: bytes | None = dataclasses.field(default=None, repr=False)
+    charset: str | None = None
 
 
 def supported() -> str:
@@ -266,7 +270,16 @@ def _extract(
     if not text.strip():
         raise EmptyArticleError(f"{name} contains no text.", code="no_text", name=name)
     notes = (note,) if note else ()
-    return LoadedSource(text=text, title=title, source=source, source_key=source_key, kind=kind, notes=notes)
+    return LoadedSource(
+        text=text,
+        title=title,
+        source=source,
+        source_key=source_key,
+        kind=kind,
+        notes=notes,
+        original=data,
+        charset=charset,
+    )
 
 
 def _markdown_title(text: str) -> str | None:

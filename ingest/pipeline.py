@@ -23,7 +23,7 @@ from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, MAX_CHUNKS_PER_ARTICLE, c
 from ingest.cleaning import clean
 from ingest.errors import EmptyArticleError, IngestError
 from ingest.loaders import LoadedSource
-from vectorstore.schema import ArticleRecord
+from vectorstore.schema import ArticleRecord, Source
 from vectorstore.store import ArticleStore
 
 # progress(stage, done, total): "cleaning", "chunking", "embedding" (done/total chunks), "done"
@@ -101,6 +101,7 @@ class _Prepared:
     record: ArticleRecord
     chunks: list[Document]
     previous: ArticleRecord | None
+    source: Source | None  # the bytes it was read from, which the store keeps with it
 
 
 def ingest_many(
@@ -137,6 +138,7 @@ def ingest_many(
         stored = store.put_articles(
             [(p.record, p.chunks) for p in to_store],
             progress=lambda done, total: progress("embedding", done, total),
+            sources=[p.source for p in to_store],
         )
         as_stored = {record.article_id: record for record in stored}  # with what the store added
         prepared = [
@@ -231,4 +233,7 @@ def _prepare(
             source=record.source,
             ingested_at=record.ingested_at,
         )
-    return _Prepared(record, chunks, previous)
+    source = None
+    if loaded.original is not None:
+        source = Source(loaded.original, loaded.source_key, loaded.kind, loaded.charset or "")
+    return _Prepared(record, chunks, previous, source)

@@ -231,8 +231,25 @@ def edited_chunk(data: bytes) -> bytes:
     return rewritten(data, "articles/0001/chunks.jsonl", lambda c: c.replace(b'"text": "', '"text": "据说'.encode(), 1))
 
 
+def edited_source(data: bytes) -> bytes:
+    """The source as ingested changed (its checksum in the manifest left as it was)."""
+    return rewritten(data, "articles/0002/source.md", lambda c: c.replace("月球".encode(), "火星".encode(), 1))
+
+
+def source_of_another_article(data: bytes) -> bytes:
+    """Article 1's manifest entry pointing at article 2's source, with that source's checksum."""
+
+    def swap(content: bytes) -> bytes:
+        manifest = json.loads(content)
+        first, second = manifest["articles"]
+        first |= {key: value for key, value in second.items() if key.startswith("source")}
+        return json.dumps(manifest).encode()
+
+    return rewritten(data, "manifest.json", swap)
+
+
 def newer_format(data: bytes) -> bytes:
-    return rewritten(data, "manifest.json", lambda c: json.dumps({**json.loads(c), "version": 2}).encode())
+    return rewritten(data, "manifest.json", lambda c: json.dumps({**json.loads(c), "version": 3}).encode())
 
 
 @pytest.mark.parametrize(
@@ -243,9 +260,11 @@ def newer_format(data: bytes) -> bytes:
         (random_bytes, "it is not an articlebot archive (not a zip file), or it is cut short or damaged."),
         (foreign_zip, "it is a zip file, but not an articlebot archive."),
         (edited_chunk, "the archive is damaged (articles/0001/chunks.jsonl does not match its checksum)."),
+        (edited_source, "the archive is damaged (articles/0002/source.md does not match its checksum)."),
+        (source_of_another_article, "the archive is damaged (the source of mars-"),
         (
             newer_format,
-            "it is an archive of format version 2, made by a newer articlebot; this one reads version 1. "
+            "it is an archive of format version 3, made by a newer articlebot; this one reads version 2. "
             "Upgrade articlebot to import it.",
         ),
     ],
@@ -264,12 +283,38 @@ def test_a_file_that_is_not_a_whole_archive_is_one_error_and_changes_nothing(
 
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
-    assert errors == [f"Error: Cannot import {bad}: {message}"], result.output
+    assert len(errors) == 1 and errors[0].startswith(f"Error: Cannot import {bad}: {message}"), result.output
     assert "Traceback" not in result.output
     with pytest.raises(ArchiveError):
         read_archive(bad)
     after = build(settings, embeddings=embeddings, generator=None)
     assert library_state(after) == before
+
+
+def test_an_archive_of_format_1_without_sources_still_imports_and_its_export_says_what_is_missing(
+    tmp_path, embeddings, good_archive
+):
+    def first_format(content: bytes) -> bytes:
+        manifest = json.loads(content) | {"version": 1}
+        for entry in manifest["articles"]:
+            for key in [k for k in entry if k.startswith("source")]:
+                del entry[key]
+            del entry["record"]["source_sha256"]
+        return json.dumps(manifest).encode()
+
+    old = tmp_path / "old.zip"
+    old.write_bytes(rewritten(good_archive, "manifest.json", first_format))
+
+    imported = cli(tmp_path / "moved", "import", str(old))
+    exported = cli(tmp_path / "moved", "export", str(tmp_path / "again.zip"))
+
+    assert imported.exit_code == 0, imported.output
+    assert "2 added" in imported.stdout
+    assert exported.exit_code == 0, exported.output
+    assert exported.stdout.strip().endswith(
+        "2 of them have no source in it: ingested before articlebot kept sources (ingest them again to keep theirs)."
+    )
+    assert [a.source for a in read_archive(tmp_path / "again.zip").articles] == [None, None]
 
 
 def test_a_missing_file_and_an_unwritable_export_are_one_line_each(tmp_path):

@@ -1,8 +1,9 @@
-"""What the store keeps: one registry record per article.
+"""What the store keeps: one registry record per article, and its source.
 
-Chunks live in the main collection, their sentences' vectors in a second one; the registry
-is a third, tiny collection with one record per article. A chunk (or sentence vector) is live only while its `version` equals its article's
-registry version, which is what makes replacing an article atomic for readers.
+Chunks live in the main collection, their sentences' vectors in a second one, the sources
+as ingested in a third; the registry is a fourth, tiny collection with one record per
+article. A chunk (sentence vector, source) is live only while its `version` equals its
+article's registry version, which is what makes replacing an article atomic for readers.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class ArticleRecord:
     # Its sentences' vectors are stored (every article ingested or reindexed since they are;
     # older ones have their sentences embedded when a question needs them).
     sentence_vectors: bool = False
+    # SHA-256 of its source as ingested (`Source.data`), which the store keeps; "" when it
+    # keeps none (an article ingested before sources were kept, or from text given directly).
+    source_sha256: str = ""
 
     def to_metadata(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,3 +50,16 @@ class ArticleRecord:
     @classmethod
     def from_metadata(cls, meta: Mapping[str, Any]) -> ArticleRecord:
         return cls(**{f.name: meta[f.name] for f in fields(cls) if f.name in meta})
+
+
+@dataclass(frozen=True)
+class Source:
+    """An article's source as ingested: the file's bytes, or the page as fetched.
+
+    Kept with the article so an export holds what was read, not only what was made of it:
+    a restored or moved library can be cleaned and chunked again from its sources."""
+
+    data: bytes
+    name: str  # the file's name, or the page's URL
+    kind: str  # text | markdown | html | pdf | docx, as the loader read it
+    charset: str = ""  # the charset a web server declared for the page ("" when none)

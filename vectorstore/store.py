@@ -20,6 +20,10 @@ that retrieval never searches). Sentence vectors carry their article's version a
 run like chunks do, so they go live, are replaced, removed and swept with them; answering
 then embeds only the question (`sentence_vectors` looks them up by `sentence_id`).
 
+Each version's source as ingested (the file's bytes, the page as fetched) is kept too, in
+`<name>__sources`, so an export can hold it (`source`); it goes live, is replaced and
+removed with its version, like the sentence vectors.
+
 Dense search is exact (a scan of the live vectors, cached in memory) up to
 EXACT_SEARCH_MAX_CHUNKS live chunks: Chroma's HNSW index loses chunks of one article next to
 a big article of near-identical chunks (measured in benchmarks/recall.py).
@@ -27,12 +31,14 @@ a big article of near-identical chunks (measured in benchmarks/recall.py).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import logging
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +50,7 @@ from langchain_core.documents import Document
 
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
-from vectorstore.schema import ArticleRecord
+from vectorstore.schema import ArticleRecord, Source
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,10 @@ logger = logging.getLogger(__name__)
 # (a stopping bot), so a batch is a second or two of embedding, not more.
 ADD_BATCH = 32
 SENTENCES_SUFFIX = "__sentences"  # the sentence vectors' collection: `<chunks collection>__sentences`
+SOURCES_SUFFIX = "__sources"  # the sources as ingested: `<chunks collection>__sources`
+# A source is stored compressed, in base64, in parts of at most this many characters (one
+# part a record and a request, so a 10 MB PDF is a few requests of 1 MB to a Chroma server).
+SOURCE_PART_CHARS = 1 << 20
 STATE_TTL_S = 0.5  # how stale this process's view of other processes' changes may be
 _PLACEHOLDER_VECTOR = [0.0]  # registry records are looked up by id, never by similarity
 # Up to this many live chunks, search scans every live vector (exact: nothing can hide a
@@ -109,8 +119,8 @@ class _Sentence:
 
 
 class ArticleStore:
-    """Chunks (searchable), their sentences' vectors, and a registry of articles: three
-    Chroma collections."""
+    """Chunks (searchable), their sentences' vectors, the sources they were made from, and a
+    registry of articles: four Chroma collections."""
 
     def __init__(
         self,
@@ -152,6 +162,12 @@ class ArticleStore:
             name=f"{collection}{SENTENCES_SUFFIX}",
             embedding_function=None,
             metadata={"hnsw:space": "cosine"},
+        )
+        # The payload goes in a metadata field, not the document: Chroma indexes documents
+        # for full-text search, which made 12 MB of base64 take 92 MB and 25 s (37 MB, 0.7 s
+        # as metadata; measured with chromadb 1.5.9).
+        self.source_collection = client.get_or_create_collection(
+            name=f"{collection}{SOURCES_SUFFIX}", embedding_function=None
         )
         self._state: tuple[float, LiveState] | None = None
         self._vectors: _Vectors | None = None
@@ -262,6 +278,7 @@ class ArticleStore:
         progress: Callable[[int, int], None] = lambda _done, _total: None,
         *,
         vectors: Sequence[np.ndarray] | None = None,
+        sources: Sequence[Source | None] | None = None,
     ) -> list[ArticleRecord]:
         """Store new versions of several articles, then make them all live at once; returns
         their records as stored (`sentence_vectors` set when sentence vectors were stored).
@@ -272,12 +289,17 @@ class ArticleStore:
         sentences (`sentences_of`), each distinct text of a version once, the same way.
         Progress counts both: chunks, then sentences. `vectors`, one array per article with
         a row per chunk, are stored instead of embedding the chunks: an imported archive
-        made with this very model (`embeddings.fingerprint`).
+        made with this very model (`embeddings.fingerprint`). `sources`, one per article (or
+        None), are kept as the sources of these versions (`source`), written before they go
+        live like their chunks.
         """
         if len({record.article_id for record, _ in articles}) < len(articles):
             raise ValueError("put_articles takes each article once")
         if vectors is not None and [len(v) for v in vectors] != [len(chunks) for _, chunks in articles]:
             raise ValueError("put_articles takes one vector per chunk")
+        if sources is not None and len(sources) != len(articles):
+            raise ValueError("put_articles takes one source (or None) per article")
+        kept = list(sources) if sources is not None else [None] * len(articles)
         given = iter(row for matrix in vectors for row in matrix) if vectors is not None else None
         docs = [
             (f"{r.article_id}:{r.version}:{d.metadata['position']}", d, next(given) if given is not None else None)
@@ -287,12 +309,22 @@ class ArticleStore:
         docs.sort(key=lambda item: -len(item[1].page_content))
         sentences = self._sentences([(r.article_id, r.version, d) for r, chunks in articles for d in chunks])
         total = len(docs) + len(sentences)
-        records = [dataclasses.replace(r, sentence_vectors=self.sentences_of is not None) for r, _ in articles]
+        records = [
+            dataclasses.replace(
+                r,
+                sentence_vectors=self.sentences_of is not None,
+                source_sha256=hashlib.sha256(source.data).hexdigest() if source is not None else "",
+            )
+            for (r, _), source in zip(articles, kept)
+        ]
         run = uuid.uuid4().hex  # this call's chunks, for sweep_leftovers
         with _writing_guard:
             _writing.add(run)
         try:
             progress(0, total)
+            for record, source in zip(records, kept):
+                if source is not None:
+                    self._write_source(record, source, run)
             for start in range(0, len(docs), ADD_BATCH):
                 batch = docs[start : start + ADD_BATCH]
                 written_at = time.time()  # the run's heartbeat: how sweep_leftovers tells it is alive
@@ -326,7 +358,7 @@ class ArticleStore:
             raise
         self._state = None  # this process sees its own change at once
         for record in records:
-            self.sweep(record.article_id, keep_version=record.version)
+            self.sweep(record.article_id, keep=record)
         self.sweep_leftovers()
         return records
 
@@ -358,13 +390,63 @@ class ArticleStore:
             )
             progress(min(start + ADD_BATCH, len(sentences)))
 
+    def _write_source(self, record: ArticleRecord, source: Source, run: str) -> None:
+        """Store the source of this version, compressed, in parts, stamped with its run."""
+        encoded = base64.b64encode(zlib.compress(source.data)).decode("ascii")
+        parts = [encoded[i : i + SOURCE_PART_CHARS] for i in range(0, len(encoded), SOURCE_PART_CHARS)]
+        for n, part in enumerate(parts):
+            self.source_collection.upsert(
+                ids=[f"{record.article_id}:{record.version}:{record.source_sha256[:16]}:{n}"],
+                embeddings=np.asarray([_PLACEHOLDER_VECTOR], dtype=np.float32),
+                metadatas=[
+                    {
+                        "article_id": record.article_id,
+                        "version": record.version,
+                        "sha256": record.source_sha256,
+                        "part": n,
+                        "parts": len(parts),
+                        "name": source.name,
+                        "kind": source.kind,
+                        "charset": source.charset,
+                        "data": part,
+                        "run": run,
+                        "written_at": time.time(),
+                    }
+                ],
+            )
+
+    def source(self, record: ArticleRecord) -> Source | None:
+        """The source this version of an article was ingested from, as it was read; None when
+        none is kept (ingested before sources were, or from text given directly), or it was
+        replaced or removed meanwhile."""
+        if not record.source_sha256:
+            return None
+        got = self.source_collection.get(
+            where={
+                "$and": [
+                    {"article_id": record.article_id},
+                    {"version": record.version},
+                    {"sha256": record.source_sha256},
+                ]
+            },
+            include=["metadatas"],
+        )
+        parts = sorted(got["metadatas"] or [], key=lambda m: int(str(m["part"])))
+        if not parts or len(parts) != int(str(parts[0]["parts"])):
+            return None
+        data = zlib.decompress(base64.b64decode("".join(str(m["data"]) for m in parts)))
+        if hashlib.sha256(data).hexdigest() != record.source_sha256:
+            return None
+        first = parts[0]
+        return Source(data, str(first["name"]), str(first["kind"]), str(first.get("charset") or ""))
+
     def _remove_run(self, run: str) -> None:
         """Delete what an unfinished `put_articles` call wrote, now rather than at the next
         sweep: an ingest cancelled by a stopping bot leaves the store as it found it. Best
         effort: when the store itself failed, `sweep_leftovers` removes them later."""
         try:
-            self.chunk_collection.delete(where={"run": run})
-            self.sentence_collection.delete(where={"run": run})
+            for collection in self._swept().values():
+                collection.delete(where={"run": run})
         except Exception:
             logger.warning("Could not remove the chunks of an unfinished ingest; they go at the next sweep")
 
@@ -377,17 +459,24 @@ class ArticleStore:
         self.registry.update(ids=[record.article_id], metadatas=[record.to_metadata()])
         self._state = None
 
-    def sweep(self, article_id: str, keep_version: str | None) -> None:
-        """Delete an article's chunks and sentence vectors of every version but `keep_version`."""
+    def sweep(self, article_id: str, keep: ArticleRecord | None) -> None:
+        """Delete an article's chunks, sentence vectors and sources of every version but
+        `keep`'s (and a source of that version `keep` does not name: the same text read
+        from other bytes); with no `keep`, all of them."""
         where: dict = {"article_id": article_id}
-        if keep_version is not None:
-            where = {"$and": [where, {"version": {"$ne": keep_version}}]}
-        self.chunks.delete(where=where)
-        self.sentence_collection.delete(where=where)
+        if keep is None:
+            for collection in self._swept().values():
+                collection.delete(where=where)
+            return
+        other_version: dict = {"version": {"$ne": keep.version}}
+        self.chunk_collection.delete(where={"$and": [where, other_version]})
+        self.sentence_collection.delete(where={"$and": [where, other_version]})
+        other_source: dict = {"$or": [other_version, {"sha256": {"$ne": keep.source_sha256}}]}
+        self.source_collection.delete(where={"$and": [where, other_source]})
 
     def sweep_leftovers(self) -> int:
-        """Delete the chunks (and sentence vectors) of versions that never went live (an
-        ingest killed midway); returns how many chunks. Run when the store opens and after
+        """Delete the chunks (and sentence vectors and sources) of versions that never went
+        live (an ingest killed midway); returns how many chunks. Run when the store opens and after
         every write.
 
         Which non-live chunks may go depends on who else could be writing them:
@@ -428,15 +517,20 @@ class ArticleStore:
             removed[name] = len(doomed)
         if any(removed.values()):
             logger.info(
-                "Removed %d chunks and %d sentence vectors of interrupted ingests",
+                "Removed %d chunks, %d sentence vectors and %d source parts of interrupted ingests",
                 removed["chunks"],
                 removed["sentences"],
+                removed["sources"],
             )
         return removed["chunks"]
 
     def _swept(self) -> dict[str, chromadb.Collection]:
         """The collections whose records belong to an article version (not the registry)."""
-        return {"chunks": self.chunk_collection, "sentences": self.sentence_collection}
+        return {
+            "chunks": self.chunk_collection,
+            "sentences": self.sentence_collection,
+            "sources": self.source_collection,
+        }
 
     def live_state_now(self) -> LiveState:
         """live_state, read from the registry now (not up to STATE_TTL_S old)."""
@@ -454,7 +548,7 @@ class ArticleStore:
         record = self.article(article_id)
         self.registry.delete(ids=[article_id])  # readers stop seeing it at once
         self._state = None
-        self.sweep(article_id, keep_version=None)
+        self.sweep(article_id, keep=None)
         return record
 
     def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:

@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
@@ -23,11 +24,12 @@ from bot.answering.links import citation_link
 from bot.cli.context import Bar, Group, articlebot, counted, say
 from bot.cli.evaluation import eval_command
 from bot.cli.wording import answer_json, answer_text
-from bot.feedback import FILE_NAME as FEEDBACK_FILE
-from bot.feedback import Feedback, Vote, write_question_set
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
 from vectorstore.errors import ArticlebotError
+
+if TYPE_CHECKING:
+    from bot.feedback import Vote
 
 
 @click.group(cls=Group)
@@ -318,6 +320,10 @@ def feedback(ctx: click.Context, export_to: Path | None, limit: int) -> None:
         articlebot feedback
         articlebot feedback --export eval/feedback.jsonl
     """
+    # Imported here: SQLAlchemy takes a few hundred ms to import, which `ask` need not pay.
+    from bot.feedback import FILE_NAME as FEEDBACK_FILE
+    from bot.feedback import Feedback, write_question_set
+
     settings: Settings = ctx.obj
     path = settings.data_dir / FEEDBACK_FILE
     store = Feedback(path) if path.is_file() else None  # listing creates nothing
@@ -361,7 +367,8 @@ def export_articles(ctx: click.Context, file: Path) -> None:
     """Write every article to one archive FILE (a zip), to back up or move the library.
 
     The archive holds each article's title, source, date, content hash, chunks and
-    vectors (not the original file or page). A file of that name is replaced.
+    vectors, and the file or page it was ingested from, as it was read. A file of that
+    name is replaced.
     `articlebot import FILE` restores it, here or in another data dir.
     """
     click.echo(articlebot(ctx).library.export_archive(file).describe())
