@@ -10,34 +10,18 @@ chunk from it.
 
 from __future__ import annotations
 
-import logging
-import re
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import lru_cache
 
-import jieba
 from langchain_community.retrievers import BM25Retriever
 from langchain_core.documents import Document
+from rank_bm25 import BM25Okapi
 
 from vectorstore.store import ArticleStore, LiveState
+from vectorstore.tokens import bm25_words, tokenize
 
-jieba.setLogLevel(logging.WARNING)
-_WORD = re.compile(r"[\w\u00b7]+", re.UNICODE)
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
-
-
-@lru_cache(maxsize=4096)
-def tokenize(text: str) -> tuple[str, ...]:
-    """Lower-cased jieba search tokens, punctuation dropped; works for mixed zh/en."""
-    return tuple(t.lower() for t in jieba.cut_for_search(text) if _WORD.fullmatch(t))
-
-
-def _bm25_text(doc: Document) -> str:
-    """Titles and section headings count as words of every chunk under them."""
-    meta = doc.metadata
-    return f"{meta.get('title', '')} {meta.get('section', '')} {doc.page_content}"
 
 
 @dataclass
@@ -73,10 +57,12 @@ class HybridRetriever:
                 # way in every store holding these chunks (an imported library answers as
                 # the one it came from; dense search breaks its ties by id too).
                 docs = sorted(self.store.live_chunks(state.versions), key=lambda d: str(d.id))
+                # What `BM25Retriever.from_documents` builds, from the words stored at ingest
+                # rather than from tokenizing every chunk again (vectorstore/tokens.py).
                 self._bm25 = (
-                    BM25Retriever.from_texts(
-                        [_bm25_text(d) for d in docs],
-                        metadatas=[{"chunk_id": d.id} for d in docs],
+                    BM25Retriever(
+                        vectorizer=BM25Okapi([bm25_words(d) for d in docs]),
+                        docs=docs,
                         preprocess_func=lambda t: list(tokenize(t)),
                         k=self.fetch_k,
                     )
@@ -114,7 +100,7 @@ class HybridRetriever:
         weight = self.bm25_weight * self._vocabulary_coverage(bm25, question)
         if bm25 is not None and weight > 0:
             for rank, found in enumerate(bm25.invoke(question)):
-                chunk_id = found.metadata["chunk_id"]
+                chunk_id = str(found.id)
                 bonus = weight / (RRF_K + rank + 1)
                 if chunk_id in hits:
                     hits[chunk_id].fused += bonus

