@@ -52,10 +52,10 @@ _RECORD_FIELDS = {
 }
 _OPTIONAL_FIELDS = {f.name for f in fields(ArticleRecord) if f.default is not MISSING}
 _METADATA_TYPES = (str, int, float, bool)  # what Chroma stores as metadata
-# A zip member that fails to read: bad CRC or compressed data, cut short, missing,
-# encrypted or compressed in a way zipfile cannot read.
 # The file name of an archived source, by the kind of source it is.
 _SOURCE_SUFFIXES = {"text": ".txt", "markdown": ".md", "html": ".html", "pdf": ".pdf", "docx": ".docx"}
+# A zip member that fails to read: bad CRC or compressed data, cut short, missing,
+# encrypted or compressed in a way zipfile cannot read.
 _UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, RuntimeError, NotImplementedError)
 
 

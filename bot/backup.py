@@ -1,10 +1,11 @@
 """Back up, restore, move: every live article to one archive file, and back into a store.
 
 Export reads each article's live chunks and vectors as stored, and its source as ingested
-(`bot.archive` says what the file holds). Import reads and checks the whole archive first, then stores every article
-that is new or changed in one `ArticleStore.put_articles` call, the path ingest takes:
-new chunks are written first, then all the articles switch at once, so an import that
-fails midway leaves every article as it was, still answerable, and writes nothing live.
+(`bot.archive` says what the file holds). Import reads and checks the whole archive first,
+then stores every article that is new or changed in one `ArticleStore.put_articles` call,
+the path ingest takes: new chunks are written first, then all the articles switch at once,
+so an import that fails midway leaves every article as it was, still answerable, and
+writes nothing live.
 
 An archived article is the store's article of the same id, else of the same source (like
 ingest, never by title); one whose content hash and source are the same is skipped. The
