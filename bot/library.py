@@ -197,7 +197,7 @@ class Library:
         return self.store.reindex(progress)
 
     def export_archive(self, path: Path) -> backup.ExportSummary:
-        """Write every article, with its chunks and vectors, to one archive file."""
+        """Write every article, with its chunks, vectors and source, to one archive file."""
         return backup.export_store(self.store, path)
 
     def import_archive(self, path: Path, progress: Progress = no_progress) -> backup.ImportSummary:
