@@ -146,10 +146,13 @@ def build_application(
     articlebot: Articlebot | None = None,
     user_limit: UserLimit = UserLimit(),
     probes_at: tuple[str, int] | None = None,
+    rate_limiter: FloodLimiter | None = None,
 ) -> BotApplication:
     """The bot, ready for `run_polling` / `run_webhook`; `articlebot` skips loading one;
     `probes_at` (address, port) serves /healthz and /readyz there (long polling: a webhook
-    server has them already)."""
+    server has them already). `rate_limiter` replaces the FloodLimiter every request goes
+    through (default: FLOOD_RETRIES retries), so that benchmarks/speed.py can pass a
+    subclass noting when each answer is handed to it, on the real Application."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     probes: ProbeServer | None = None
@@ -193,7 +196,7 @@ def build_application(
                 allow_sending_without_reply=True,
             )
         )
-        .rate_limiter(FloodLimiter(max_retries=FLOOD_RETRIES))
+        .rate_limiter(rate_limiter if rate_limiter is not None else FloodLimiter(max_retries=FLOOD_RETRIES))
         .concurrent_updates(TrackedUpdates(CONCURRENT_UPDATES))
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -228,6 +228,9 @@ class FakeBotAPI:
         # (time.monotonic(), the clock of Call.at).
         self.update_ids: dict[tuple[int, int], int] = {}
         self.sent_at: dict[tuple[int, int], float] = {}
+        # Per update id, when it was first handed to the bot (a getUpdates answer, or the
+        # start of its webhook POST): its arrival, as the bot's own latency counts from.
+        self.handed_out_at: dict[int, float] = {}
         self._allowed: list[str] | None = None
         self._pending: list[dict[str, Any]] = []
         self._update_ids = itertools.count(10_000)
@@ -451,6 +454,9 @@ class FakeBotAPI:
             if (kind in allowed) if allowed is not None else (kind not in _OPT_IN_UPDATES):
                 kept.append(update)
         self._pending = kept  # Telegram drops what the bot didn't ask for
+        now = time.monotonic()
+        for update in kept[:limit]:
+            self.handed_out_at.setdefault(update["update_id"], now)
         return copy.deepcopy(kept[:limit])
 
     async def _handle(self, request: web.Request) -> web.Response:
