@@ -25,6 +25,7 @@ from tests.processes import (
     articlebot_env,
     free_port,
 )
+from vectorstore import store as store_module
 from vectorstore.errors import StoreUnavailableError
 from vectorstore.store import STATE_TTL_S
 
@@ -334,3 +335,24 @@ def test_a_url_host_with_credentials_is_named_without_them(tmp_path):
     assert str(outage.value) == (
         f"The article store is unavailable (cannot connect to the Chroma server at 127.0.0.1:{port}); try again shortly."
     )
+
+
+def test_a_switch_whose_change_count_was_lost_is_still_seen_within_the_full_read_interval(
+    settings, embeddings, tmp_path, monkeypatch
+):
+    """A writer that died between switching an article live and counting the change (here:
+    the count set back by hand) is seen at the next full read of the registry."""
+    full_read_s = 6.0
+    monkeypatch.setattr(store_module, "FULL_READ_S", full_read_s)
+    reader, writer = server_bot(settings, embeddings), server_bot(settings, embeddings)
+    writer.library.ingest(str(write(tmp_path, "moon.md", MOON)))
+    counted = open_client(settings).get_collection(writer.library.store.live_collection.name).metadata
+    assert reader.engine.answer(MARS_Q).refused  # the reader's view: the Moon article only
+
+    writer.library.ingest(str(write(tmp_path, "mars.md", MARS)))
+    writer.library.store.live_collection.modify(metadata=counted)
+    time.sleep(STATE_TTL_S + 0.1)
+    assert reader.engine.answer(MARS_Q).refused  # the count did not move: no full read yet
+    time.sleep(full_read_s)
+
+    assert "十二名宇航员" in reader.engine.answer(MARS_Q).text
