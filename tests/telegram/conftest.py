@@ -180,3 +180,15 @@ async def make_bot(api, tmp_path, embeddings) -> AsyncIterator[MakeBot]:
             return Bot(api, application)
 
         yield make
+
+
+@pytest.fixture
+def admin(api) -> dict:
+    """The admin of `make_bot`'s bots."""
+    return api.user(ADMIN_ID, "Ada")
+
+
+@pytest.fixture
+def bob(api) -> dict:
+    """A user who is not an admin."""
+    return api.user(4002, "Bob")

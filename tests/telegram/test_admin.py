@@ -99,16 +99,6 @@ async def site() -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-@pytest.fixture
-def admin(api) -> dict:
-    return api.user(ADMIN_ID, "Ada")
-
-
-@pytest.fixture
-def bob(api) -> dict:
-    return api.user(4002, "Bob")
-
-
 # -- helpers ----------------------------------------------------------------------------------
 
 

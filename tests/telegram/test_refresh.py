@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import pytest
 
 from tests.pages import ChangingSite, html_page
-from tests.telegram.conftest import ADMIN_ID, Bot
+from tests.telegram.conftest import Bot
 from tests.telegram.test_admin import FARM, FARM_Q, REFUSAL, command, ingest, library_of, outcome, upload
 from tests.test_refresh import AFTER, BEFORE, QUESTION, TITLE
 
@@ -25,16 +25,6 @@ def site() -> Iterator[ChangingSite]:
     page = ChangingSite(html_page(TITLE, BEFORE)).start()
     yield page
     page.stop()
-
-
-@pytest.fixture
-def admin(api) -> dict:
-    return api.user(ADMIN_ID, "Ada")
-
-
-@pytest.fixture
-def bob(api) -> dict:
-    return api.user(4002, "Bob")
 
 
 async def refresh(bot: Bot, user: dict, text: str = "/refresh") -> dict[str, Any]:
