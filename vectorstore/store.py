@@ -288,8 +288,8 @@ class ArticleStore:
 
     def _change(self) -> str | None:
         """The registry's change counter, as stored now (read before the registry it counts)."""
-        current = self.client.get_collection(self.live_collection.name)
-        return str((current.metadata or {}).get("change")) if current.metadata else None
+        change = (self.client.get_collection(self.live_collection.name).metadata or {}).get("change")
+        return None if change is None else str(change)
 
     def _changed(self) -> None:
         """Tell every process sharing the store that the live versions changed."""
