@@ -54,7 +54,6 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import resource
 import signal
 import statistics
 import subprocess
@@ -94,10 +93,6 @@ TARGET_START_UP_S, TARGET_READY_P95_MS, TARGET_RSS_GB = 4.0, 300, 0.6
 
 def percentile(values: list[float], p: float) -> float:
     return float(np.percentile(values, p))
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def ingest(settings: Settings, embeddings, passages: list[squad.Passage]) -> tuple[Articlebot, float]:
@@ -656,7 +651,7 @@ def main() -> None:
         )
         rows.append(("model load", f"{load_s:.1f} s", ""))
         rows.append(
-            (f"peak RSS, this process (model, {len(passages)}-passage store, queries)", f"{peak_rss_mb():.0f} MB", "")
+            (f"peak RSS, this process (model, {len(passages)}-passage store, queries)", f"{vm_hwm_mb():.0f} MB", "")
         )
 
         if not args.skip_plain:
