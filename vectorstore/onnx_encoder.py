@@ -1,5 +1,5 @@
-"""Encode texts with the exported ONNX graph, without torch: the `tokenizers` library and
-ONNX Runtime only.
+"""Encode texts with the exported ONNX graph, without torch: a tokenizer (SentencePiece or
+`tokenizers`, `token_ids`) and ONNX Runtime only.
 
 Importing sentence-transformers and torch took most of a one-shot `articlebot ask` and
 ~450 MB of its memory; all an answer needs from them is a tokenizer, one graph and a few
@@ -14,7 +14,7 @@ saved once as a `tokenizer.json` beside the graph; both are written, with torch,
 (tests/test_embeddings.py).
 
     pipeline = read_pipeline(model_folder, name)  # fails fast on a model it cannot run
-    encoder = OnnxEncoder(pipeline, graph, tokenizer_file)
+    encoder = OnnxEncoder(pipeline, graph, tokenizer_file, sentencepiece_file)
     vectors = encoder.encode(["Sora"], prompt="query: ", batch_size=8)
 """
 
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from vectorstore.errors import EmbeddingModelError
+from vectorstore.token_ids import token_ids
 
 INPUTS = ("input_ids", "attention_mask")
 OUTPUT = "last_hidden_state"
@@ -109,22 +110,18 @@ def _read_pipeline(folder: Path) -> Pipeline:
 class OnnxEncoder:
     """Texts → unit-length float32 vectors, as sentence-transformers computes them.
 
-    `tokenizer_file` is the model's tokenizer as transformers builds it, padding set
-    (`onnx_export.export_tokenizer`).
+    `tokenizer_file` is the model's tokenizer as transformers builds it
+    (`onnx_export.export_tokenizer`); `sentencepiece_file` the same as a SentencePiece
+    model, when it could be written (`token_ids.export_sentencepiece`): less memory and a
+    faster start, the same ids.
     """
 
-    def __init__(self, pipeline: Pipeline, graph: Path, tokenizer_file: Path) -> None:
+    def __init__(
+        self, pipeline: Pipeline, graph: Path, tokenizer_file: Path, sentencepiece_file: Path | None = None
+    ) -> None:
         import onnxruntime
-        from tokenizers import Tokenizer, normalizers
 
-        tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        if pipeline.lower_case:  # what sentence-transformers adds for do_lower_case
-            tokenizer.normalizer = normalizers.Sequence(
-                [normalizers.Lowercase(), *([tokenizer.normalizer] if tokenizer.normalizer else [])]
-            )
-        # As transformers calls it with padding=True, truncation="longest_first".
-        tokenizer.enable_truncation(pipeline.max_seq_length)
-        self.tokenizer = tokenizer
+        self.tokens = token_ids(tokenizer_file, sentencepiece_file, pipeline.max_seq_length, pipeline.lower_case)
         self.pipeline = pipeline
         self.prompts = pipeline.prompts
         self.dimension = pipeline.dimension
@@ -141,9 +138,13 @@ class OnnxEncoder:
         order = np.argsort([-len(text) for text in texts])
         for start in range(0, len(texts), batch_size):
             batch = order[start : start + batch_size]
-            encodings = self.tokenizer.encode_batch([prompt + texts[i] for i in batch])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            token_lists = self.tokens.ids([prompt + texts[i] for i in batch])
+            width = max(map(len, token_lists))
+            ids = np.full((len(batch), width), self.tokens.pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, tokens in enumerate(token_lists):  # padded on the right, as transformers does
+                ids[row, : len(tokens)] = tokens
+                mask[row, : len(tokens)] = 1
             (hidden,) = self.session.run([OUTPUT], {"input_ids": ids, "attention_mask": mask})
             vectors[batch] = self._pool(hidden, mask)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
