@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
@@ -29,3 +30,13 @@ def join_sentences(sentences: Iterable[str]) -> str:
     for sentence in sentences:
         text += sentence if joins_tightly(text, sentence) else f" {sentence}"
     return text
+
+
+def tagged_words(text: str) -> list[Any]:
+    """jieba's words of `text` with their parts of speech (`.word`, `.flag`).
+
+    jieba's tagger loads its tables on import (about half a second): only questions that
+    need it (who…?, a follow-up) pay for it, once; the bot loads it at start-up."""
+    from jieba import posseg
+
+    return posseg.lcut(text)

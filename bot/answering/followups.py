@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 
-from jieba import posseg
-
 from bot.answering.selection import entity_terms
+from bot.language import tagged_words
 
 # Pronouns that stand for the earlier question's subject, with what replaces them.
 _ZH_PRONOUN = re.compile(
@@ -80,7 +79,7 @@ def _zh_pronoun(question: str) -> re.Match | None:
     """A Chinese pronoun standing alone: the jieba word at its place is tagged as a
     pronoun (so not inside 其他, 其中, 这个词 …)."""
     offsets, at = {}, 0
-    for word in posseg.lcut(question):
+    for word in tagged_words(question):
         offsets[at] = word
         at += len(word.word)
     for match in _ZH_PRONOUN.finditer(question):
@@ -98,7 +97,7 @@ def subject(question: str) -> str | None:
     names = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9.\-]*", question) if w.lower() in entity_terms(question)]
     if names:
         return names[0]
-    words = posseg.lcut(question)
+    words = tagged_words(question)
     for flags in (("nr", "ns", "nt", "nz", "eng"), ("n", "vn")):
         found = next((w.word for w in words if w.flag in flags and len(w.word) > 1), None)
         if found:
@@ -134,7 +133,7 @@ def _swap(earlier: str, part: str, english: bool) -> str:
     if not english:
         # "(在)芬兰语中呢?" after "…在韩语中…": the earlier question's word with the same ending
         part = re.sub(r"^在|[中里上]$", "", part)
-        for word in posseg.lcut(earlier):
+        for word in tagged_words(earlier):
             if len(word.word) > 1 and word.word[-1] == part[-1] and word.word != part:
                 return earlier.replace(word.word, part, 1)
     topic = subject(earlier)

@@ -21,12 +21,12 @@ from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 import numpy as np
-from jieba import analyse, posseg
 
 from bot.answering.glossary import bridged_overlap
-from bot.language import join_sentences, language_of
+from bot.language import join_sentences, language_of, tagged_words
 from ingest.chunking import embedded_sentences, split_sentences, stretch
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.retrieval import Hit
@@ -113,9 +113,13 @@ def entity_terms(question: str) -> set[str]:
 
 @lru_cache(maxsize=1)
 def _general_idf() -> tuple[dict[str, float], float]:
-    """jieba's IDF table of general Chinese text (and its median, for unknown words)."""
-    table = analyse.default_tfidf
-    return table.idf_freq, table.median_idf
+    """jieba's IDF table of general Chinese text (and its median, for unknown words), read
+    from its file as `jieba.analyse` reads it: importing that module would also load
+    jieba's part-of-speech tagger (half a second), which most questions do not need."""
+    text = resources.files("jieba").joinpath("analyse", "idf.txt").read_text(encoding="utf-8")
+    fields = text.split()  # "word idf" lines
+    idf = dict(zip(fields[0::2], map(float, fields[1::2]), strict=True))
+    return idf, sorted(idf.values())[len(idf) // 2]
 
 
 def rarity(terms: set[str]) -> dict[str, float]:
@@ -150,7 +154,7 @@ def answer_type(question: str) -> str | None:
 def has_person_name(sentence: str) -> bool:
     """jieba tags person names; titles of works (《沙丘》) are not people, so they are left out."""
     plain = _WORK_TITLE.sub("", sentence)
-    return any(flag in _PERSON_TAGS and len(word) > 1 for word, flag in posseg.cut(plain))
+    return any(flag in _PERSON_TAGS and len(word) > 1 for word, flag in tagged_words(plain))
 
 
 def fits_type(kind: str | None, sentence: str) -> bool:
