@@ -19,6 +19,7 @@ from bot.answering.answer import Turn
 with warnings.catch_warnings():  # langchain-community announces its sunset on import
     warnings.simplefilter("ignore", DeprecationWarning)
     from langchain_community.chat_message_histories import SQLChatMessageHistory
+    from langchain_community.chat_message_histories.sql import DefaultMessageConverter
 
 TABLE = "message_store"  # SQLChatMessageHistory's default
 
@@ -30,12 +31,18 @@ class Conversations:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = create_engine(f"sqlite:///{path}", poolclass=NullPool)  # see bot/small_database.py
         self.max_turns = max_turns
+        # One converter for all: each history would otherwise declare its own ORM class for
+        # the table, which cost more CPU than the queries (an answer's turns read and
+        # written: ~16 → ~9 ms).
+        self._converter = DefaultMessageConverter(TABLE)
         # Every history object creates the table if it is missing; creating it here, once,
         # keeps concurrent first questions from racing to create it.
         self._history("")
 
     def _history(self, key: str) -> SQLChatMessageHistory:
-        return SQLChatMessageHistory(session_id=key, connection=self.db, table_name=TABLE)
+        return SQLChatMessageHistory(
+            session_id=key, connection=self.db, table_name=TABLE, custom_message_converter=self._converter
+        )
 
     def turns(self, key: str) -> list[Turn]:
         """The chat's recent turns, oldest first."""
