@@ -33,6 +33,7 @@ import base64
 import json
 import os
 import re
+import threading
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -164,14 +165,16 @@ class SentencePieceIds:
         self.tokenizer_json = tokenizer_json
         self._max_length = max_length
         self.fallback: TokenizersIds | None = None  # loaded for the first text that needs it
+        self._fallback_lock = threading.Lock()  # by one of the engine's threads, once
 
     def ids(self, texts: list[str]) -> list[list[int]]:
         return [self._text_ids(text) for text in texts]
 
     def _text_ids(self, text: str) -> list[int]:
         if _joins_graphemes(text):
-            if self.fallback is None:
-                self.fallback = TokenizersIds(self.tokenizer_json, self._max_length)
+            with self._fallback_lock:
+                if self.fallback is None:
+                    self.fallback = TokenizersIds(self.tokenizer_json, self._max_length)
             return self.fallback.ids([text])[0]
         processor = self._processor.result()
         ids: list[int] = []
