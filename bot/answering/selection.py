@@ -117,10 +117,11 @@ def _general_idf() -> tuple[dict[str, float], float]:
     from its file as `jieba.analyse` reads it: importing that module would also load
     jieba's part-of-speech tagger (half a second), which most questions do not need."""
     idf: dict[str, float] = {}
+    shared: dict[str, float] = {}  # 3,328 values for 270,132 words: one float object each
     with resources.files("jieba").joinpath("analyse", "idf.txt").open(encoding="utf-8") as lines:
-        for line in lines:  # "word idf"; line by line, not all at once: half the memory (38 MB)
+        for line in lines:  # "word idf"; line by line, not all at once: half the memory (32 MB)
             word, value = line.split()
-            idf[word] = float(value)
+            idf[word] = shared.setdefault(value, float(value))
     return idf, sorted(idf.values())[len(idf) // 2]
 
 
