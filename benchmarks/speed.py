@@ -483,7 +483,7 @@ def bot_figures(settings: Settings, corpus: Corpus) -> dict:
 def bot_rows(corpus: Corpus, figures: dict) -> list[tuple[str, str, str]]:
     served, ready = figures["serve"], figures["ready"]
     limit = f"≥ {FLOOD_SHARE:.0%} of {FLOOD_LIMIT}/s: ≥ {FLOOD_SHARE * FLOOD_LIMIT:.0f}/s"
-    if ready["ready_per_s"] < FLOOD_LIMIT:
+    if ready["per_s"] < FLOOD_SHARE * FLOOD_LIMIT and ready["ready_per_s"] < FLOOD_SHARE * FLOOD_LIMIT:
         limit += f" (not reachable here: answers were ready at only {ready['ready_per_s']:.1f}/s)"
     return [
         (
