@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import uuid
 import zipfile
 import zlib
@@ -52,6 +53,7 @@ _RECORD_FIELDS = {
 }
 _OPTIONAL_FIELDS = {f.name for f in fields(ArticleRecord) if f.default is not MISSING}
 _METADATA_TYPES = (str, int, float, bool)  # what Chroma stores as metadata
+_ARTICLE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")  # as `ingest.pipeline.article_id_for` makes them
 # The file name of an archived source, by the kind of source it is.
 _SOURCE_SUFFIXES = {"text": ".txt", "markdown": ".md", "html": ".html", "pdf": ".pdf", "docx": ".docx"}
 # A zip member that fails to read: bad CRC or compressed data, cut short, missing,
@@ -244,7 +246,10 @@ def _record(raw: object, n: int, damaged: Any) -> ArticleRecord:
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise damaged(f"article {n}'s record has no valid {name}")
     record = ArticleRecord.from_metadata(raw)
-    if not record.article_id or not record.version or record.chunk_count < 1:
+    # Ids are what the store's record ids are made of (`article_id:version:position`): an
+    # archive's are checked as ingest makes them. Its version is only checked: the store
+    # gives every version it stores a new one.
+    if not _ARTICLE_ID.fullmatch(record.article_id) or not record.version or record.chunk_count < 1:
         raise damaged(f"article {n}'s record has no valid id, version or chunk count")
     return record
 

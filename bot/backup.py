@@ -5,7 +5,8 @@ Export reads each article's live chunks and vectors as stored, and its source as
 then stores every article that is new or changed in one `ArticleStore.put_articles` call,
 the path ingest takes: new chunks are written first, then all the articles switch at once,
 so an import that fails midway leaves every article as it was, still answerable, and
-writes nothing live.
+writes nothing live. Imported articles get versions of their own, as every write does: an
+archive's versions are never trusted to be distinct from what is live.
 
 An archived article is the store's article of the same id, else of the same source (like
 ingest, never by title); one whose content hash and source are the same is skipped. The
@@ -130,19 +131,21 @@ def import_archive(store: ArticleStore, path: Path, progress: Progress = no_prog
     if reuse and to_store:  # the same model makes vectors of one width; a forged archive might not
         width = len(store.embeddings.embed_query("width"))
         reuse = all(a.vectors.shape[1] == width for _, _, a in to_store)
+    stored: dict[str, ArticleRecord] = {}  # as the store made them: with a version of their own
     if to_store:
-        store.put_articles(
+        written = store.put_articles(
             [(record, chunks) for record, chunks, _ in to_store],
             progress=lambda done, total: progress("embedding", done, total),
             vectors=[a.vectors for _, _, a in to_store] if reuse else None,
             sources=[a.source for _, _, a in to_store],
         )
+        stored = {record.article_id: record for record in written}
     # The store now holds a restored library: the default article must not come back into it.
     store.mark_seeded()
     total = sum(record.chunk_count for record, chunks, _, _ in plan if chunks)
     progress("done", total, total)
     results = [
-        IngestResult(record, "replaced" if previous else "new", previous)
+        IngestResult(stored[record.article_id], "replaced" if previous else "new", previous)
         if chunks
         else IngestResult(record, "unchanged")
         for record, chunks, _, previous in plan
@@ -183,7 +186,6 @@ def _plan(store: ArticleStore, archive: Archive) -> Plan:
                 metadata={
                     **chunk.metadata,
                     "article_id": record.article_id,
-                    "version": record.version,
                     "source": record.source,
                     "ingested_at": record.ingested_at,
                 },

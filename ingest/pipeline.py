@@ -219,7 +219,7 @@ def _prepare(
         source=loaded.source,
         source_key=key,
         content_hash=digest,
-        version=digest[:12],
+        version="",  # each stored version gets its own from the store (`ArticleStore.put_articles`)
         chunk_count=len(chunks),
         ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
         kind=loaded.kind,
@@ -227,12 +227,7 @@ def _prepare(
         last_modified=loaded.last_modified or "",
     )
     for chunk in chunks:
-        chunk.metadata.update(
-            article_id=record.article_id,
-            version=record.version,
-            source=record.source,
-            ingested_at=record.ingested_at,
-        )
+        chunk.metadata.update(article_id=record.article_id, source=record.source, ingested_at=record.ingested_at)
     source = None
     if loaded.original is not None:
         source = Source(loaded.original, loaded.source_key, loaded.kind, loaded.charset or "")

@@ -4,6 +4,7 @@
     ├── EmbeddingModelError         the embedding model cannot be prepared or loaded
     ├── ModelMismatchError          the index was built with a different embedding model
     ├── ArticleNotFoundError        no article with that id
+    ├── ArticleChangedError         another run changed an article while this one wrote it
     └── StoreUnavailableError       the Chroma store cannot be reached or used (busy, damaged, disk full, unwritable)
 
 The edges (CLI, Telegram) turn these into one sentence; nothing else catches them.
@@ -36,6 +37,10 @@ class ModelMismatchError(ArticlebotError):
 
 class ArticleNotFoundError(ArticlebotError):
     pass
+
+
+class ArticleChangedError(ArticlebotError):
+    """Raised with nothing stored: the other run's change stays, this one can be run again."""
 
 
 class StoreUnavailableError(ArticlebotError):

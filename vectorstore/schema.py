@@ -22,7 +22,7 @@ class ArticleRecord:
     source: str
     source_key: str  # what makes two ingests "the same article": URL or file name
     content_hash: str  # SHA-256 of the cleaned text; unchanged text is skipped
-    version: str  # short content hash; chunk ids and metadata carry it
+    version: str  # its own per stored version (`ArticleStore.put_articles`); chunk ids and metadata carry it
     chunk_count: int
     ingested_at: str  # ISO-8601, UTC
     kind: str = "text"

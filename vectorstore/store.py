@@ -14,6 +14,13 @@ crash midway leaves the previous version answerable and the half-written chunks 
 `sweep_leftovers` deletes them when the store next opens or writes (on a Chroma server only
 once they are LEFTOVER_AGE_S old: another process's ingest in progress looks the same).
 
+Every `put_articles` call writes under versions of its own (`new_version`), never under a
+version that is or was live, whatever its caller or an archive says: so what a run deletes
+when it fails or is stopped (its own records) can never be the live article, and a sweep
+deletes only the version a switch replaced, never another run's work in progress. An
+article switched by another run while this one wrote is not overwritten: the run is
+refused (`ArticleChangedError`) and removes what it wrote.
+
 Every vector an answer needs is computed here, at ingest, once: each chunk's, and each of
 its sentences' (the texts `sentences_of` gives, kept in a second collection, `<name>__sentences`,
 that retrieval never searches). Sentence vectors carry their article's version and ingest
@@ -49,7 +56,7 @@ from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
 from vectorstore.embeddings import SentenceEmbeddings
-from vectorstore.errors import ArticleNotFoundError, ModelMismatchError
+from vectorstore.errors import ArticleChangedError, ArticleNotFoundError, ModelMismatchError
 from vectorstore.schema import ArticleRecord, Source
 from vectorstore.tokens import BM25_TOKENS, words_to_store
 
@@ -103,6 +110,11 @@ class _Vectors:
     ids: list[str]
     matrix: np.ndarray
     by_version: dict[str, tuple[list[str], np.ndarray]]  # views into matrix
+
+
+def new_version() -> str:
+    """A version name no other run uses: 12 hex digits, never a `:` (ids are split on it)."""
+    return uuid.uuid4().hex[:12]
 
 
 def sentence_id(article_id: str, version: str, text: str) -> str:
@@ -307,7 +319,8 @@ class ArticleStore:
         sources: Sequence[Source | None] | None = None,
     ) -> list[ArticleRecord]:
         """Store new versions of several articles, then make them all live at once; returns
-        their records as stored (`sentence_vectors` set when sentence vectors were stored).
+        their records as stored: each with a version of its own (`new_version`, whatever
+        version it came with) and `sentence_vectors` set when sentence vectors were stored.
 
         Their chunks are embedded together, longest first, in batches of similar length:
         the model then pads little, and Chroma commits once a batch instead of once an
@@ -318,6 +331,10 @@ class ArticleStore:
         made with this very model (`embeddings.fingerprint`). `sources`, one per article (or
         None), are kept as the sources of these versions (`source`), written before they go
         live like their chunks.
+
+        Raises ArticleChangedError, having removed what it wrote, when another run added,
+        replaced or removed one of these articles meanwhile (it is not overwritten with
+        what may be older text), or deleted part of what this call wrote.
         """
         if len({record.article_id for record, _ in articles}) < len(articles):
             raise ValueError("put_articles takes each article once")
@@ -326,23 +343,31 @@ class ArticleStore:
         if sources is not None and len(sources) != len(articles):
             raise ValueError("put_articles takes one source (or None) per article")
         kept = list(sources) if sources is not None else [None] * len(articles)
-        given = iter(row for matrix in vectors for row in matrix) if vectors is not None else None
-        docs = [
-            (f"{r.article_id}:{r.version}:{d.metadata['position']}", d, next(given) if given is not None else None)
-            for r, chunks in articles
-            for d in chunks
-        ]
-        docs.sort(key=lambda item: -len(item[1].page_content))
-        sentences = self._sentences([(r.article_id, r.version, d) for r, chunks in articles for d in chunks])
-        total = len(docs) + len(sentences)
         records = [
             dataclasses.replace(
                 r,
+                version=new_version(),
                 sentence_vectors=self.sentences_of is not None,
                 source_sha256=hashlib.sha256(source.data).hexdigest() if source is not None else "",
             )
             for (r, _), source in zip(articles, kept)
         ]
+        # The chunks as this call stores them: of its records' versions, whatever they said.
+        versioned = [
+            (r, [Document(page_content=d.page_content, metadata={**d.metadata, "version": r.version}) for d in chunks])
+            for r, (_, chunks) in zip(records, articles)
+        ]
+        given = iter(row for matrix in vectors for row in matrix) if vectors is not None else None
+        docs = [
+            (f"{r.article_id}:{r.version}:{d.metadata['position']}", d, next(given) if given is not None else None)
+            for r, chunks in versioned
+            for d in chunks
+        ]
+        docs.sort(key=lambda item: -len(item[1].page_content))
+        sentences = self._sentences([(r.article_id, r.version, d) for r, chunks in versioned for d in chunks])
+        total = len(docs) + len(sentences)
+        ids = [record.article_id for record in records]
+        before = self._registered_versions(ids)  # what this call replaces, checked again before the switch
         run = uuid.uuid4().hex  # this call's chunks, for sweep_leftovers
         with _writing_guard:
             _writing.add(run)
@@ -371,24 +396,59 @@ class ArticleStore:
                     )
                 progress(min(start + ADD_BATCH, len(docs)), total)
             self._write_sentences(sentences, run, lambda done: progress(len(docs) + done, total))
+            self._check_run(run, chunks=len(docs), sentences=len(sentences), records=records)
             with _writing_guard:  # live and no longer in progress at once, for sweep_leftovers
+                self._check_unchanged(ids, before)
                 self.registry.upsert(
-                    ids=[record.article_id for record in records],
+                    ids=ids,
                     embeddings=np.asarray([_PLACEHOLDER_VECTOR] * len(records), dtype=np.float32),
                     metadatas=[record.to_metadata() for record in records],
                     documents=[record.title for record in records],
                 )
                 _writing.discard(run)
-        except BaseException:  # a failed write, a cancelled ingest (stop, Ctrl-C, SIGTERM)
+        except BaseException:  # a failed write, a cancelled ingest (stop, Ctrl-C, SIGTERM), a clash
             with _writing_guard:
                 _writing.discard(run)
             self._remove_run(run)
             raise
         self._changed()  # other processes see it at their next check, this one at once
-        for record in records:
-            self.sweep(record.article_id, keep=record)
+        for article_id, version in before.items():
+            self._delete_version(article_id, version)
         self.sweep_leftovers()
         return records
+
+    def _registered_versions(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """The registry's live version of each of these articles that it holds."""
+        got = self.registry.get(ids=list(article_ids), include=["metadatas"])
+        return {i: str(m["version"]) for i, m in zip(got["ids"], got["metadatas"] or [])}
+
+    def _check_unchanged(self, article_ids: Sequence[str], before: dict[str, str]) -> None:
+        """Refuse to switch articles that another run added, replaced or removed since `before`."""
+        now = self._registered_versions(article_ids)
+        for article_id in article_ids:
+            if now.get(article_id) != before.get(article_id):
+                raise ArticleChangedError(
+                    f"Article {article_id} was changed by another ingest or removal while this one ran, "
+                    "so this one stored nothing and the other's change stays. Run it again to replace that.",
+                    code="article_changed",
+                    article_id=article_id,
+                )
+
+    def _check_run(self, run: str, *, chunks: int, sentences: int, records: Sequence[ArticleRecord]) -> None:
+        """Refuse to make versions live that lost records while they were written (deleted
+        by another process, such as an older articlebot's sweep)."""
+        chunk_ids, _ = _records(self.chunk_collection, {"run": run}, include=[])
+        sentence_ids, _ = _records(self.sentence_collection, {"run": run}, include=[])
+        part_ids, _ = _records(self.source_collection, {"run": run}, include=[])
+        sourced = {i.rsplit(":", 3)[0] for i in part_ids}  # ids are article_id:version:sha256:part
+        if (len(chunk_ids), len(sentence_ids)) != (chunks, sentences) or sourced != {
+            r.article_id for r in records if r.source_sha256
+        }:
+            raise ArticleChangedError(
+                "Another process deleted part of what this ingest wrote while it ran, so it stored nothing. "
+                "Run it again.",
+                code="ingest_lost_records",
+            )
 
     def _sentences(self, chunks: Sequence[tuple[str, str, Document]]) -> list[_Sentence]:
         """The sentence vectors to store for these (article id, version, chunk)s: each
@@ -487,20 +547,12 @@ class ArticleStore:
         self.registry.update(ids=[record.article_id], metadatas=[record.to_metadata()])
         self._state = None
 
-    def sweep(self, article_id: str, keep: ArticleRecord | None) -> None:
-        """Delete an article's chunks, sentence vectors and sources of every version but
-        `keep`'s (and a source of that version `keep` does not name: the same text read
-        from other bytes); with no `keep`, all of them."""
-        where: dict = {"article_id": article_id}
-        if keep is None:
-            for collection in self._swept().values():
-                collection.delete(where=where)
-            return
-        other_version: dict = {"version": {"$ne": keep.version}}
-        self.chunk_collection.delete(where={"$and": [where, other_version]})
-        self.sentence_collection.delete(where={"$and": [where, other_version]})
-        other_source: dict = {"$or": [other_version, {"sha256": {"$ne": keep.source_sha256}}]}
-        self.source_collection.delete(where={"$and": [where, other_source]})
+    def _delete_version(self, article_id: str, version: str) -> None:
+        """Delete the chunks, sentence vectors and source of one version of an article (one
+        no longer live: a version is written by one run only, so no other run's work goes)."""
+        where: dict = {"$and": [{"article_id": article_id}, {"version": version}]}
+        for collection in self._swept().values():
+            collection.delete(where=where)
 
     def sweep_leftovers(self) -> int:
         """Delete the chunks (and sentence vectors and sources) of versions that never went
@@ -576,7 +628,8 @@ class ArticleStore:
         record = self.article(article_id)
         self.registry.delete(ids=[article_id])  # readers stop seeing it at once
         self._changed()
-        self.sweep(article_id, keep=None)
+        self._delete_version(article_id, record.version)
+        self.sweep_leftovers()  # (an embedded store: with the article's leftovers, if any)
         return record
 
     def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:
@@ -689,7 +742,10 @@ class ArticleStore:
                         fetched[version][0].append(chunk_id)
                         fetched[version][1].append(vector)
                 for version, (ids, rows) in fetched.items():
-                    matrix = np.asarray(rows, dtype=np.float32).reshape(len(ids), -1)
+                    if not ids:  # a live version without chunks (a store damaged by an older articlebot)
+                        parts[version] = ([], np.zeros((0, 0), dtype=np.float32))
+                        continue
+                    matrix = np.asarray(rows, dtype=np.float32)
                     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
                     parts[version] = (ids, matrix / np.where(norms == 0, 1.0, norms))
             ordered = [parts[v] for v in dict.fromkeys(versions)]
@@ -770,13 +826,17 @@ def _with_words(chunk: Document) -> dict:
     return {**chunk.metadata, BM25_TOKENS: words_to_store(chunk)}
 
 
-def _records(collection: chromadb.Collection, where: dict | None) -> tuple[list[str], list[Mapping]]:
-    """Ids and metadata of a collection's records matching `where`, read in pages:
-    embedded Chroma fails to return ~32k records at once."""
+def _records(
+    collection: chromadb.Collection, where: dict | None, include: list | None = None
+) -> tuple[list[str], list[Mapping]]:
+    """Ids and metadata (unless `include` says less) of a collection's records matching
+    `where`, read in pages: embedded Chroma fails to return ~32k records at once."""
     ids: list[str] = []
     metas: list[Mapping] = []
     while True:
-        page = collection.get(where=where, include=["metadatas"], limit=10_000, offset=len(ids))
+        page = collection.get(
+            where=where, include=["metadatas"] if include is None else include, limit=10_000, offset=len(ids)
+        )
         ids += page["ids"]
         metas += page["metadatas"] or []
         if len(page["ids"]) < 10_000:

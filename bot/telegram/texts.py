@@ -450,6 +450,8 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
             "“{title}”太长了:会切成超过 {limit:,} 个片段,超出每篇文章的上限(MAX_CHUNKS_PER_ARTICLE),"
             "索引也会很慢。请把它拆成几篇文章,或者调高上限。"
         ),
+        "article_changed": "导入期间,文章 {article_id} 被另一次导入或删除改动了:这次什么都没有保存,那次的改动保留。要替换它,请再导入一次。",
+        "ingest_lost_records": "导入期间,另一个进程删除了这次写入的部分内容:这次什么都没有保存。请再导入一次。",
     },
 }
 
