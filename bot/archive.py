@@ -42,6 +42,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from bot.errors import ArchiveError
+from ingest.chunking import MAX_CHUNKS_PER_ARTICLE
 from vectorstore.schema import ArticleRecord, Source
 
 FORMAT = "articlebot-archive"
@@ -59,6 +60,24 @@ _SOURCE_SUFFIXES = {"text": ".txt", "markdown": ".md", "html": ".html", "pdf": "
 # A zip member that fails to read: bad CRC or compressed data, cut short, missing,
 # encrypted or compressed in a way zipfile cannot read.
 _UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, RuntimeError, NotImplementedError)
+# What a member may unpack to, checked on the sizes the zip declares before it is read
+# (zipfile never unpacks past the declared size: more fails its CRC): a zip bomb is refused
+# before it takes memory. A manifest is about 1 KB an article.
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_CHUNK_LINE_BYTES = 256 << 10  # a chunk's JSON line: its text (a few hundred characters) and metadata
+_NPY_HEADER_BYTES = 4096  # at most, before a vectors file's rows
+# A member of over a megabyte that unpacks to more than this many times its packed size is
+# no export (text packs 2-10 times, vectors hardly at all), but a bomb.
+MAX_PACKING_RATIO = 200
+_RATIO_FROM_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What one archived article may hold: what ingest lets an article have."""
+
+    max_chunks: int = MAX_CHUNKS_PER_ARTICLE
+    max_source_bytes: int = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -156,14 +175,15 @@ def write_archive(
     return Written(len(entries), chunk_total, sources, path.stat().st_size)
 
 
-def read_archive(path: Path) -> Archive:
+def read_archive(path: Path, limits: ArchiveLimits = ArchiveLimits()) -> Archive:
     """The archive at `path`, checked whole; ArchiveError (saying what is wrong) if it is
-    missing, not an articlebot archive, of a newer format, damaged or cut short."""
+    missing, not an articlebot archive, of a newer format, damaged or cut short, or holds
+    more than `limits` let an article hold."""
     if not path.is_file():
         raise ArchiveError(f"No such file: {path}")
     try:
         with zipfile.ZipFile(path) as archive:
-            return _read(archive, path)
+            return _read(archive, path, limits)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise ArchiveError(
             f"Cannot import {path}: it is not an articlebot archive (not a zip file), or it is cut short or damaged."
@@ -172,30 +192,47 @@ def read_archive(path: Path) -> Archive:
         raise ArchiveError(f"Cannot read {path}: {exc.strerror or exc.__class__.__name__}.") from exc
 
 
-def _read(archive: zipfile.ZipFile, path: Path) -> Archive:
+def _read(archive: zipfile.ZipFile, path: Path, limits: ArchiveLimits) -> Archive:
     def damaged(what: str) -> ArchiveError:
         return ArchiveError(f"Cannot import {path}: the archive is damaged ({what}).")
 
-    def member(name: object, sha256: object) -> bytes:
-        if not isinstance(name, str) or not isinstance(sha256, str):
-            raise damaged("the manifest lists a file without its name or checksum")
+    used: set[str] = set()  # members an article was read from: each belongs to one
+
+    def unpacked(name: str, limit: int) -> bytes:
+        """The member's bytes, refused before reading when it would unpack to too much."""
         try:
-            data = archive.read(name)
+            info = archive.getinfo(name)
+        except KeyError:
+            raise damaged(f"{name} is missing or cannot be read") from None
+        bomb = info.file_size > _RATIO_FROM_BYTES and info.file_size > MAX_PACKING_RATIO * max(info.compress_size, 1)
+        if info.file_size > limit or bomb:
+            raise ArchiveError(
+                f"Cannot import {path}: {name} unpacks to {info.file_size:,} bytes, "
+                + ("more than it can hold" if info.file_size > limit else f"over {MAX_PACKING_RATIO} times its size")
+                + "; refused (it is damaged or forged)."
+            )
+        try:
+            return archive.read(info)
         except _UNREADABLE:
             raise damaged(f"{name} is missing or cannot be read") from None
+
+    def member(name: object, sha256: object, limit: int) -> bytes:
+        if not isinstance(name, str) or not isinstance(sha256, str):
+            raise damaged("the manifest lists a file without its name or checksum")
+        if name in used:
+            raise damaged(f"two articles are read from {name}")
+        used.add(name)
+        data = unpacked(name, limit)
         if hashlib.sha256(data).hexdigest() != sha256:
             raise damaged(f"{name} does not match its checksum")
         return data
 
-    try:
-        raw = archive.read(MANIFEST)
-    except KeyError:
-        raise ArchiveError(f"Cannot import {path}: it is a zip file, but not an articlebot archive.") from None
-    except _UNREADABLE:
-        raise damaged(f"{MANIFEST} cannot be read") from None
+    if MANIFEST not in archive.namelist():
+        raise ArchiveError(f"Cannot import {path}: it is a zip file, but not an articlebot archive.")
+    raw = unpacked(MANIFEST, MAX_MANIFEST_BYTES)
     try:
         manifest = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         manifest = None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ArchiveError(f"Cannot import {path}: it is a zip file, but not an articlebot archive.")
@@ -214,16 +251,28 @@ def _read(archive: zipfile.ZipFile, path: Path) -> Archive:
         raise damaged("its manifest lacks required fields")
     if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 0:
         raise damaged("its manifest lacks required fields")
+    if 2 * len(entries) > len(archive.infolist()):  # each article has its chunks and vectors files
+        raise damaged(f"its manifest lists {len(entries):,} articles, more than it holds")
     articles: list[ArchivedArticle] = []
     for n, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
             raise damaged(f"article {n} in the manifest is not an object")
         record = _record(entry.get("record"), n, damaged)
-        chunks = _chunks(member(entry.get("chunks"), entry.get("chunks_sha256")), record, damaged)
-        vectors = _vectors(member(entry.get("vectors"), entry.get("vectors_sha256")), record, dimension, damaged)
+        if record.chunk_count > limits.max_chunks:
+            raise ArchiveError(
+                f"Cannot import {path}: {record.article_id} has {record.chunk_count:,} chunks, more than "
+                f"the {limits.max_chunks:,} an article may have here (MAX_CHUNKS_PER_ARTICLE)."
+            )
+        chunk_bytes = record.chunk_count * MAX_CHUNK_LINE_BYTES
+        chunks = _chunks(member(entry.get("chunks"), entry.get("chunks_sha256"), chunk_bytes), record, damaged)
+        vector_bytes = _NPY_HEADER_BYTES + 4 * record.chunk_count * dimension
+        vectors = _vectors(
+            member(entry.get("vectors"), entry.get("vectors_sha256"), vector_bytes), record, dimension, damaged
+        )
         source = None
         if "source" in entry:
-            source = _source(entry, member(entry.get("source"), entry.get("source_sha256")), damaged)
+            data = member(entry.get("source"), entry.get("source_sha256"), limits.max_source_bytes)
+            source = _source(entry, data, damaged)
         if (source is None and record.source_sha256) or entry.get("source_sha256", "") != record.source_sha256:
             raise damaged(f"the source of {record.article_id} does not match its record")
         articles.append(ArchivedArticle(record, chunks, vectors, source))
@@ -258,7 +307,7 @@ def _chunks(data: bytes, record: ArticleRecord, damaged: Any) -> list[Document]:
     what = f"the chunks of {record.article_id}"
     try:
         rows = [json.loads(line) for line in data.decode("utf-8").splitlines()]
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise damaged(f"{what} are not JSON lines") from None
     if len(rows) != record.chunk_count:
         raise damaged(f"{what}: {len(rows)} of {record.chunk_count}")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.documents import Document
 
-from bot.archive import Archive, ArchivedArticle, read_archive, write_archive
+from bot.archive import Archive, ArchivedArticle, ArchiveLimits, read_archive, write_archive
 from bot.errors import ArchiveError
 from ingest.pipeline import IngestResult, Progress, no_progress
 from vectorstore.schema import ArticleRecord, Source
@@ -119,11 +119,14 @@ def _live_articles(
             raise ArchiveError(f"The article {record.article_id} kept changing during the export; export again.")
 
 
-def import_archive(store: ArticleStore, path: Path, progress: Progress = no_progress) -> ImportSummary:
+def import_archive(
+    store: ArticleStore, path: Path, progress: Progress = no_progress, limits: ArchiveLimits = ArchiveLimits()
+) -> ImportSummary:
     """Restore the archive at `path` into `store`; ArchiveError, with nothing written, when
-    it is not a whole articlebot archive or its articles clash with the store's."""
+    it is not a whole articlebot archive, holds more than `limits` let an article hold, or
+    its articles clash with the store's."""
     progress("reading", 0, 0)
-    archive = read_archive(path)
+    archive = read_archive(path, limits)
     store.check_model()  # never mix two models' vectors in one index
     plan = _plan(store, archive)
     to_store = [(record, chunks, a) for record, chunks, a, previous in plan if chunks]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot import backup
+from bot.archive import ArchiveLimits
 from bot.errors import NotAWebPageError
 from bot.settings import Settings
 from ingest.loaders import (
@@ -203,7 +204,8 @@ class Library:
     def import_archive(self, path: Path, progress: Progress = no_progress) -> backup.ImportSummary:
         """Restore an archive: new and changed articles go live together, unchanged ones
         are skipped; nothing is written unless the whole archive reads correctly."""
-        return backup.import_archive(self.store, path, progress)
+        limits = ArchiveLimits(self.settings.max_chunks_per_article, self.settings.max_source_bytes)
+        return backup.import_archive(self.store, path, progress, limits)
 
     def seed_default_corpus(self, progress: Progress = no_progress) -> IngestResult | None:
         """Ingest the bundled Sora article into a store that has never been seeded."""

@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -359,15 +360,42 @@ def _pypdf_remarks_kept_quiet(name: str) -> Iterator[None]:
             _PYPDF_LOGGER.removeHandler(remarks)
 
 
+# What a .docx may unpack to, checked on the sizes its zip declares before python-docx reads
+# it (zipfile never unpacks past them): the longest article ingest takes is a few MB of XML,
+# and images hardly pack; 32 MB of XML took python-docx ~300 MB. A zip bomb is refused.
+MAX_DOCX_UNPACKED_BYTES = 32 << 20
+MAX_DOCX_PARTS = 10_000
+
+
 def _docx_text(data: bytes, name: str) -> tuple[str, str | None]:
     import docx
 
+    _check_unpacked(data, name)
     try:
         document = docx.Document(BytesIO(data))
     except Exception as exc:  # broken files fail in zipfile, lxml or python-docx, in many ways
         raise UnreadableSourceError(f"{name} is not a readable .docx file.", code="docx_unreadable", name=name) from exc
     text = "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
     return text, document.core_properties.title or None
+
+
+def _check_unpacked(data: bytes, name: str) -> None:
+    """Refuse a .docx whose parts would unpack to more than a document's (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UnreadableSourceError(f"{name} is not a readable .docx file.", code="docx_unreadable", name=name) from exc
+    size = sum(part.file_size for part in parts)
+    if size > MAX_DOCX_UNPACKED_BYTES or len(parts) > MAX_DOCX_PARTS:
+        raise SourceTooLargeError(
+            f"{name} unpacks to {size:,} bytes in {len(parts):,} parts, more than a document holds "
+            f"(at most {MAX_DOCX_UNPACKED_BYTES:,} bytes, {MAX_DOCX_PARTS:,} parts): refused.",
+            code="docx_unpacked",
+            name=name,
+            size=size,
+            parts=len(parts),
+        )
 
 
 # -- URLs -----------------------------------------------------------------------------------

@@ -443,6 +443,7 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "pdf_unreadable": "{name} 已损坏或格式不对,无法读取。",
         "pdf_no_text": "{name} 里没有可以提取的文字(是扫描件或纯图片吗?)。",
         "docx_unreadable": "{name} 已损坏或格式不对,无法读取。",
+        "docx_unpacked": "{name} 解压后有 {size:,} 字节、{parts:,} 个部分,远超一篇文档应有的大小:已拒绝。",
         "empty": "文章是空的:里面没有找到文字。",
         "empty_boilerplate": "去掉网页的导航、页脚等固定内容之后,文章是空的。",
         "empty_after_cleaning": "清理之后,文章里没有可以索引的文字。",
