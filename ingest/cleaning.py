@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from ingest.errors import EmptyArticleError
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _SPACES = re.compile(r"[ \t\u00a0\u3000\u2002-\u200a]+")
 _SENTENCE_PUNCT = re.compile(r"[。\uff01\uff1f\uff0c\uff1b!?,;]|[.](\s|$)")
 # A line starting the trailing block of a web page: copyright notice, navigation, tip jar.
@@ -106,10 +105,17 @@ class CleanText:
     text: str  # paragraphs separated by one blank line
 
 
+def drop_format_characters(text: str) -> str:
+    """The text without invisible format characters (Unicode's Cf: zero-width spaces and
+    joiners, bidi controls such as U+202E…U+202C, soft hyphens, BOMs): they change nothing a
+    reader sees but split words apart for BM25 and the model."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf") if not text.isascii() else text
+
+
 def normalize(raw: str) -> str:
-    """Unify newlines, drop zero-width characters, collapse runs of spaces per line."""
+    """Unify newlines, drop format characters, collapse runs of spaces per line."""
     text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
-    text = text.translate(_ZERO_WIDTH)
+    text = drop_format_characters(text)
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 

@@ -173,3 +173,18 @@ def test_refuses_a_question_about_another_subject_that_shares_words_with_the_art
 )
 def test_names_and_numbers_of_a_text(text, names):
     assert entity_terms(text) == names
+
+
+PLAIN = "Sora最长能生成多长的视频?"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["\u202e" + PLAIN + "\u202c", "\u2066" + PLAIN + "\u2069", "\u200f" + PLAIN, PLAIN.replace("Sora", "So\u00adra")],
+)
+def test_a_question_with_invisible_format_characters_is_answered_as_the_plain_one(engine, question):
+    answer, plain = engine.answer(question), engine.answer(PLAIN)
+
+    assert answer.question == PLAIN
+    assert not answer.refused
+    assert (answer.text, answer.citations) == (plain.text, plain.citations)

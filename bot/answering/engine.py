@@ -36,6 +36,7 @@ from bot.generation import verification
 from bot.generation.generator import PASSAGES, GenerationFailed, Generator
 from bot.language import language_of
 from bot.settings import Settings
+from ingest.cleaning import drop_format_characters
 from vectorstore.retrieval import Hit, HybridRetriever
 from vectorstore.store import ArticleStore
 from vectorstore.tokens import tokenize
@@ -81,9 +82,10 @@ class Engine:
     # -- questions ---------------------------------------------------------------------
 
     def check_question(self, question: str) -> str:
-        """The question with its whitespace collapsed; EmptyQuestionError or
-        QuestionTooLongError when it can't be answered (each face words these)."""
-        question = " ".join(question.split())
+        """The question with its whitespace collapsed and its invisible format characters
+        dropped; EmptyQuestionError or QuestionTooLongError when it can't be answered (each
+        face words these)."""
+        question = " ".join(drop_format_characters(question).split())
         if not any(c.isalnum() for c in question):  # blank, or only emoji and punctuation
             raise EmptyQuestionError()
         if len(question) > self.settings.max_question_chars:
