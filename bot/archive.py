@@ -33,7 +33,7 @@ import uuid
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from langchain_core.documents import Document
 
 from bot.errors import ArchiveError
 from ingest.chunking import MAX_CHUNKS_PER_ARTICLE
+from ingest.cleaning import clean_title
 from vectorstore.schema import ArticleRecord, Source
 
 FORMAT = "articlebot-archive"
@@ -300,7 +301,14 @@ def _record(raw: object, n: int, damaged: Any) -> ArticleRecord:
     # gives every version it stores a new one.
     if not _ARTICLE_ID.fullmatch(record.article_id) or not record.version or record.chunk_count < 1:
         raise damaged(f"article {n}'s record has no valid id, version or chunk count")
-    return record
+    try:
+        datetime.fromisoformat(record.ingested_at)
+    except ValueError:
+        raise damaged(f"article {n}'s record has no valid ingest date") from None
+    title = clean_title(record.title)  # printed by `list`: no escape sequences, no second line
+    if not title:
+        raise damaged(f"article {n}'s record has no title")
+    return replace(record, title=title)
 
 
 def _chunks(data: bytes, record: ArticleRecord, damaged: Any) -> list[Document]:

@@ -93,6 +93,7 @@ MAX_LEAD_IN_CHARS = 40
 _SENTENCE_END = re.compile(
     r"[。\uff01\uff1f…]+[”’」』\uff09)]*|[!?]+[”’」』\uff09)]*(?=[^\x00-\x7f])|[.!?]+[\"')]*(?=\s|$)"
 )
+MAX_TITLE_CHARS = 200  # a longer given title is cut: it is a heading, not a paragraph
 # A line ending like a sentence, not a title: a full stop, maybe inside closing quotes.
 _ENDS_SENTENCE = re.compile(r"(。|(?<![.])[.])[”’」』\uff09)\"']*$")
 _CLAUSE_BREAK = re.compile(r"[\uff0c\uff1b]|[,;](?!\d)")
@@ -110,6 +111,15 @@ def drop_format_characters(text: str) -> str:
     joiners, bidi controls such as U+202E…U+202C, soft hyphens, BOMs): they change nothing a
     reader sees but split words apart for BM25 and the model."""
     return "".join(c for c in text if unicodedata.category(c) != "Cf") if not text.isascii() else text
+
+
+def clean_title(title: str) -> str:
+    """A title fit to print on one line: normalized, without control characters (an escape
+    sequence would reach a terminal, a newline forge a line of `list`), its whitespace one
+    space, at most MAX_TITLE_CHARS. Given titles (`--title`, an archive's) get this too."""
+    text = drop_format_characters(unicodedata.normalize("NFC", title))
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    return " ".join(text.split())[:MAX_TITLE_CHARS].strip()
 
 
 def normalize(raw: str) -> str:
@@ -230,6 +240,7 @@ def clean(raw: str, title: str | None = None) -> CleanText:
     if not lines:
         raise EmptyArticleError("The article is empty: no text was found in it.", code="empty")
     keep_first = False
+    title = clean_title(title or "")
     if not title:
         if len(lines[0]) <= 80 and len(lines) > 1 and not _ENDS_SENTENCE.search(lines[0]):
             title = lines.pop(0)
