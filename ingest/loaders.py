@@ -178,23 +178,30 @@ MIN_VALID_PER_REPLACED = 10
 
 
 def decode_text_noting(data: bytes, name: str, declared: str | None = None) -> tuple[str, str | None]:
-    """UTF-8 (or UTF-16 with a BOM), a charset the server declared, UTF-8 with a few bad
-    bytes replaced, GB18030 (a superset of GBK, common for Chinese files), then
+    """UTF-8 (or UTF-16, with a BOM or without), a charset the server declared, UTF-8 with a
+    few bad bytes replaced, Shift-JIS when it reads as Japanese, GB18030 (a superset of GBK,
+    common for Chinese files), then
     charset-normalizer's best guess; binary is refused. With the text comes a note for the
     admin when characters were replaced, else None."""
-    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # Notepad's "Unicode"
+    utf16 = _utf16_of(data)
     if not utf16 and b"\x00" in data[:8192]:
         raise UnreadableSourceError(f"{name} is not a text file (it contains binary data).", code="binary", name=name)
-    for encoding in ("utf-16" if utf16 else "utf-8-sig", declared):
+    for encoding in (utf16 or "utf-8-sig", declared):
         text = _try_decode(data, encoding) if encoding else None
         if text is not None:
             return _checked_text(text, name), None
-    if not utf16:
-        text, replaced = _mostly_utf8(data)
-        if text is not None:
-            plural = "s" if replaced != 1 else ""
-            note = f"{name} is not quite UTF-8: {replaced:,} character{plural} replaced by “\ufffd”"
-            return _checked_text(text, name), note
+    if utf16:
+        raise UnreadableSourceError(
+            f"Cannot tell the text encoding of {name}; save it as UTF-8.", code="unknown_encoding", name=name
+        )
+    text, replaced = _mostly_utf8(data)
+    if text is not None:
+        plural = "s" if replaced != 1 else ""
+        note = f"{name} is not quite UTF-8: {replaced:,} character{plural} replaced by “\ufffd”"
+        return _checked_text(text, name), note
+    japanese = _try_decode(data, "cp932")  # Shift-JIS: GB18030 would decode it too, as a jumble
+    if japanese is not None and _reads_as_japanese(japanese):
+        return _checked_text(japanese, name), f"{name} was read as Japanese (Shift-JIS)"
     text = _try_decode(data, "gb18030")
     if text is not None:
         if not _reads_as_chinese(text):
@@ -207,6 +214,30 @@ def decode_text_noting(data: bytes, name: str, declared: str | None = None) -> t
             f"Cannot tell the text encoding of {name}; save it as UTF-8.", code="unknown_encoding", name=name
         )
     return _checked_text(str(guess), name), None
+
+
+def _utf16_of(data: bytes) -> str | None:
+    """The UTF-16 codec of a text in UTF-16: with a BOM (Notepad's "Unicode"), or without one
+    when its zero bytes (the high bytes of ASCII characters) mostly fall on one side of each
+    character's two bytes, which binary data's do not; None for any other data."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = data[:8192]
+    if len(data) % 2 or sample.count(0) < max(2, len(sample) // 50):
+        return None
+    odd = sum(1 for i in range(1, len(sample), 2) if sample[i] == 0)
+    even = sample.count(0) - odd
+    if max(odd, even) < 0.75 * (odd + even):  # (a CJK character may have a zero byte: 一 is U+4E00)
+        return None
+    return "utf-16-le" if odd > even else "utf-16-be"
+
+
+def _reads_as_japanese(text: str) -> bool:
+    """Japanese writes kana between its kanji; GBK or GB18030 bytes read as Shift-JIS come out
+    as kanji and half-width katakana, almost never as kana (U+3040-U+30FF)."""
+    sample = text[:20_000]
+    wide = sum(1 for c in sample if ord(c) > 0x2FFF)
+    return wide > 0 and sum(1 for c in sample if "\u3040" <= c <= "\u30ff") >= 0.1 * wide
 
 
 def _mostly_utf8(data: bytes) -> tuple[str | None, int]:

@@ -97,6 +97,19 @@ def test_text_is_decoded_in_any_common_encoding(tmp_path, text, encoding):
     assert (loaded.source, loaded.source_key, loaded.kind) == (str(path), "a.txt", "text")
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("text", [f"标题\n\n{ZH}", "Mars base\n\nThe base will hold twelve astronauts.\n"])
+def test_utf16_without_a_bom_is_read_not_called_binary(text, encoding):
+    assert load_bytes(text.encode(encoding), "a.txt").text == text
+
+
+def test_short_shift_jis_is_read_as_japanese_and_said_so():
+    text = "火星基地建設計画\n\n基地の第一期には十二名の宇宙飛行士が滞在できます。"  # too short to judge by its mess
+    loaded = load_bytes(text.encode("shift_jis"), "a.txt")
+    assert loaded.text == text
+    assert loaded.notes == ("a.txt was read as Japanese (Shift-JIS)",)
+
+
 def _utf8_with_bad_bytes(paragraph: str, size: int, bad: int) -> bytes:
     """About `size` bytes of UTF-8 with `bad` stray 0xFF bytes, each between two characters."""
     text = (paragraph * (size // len(paragraph.encode()) + 1)).encode()[:size].decode(errors="ignore")
