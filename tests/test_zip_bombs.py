@@ -13,7 +13,9 @@ import docx
 import pytest
 
 from bot.errors import ArchiveError
+from bot.wiring import build
 from ingest.errors import SourceTooLargeError
+from tests.conftest import make_settings
 from tests.processes import MARS, MARS_Q, MOON
 
 MB = 1 << 20
@@ -34,9 +36,6 @@ def library(fresh, tmp_path):
 @pytest.fixture
 def archive(tmp_path, embeddings) -> Path:
     """A real export of another library: the Moon article."""
-    from bot.wiring import build
-    from tests.conftest import make_settings
-
     other = build(make_settings(tmp_path / "other", ARTICLEBOT_SEED_CORPUS=False), embeddings=embeddings)
     other.library.ingest(str(write(tmp_path / "moon.md", MOON)))
     path = tmp_path / "moon.zip"
