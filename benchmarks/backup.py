@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,8 +97,9 @@ def main() -> None:
             start = time.perf_counter()
             summary = moved.library.import_archive(path)
             took = seconds(start)
-            same = all(
-                (a.text, a.citations) == (b.text, b.citations)
+            same = all(  # (but the cited versions: every store names what it stores its own way)
+                (a.text, [replace(c, version="") for c in a.citations])
+                == (b.text, [replace(c, version="") for c in b.citations])
                 for a, b in zip(expected, (moved.engine.answer(q) for q in questions), strict=True)
             )
             print(f"{name + ':':22} {took}  reused vectors: {summary.reused_vectors}; same answers: {same}")
