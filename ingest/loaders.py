@@ -607,6 +607,8 @@ def _fetch(url: str, limits: LoaderLimits, deadline: float, validators: Validato
     no_reuse = httpx.Limits(max_keepalive_connections=0)
     with httpx.Client(headers={"User-Agent": USER_AGENT}, trust_env=False, limits=no_reuse) as client:
         for hop in range(MAX_REDIRECTS + 1):
+            # What failed, in errors: the URL asked for, or the hop it redirected to.
+            where = shown if hop == 0 else f"{_shown(current)} (where {shown} redirects)"
             addresses = check_address(current, limits.allow_private_urls)  # every hop, not just the first
             # The validators are those of the URL asked for: a redirect leads elsewhere.
             conditions = validators.headers() if hop == 0 else {}
@@ -621,25 +623,26 @@ def _fetch(url: str, limits: LoaderLimits, deadline: float, validators: Validato
                     status = response.status_code
                     if status >= 400:
                         raise FetchError(
-                            f"{shown} answered HTTP {status} {httpx.codes.get_reason_phrase(status)}.",
+                            f"{where} answered HTTP {status} {httpx.codes.get_reason_phrase(status)}.",
                             code="http_status",
-                            url=shown,
+                            url=where,
                             status=status,
                         )
                     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
                     kind = CONTENT_TYPES.get(content_type)
                     if kind is None:
                         raise UnsupportedSourceError(
-                            f"{shown} is {content_type or 'of unknown type'}, not a web page, text or PDF.",
+                            f"{where} is {content_type or 'of unknown type'}, not a web page, text or PDF.",
                             code="unsupported_content_type" if content_type else "unknown_content_type",
-                            url=shown,
+                            url=where,
                             content_type=content_type,
                         )
                     data = _read_capped(response, limits.max_bytes, shown, deadline, limits)
                 finally:
                     response.close()
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise _not_fetched(shown, exc, limits) from exc
+                timed_out = isinstance(exc, httpx.TimeoutException)  # the deadline is the whole fetch's
+                raise _not_fetched(shown if timed_out else where, exc, limits) from exc
             sent = Validators(response.headers.get("etag"), response.headers.get("last-modified"))
             return _Fetched(data, kind, shown, response.charset_encoding, sent)
     raise FetchError(

@@ -262,7 +262,13 @@ class _Site(BaseHTTPRequestHandler):
         "/image.png": (200, "image/png", b"\x89PNG\r\n"),
         "/huge.html": (200, "text/html", b"<p>x</p>" * 5000),
     }
-    redirects = {"/moved": "/article.html", "/loop": "/loop"}
+    # /to-closed-port: to an address where nothing listens (port 1 refuses connections)
+    redirects = {
+        "/moved": "/article.html",
+        "/loop": "/loop",
+        "/moved-missing": "/missing",
+        "/to-closed-port": "http://127.0.0.1:1/article.html",
+    }
     requests: list[tuple[str, str | None]] = []  # (path, Host header) of every request, in order
 
     def do_GET(self):  # noqa: N802 - the http.server API
@@ -352,6 +358,23 @@ def test_url_credentials_are_neither_recorded_nor_shown(site):
 def test_bad_urls_get_a_clear_error(site, path, error, message):
     with pytest.raises(error, match=message):
         load_source(f"{site}{path}", LoaderLimits(max_bytes=10_000, allow_private_urls=True))
+
+
+@pytest.mark.parametrize(
+    "path, failed",
+    [
+        (
+            "/to-closed-port",
+            "Cannot fetch http://127.0.0.1:1/article.html (where {site}/to-closed-port redirects): "
+            "cannot connect to the server.",
+        ),
+        ("/moved-missing", "{site}/missing (where {site}/moved-missing redirects) answered HTTP 404 Not Found."),
+    ],
+)
+def test_a_redirect_that_fails_names_the_hop_that_failed(site, path, failed):
+    with pytest.raises(FetchError) as error:
+        load_source(f"{site}{path}", LOCAL)
+    assert str(error.value) == failed.format(site=site)
 
 
 @pytest.mark.parametrize("path", ["/trickle.txt", "/slow-hop/5"], ids=["trickled-body", "slow-redirects"])
