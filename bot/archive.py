@@ -28,7 +28,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import uuid
 import zipfile
 import zlib
@@ -44,6 +43,8 @@ from langchain_core.documents import Document
 from bot.errors import ArchiveError
 from ingest.chunking import MAX_CHUNKS_PER_ARTICLE
 from ingest.cleaning import clean_title
+from ingest.loaders import LoaderLimits
+from ingest.pipeline import ARTICLE_ID
 from vectorstore.schema import ArticleRecord, Source
 
 FORMAT = "articlebot-archive"
@@ -55,7 +56,6 @@ _RECORD_FIELDS = {
 }
 _OPTIONAL_FIELDS = {f.name for f in fields(ArticleRecord) if f.default is not MISSING}
 _METADATA_TYPES = (str, int, float, bool)  # what Chroma stores as metadata
-_ARTICLE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")  # as `ingest.pipeline.article_id_for` makes them
 # The file name of an archived source, by the kind of source it is.
 _SOURCE_SUFFIXES = {"text": ".txt", "markdown": ".md", "html": ".html", "pdf": ".pdf", "docx": ".docx"}
 # A zip member that fails to read: bad CRC or compressed data, cut short, missing,
@@ -78,7 +78,7 @@ class ArchiveLimits:
     """What one archived article may hold: what ingest lets an article have."""
 
     max_chunks: int = MAX_CHUNKS_PER_ARTICLE
-    max_source_bytes: int = 10_000_000
+    max_source_bytes: int = LoaderLimits.max_bytes
 
 
 @dataclass(frozen=True)
@@ -299,7 +299,7 @@ def _record(raw: object, n: int, damaged: Any) -> ArticleRecord:
     # Ids are what the store's record ids are made of (`article_id:version:position`): an
     # archive's are checked as ingest makes them. Its version is only checked: the store
     # gives every version it stores a new one.
-    if not _ARTICLE_ID.fullmatch(record.article_id) or not record.version or record.chunk_count < 1:
+    if not ARTICLE_ID.fullmatch(record.article_id) or not record.version or record.chunk_count < 1:
         raise damaged(f"article {n}'s record has no valid id, version or chunk count")
     try:
         datetime.fromisoformat(record.ingested_at)

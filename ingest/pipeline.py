@@ -86,6 +86,11 @@ def source_key_of(loaded: LoadedSource) -> str:
     return loaded.source
 
 
+# Every id `article_id_for` makes (a slug of at most 32 characters, "-", 6 hex digits) fits
+# this; ids from elsewhere (an archive) are checked against it.
+ARTICLE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
 def article_id_for(source_key: str, title: str) -> str:
     """A readable, stable id: ASCII words of the source name or title plus a short hash."""
     stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", source_key.rstrip("/").rsplit("/", 1)[-1])

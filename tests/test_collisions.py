@@ -19,7 +19,7 @@ import pytest
 from bot.archive import read_archive
 from bot.errors import ArchiveError
 from bot.wiring import build
-from tests.conftest import make_settings
+from tests.conftest import _in_ci, make_settings
 from tests.processes import BIN, MARS, MARS_Q, MARS_V2, MOON, MOON_Q, articlebot, articlebot_env
 from tests.test_backup import rewritten
 from vectorstore.errors import ArticleChangedError
@@ -102,6 +102,42 @@ def test_a_stopped_replace_with_the_same_text_keeps_the_live_article(tmp_path, e
     assert bot.library.ingest(str(moved), replace=article_id).status == "replaced"
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MB tmpfs of the test's own (mounting needs root, which CI has)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode:
+        if _in_ci():
+            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr.decode()}")
+        pytest.skip("needs to mount a tmpfs (run as root)")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def test_a_replace_that_fills_the_disk_keeps_the_live_article_and_a_retry_completes(small_disk, tmp_path, embeddings):
+    env = articlebot_env(small_disk / "data")
+    path = write(tmp_path / "mars.md", MARS)
+    article_id = ingested_id(articlebot("ingest", str(path), env=env, cwd=tmp_path).stdout)
+    write(path, long_mars(150))
+    filler = small_disk / "filler"
+    filler.write_bytes(bytes(shutil.disk_usage(small_disk).free - 200_000))  # 200 KB left
+
+    failed = articlebot("ingest", str(path), env=env, cwd=tmp_path)
+    filler.unlink()
+    asked = articlebot("ask", "--json", MARS_Q, env=env, cwd=tmp_path)  # a fresh process, space freed
+    retried = articlebot("ingest", str(path), env=env, cwd=tmp_path)
+
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "十二名宇航员" in json.loads(asked.stdout)["answer"], asked.stdout + asked.stderr
+    assert f"{article_id}  火星基地建设计划  (" in retried.stdout and "replaced version" in retried.stdout
+    bot = build(make_settings(small_disk / "data", ARTICLEBOT_SEED_CORPUS=False), embeddings=embeddings)
+    assert [r.article_id for r in bot.library.articles()] == [article_id]
+    assert_whole(bot.library.store)
+    assert "第7号实验室" in bot.engine.answer("第7号实验室有多少名研究人员?").text
+
+
 class Stop(Exception):
     """What the bot raises at an ingest's next batch when it stops."""
 
@@ -152,51 +188,113 @@ def test_an_ingest_killed_midway_leaves_nothing_even_with_the_live_text(tmp_path
     assert {c.article_id for c in answer.citations} == {article_id}
 
 
-def test_a_replace_race_on_a_chroma_server_never_leaves_half_an_article(tmp_path, chroma_server, embeddings):
+class PausedIngest:
+    """`library.ingest(path)` in a thread of its own, paused after its first stored batch
+    (a batch boundary, through its progress callback: no sleeps) until `go_on`."""
+
+    def __init__(self, library, path: Path) -> None:
+        self.paused, self._resume = threading.Event(), threading.Event()
+        self._outcome: list[object] = []
+        self._thread = threading.Thread(target=self._run, args=(library, path))
+        self._thread.start()
+        assert self.paused.wait(300), "the ingest never stored a batch"
+
+    def _progress(self, stage: str, done: int, _total: int) -> None:
+        if stage == "embedding" and done >= ADD_BATCH and not self.paused.is_set():
+            self.paused.set()
+            assert self._resume.wait(300)
+
+    def _run(self, library, path: Path) -> None:
+        try:
+            self._outcome.append(library.ingest(str(path), progress=self._progress))
+        except BaseException as exc:
+            self._outcome.append(exc)
+
+    def go_on(self) -> object:
+        """Let it finish; what it returned or raised."""
+        self._resume.set()
+        self._thread.join(300)
+        return self._outcome[0]
+
+    def __enter__(self) -> PausedIngest:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.go_on()
+
+
+@pytest.fixture
+def server(chroma_server) -> dict[str, str]:
+    return {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_server.port)}
+
+
+@pytest.fixture
+def on_server(tmp_path, server, embeddings):
+    return build(make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False, **server), embeddings=embeddings)
+
+
+def test_a_replace_race_on_a_chroma_server_never_leaves_half_an_article(tmp_path, server, on_server):
     """Run 1 reads the file and pauses after its first batch; meanwhile the file changes and
     run 2 (another process) replaces the article; then run 1 goes on. Run 1 is refused with
     one clear error, and the article is run 2's, whole."""
-    server = {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_server.port)}
-    settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False, **server)
-    bot = build(settings, embeddings=embeddings, generator=None)
+    bot = on_server
     path = write(tmp_path / "mars.md", MARS)
     article_id = bot.library.ingest(str(path)).record.article_id
     write(path, long_mars(150))  # run 1's text
 
-    paused, resume = threading.Event(), threading.Event()
-
-    def pause_after_a_batch(stage: str, done: int, _total: int) -> None:
-        if stage == "embedding" and done >= ADD_BATCH and not paused.is_set():
-            paused.set()
-            assert resume.wait(300)
-
-    outcome: list[BaseException | object] = []
-
-    def run_1() -> None:
-        try:
-            outcome.append(bot.library.ingest(str(path), progress=pause_after_a_batch))
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run_1)
-    thread.start()
-    try:
-        assert paused.wait(300)
+    with PausedIngest(bot.library, path) as run_1:
         write(path, long_mars(100, MARS_V2))  # run 2's text: newer
         run_2 = articlebot("ingest", str(path), env=articlebot_env(tmp_path / "other", **server), cwd=tmp_path)
         assert run_2.returncode == 0 and "replaced" in run_2.stdout, run_2.stdout + run_2.stderr
-    finally:
-        resume.set()
-        thread.join(300)
+        outcome = run_1.go_on()
 
-    assert isinstance(outcome[0], ArticleChangedError), outcome
-    assert f"Article {article_id} was changed by another ingest" in str(outcome[0])
+    assert isinstance(outcome, ArticleChangedError), outcome
+    assert f"Article {article_id} was changed by another ingest" in str(outcome)
     [record] = bot.library.articles()
     assert (record.article_id, record.chunk_count) == (article_id, len(bot.library.store.article_chunks(record)[0]))
     assert_whole(bot.library.store)
     assert "四十名宇航员" in bot.engine.answer(MARS_Q).text
     again = bot.library.ingest(str(path))  # the text run 2 stored: nothing to do
     assert again.status == "unchanged"
+
+
+def test_an_article_removed_while_it_is_replaced_stays_removed(tmp_path, server, on_server):
+    bot = on_server
+    path = write(tmp_path / "mars.md", MARS)
+    article_id = bot.library.ingest(str(path)).record.article_id
+    write(path, long_mars(150))
+
+    with PausedIngest(bot.library, path) as replace:
+        removed = articlebot("remove", article_id, env=articlebot_env(tmp_path / "other", **server), cwd=tmp_path)
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        outcome = replace.go_on()
+
+    assert isinstance(outcome, ArticleChangedError), outcome
+    assert bot.library.articles() == []
+    assert_whole(bot.library.store)  # and nothing of either version is left
+    assert bot.engine.answer(MARS_Q).refused
+
+
+def test_a_write_that_lost_records_meanwhile_never_goes_live(tmp_path, on_server):
+    """On a server another process may take a run for dead (suspended past LEFTOVER_AGE_S) and
+    sweep what it wrote; deleted here as that sweep deletes them, through Chroma."""
+    bot = on_server
+    path = write(tmp_path / "mars.md", MARS)
+    live = bot.library.ingest(str(path)).record
+    write(path, long_mars(150))
+    store = bot.library.store
+
+    with PausedIngest(bot.library, path) as run:
+        written = store.chunk_collection.get(where={"version": {"$ne": live.version}}, include=[])["ids"]
+        assert len(written) == ADD_BATCH
+        store.chunk_collection.delete(ids=written)
+        outcome = run.go_on()
+
+    assert isinstance(outcome, ArticleChangedError), outcome
+    assert "deleted part of what this ingest wrote" in str(outcome)
+    assert bot.library.articles() == [live]
+    assert_whole(store)
+    assert "十二名宇航员" in bot.engine.answer(MARS_Q).text
 
 
 def forged(archive: Path, change) -> Path:
