@@ -393,7 +393,7 @@ def _pypdf_remarks_kept_quiet(name: str) -> Iterator[None]:
 
 # What a .docx may unpack to, checked on the sizes its zip declares before python-docx reads
 # it (zipfile never unpacks past them): the longest article ingest takes (2,000 chunks) is
-# about 2 MB of XML, and images hardly pack; 32 MB of XML costs python-docx +262 MB
+# about 2 MB of XML, and images hardly pack; 32 MB of XML costs python-docx +347 MB
 # (benchmarks/docx_memory.py). A zip bomb is refused.
 MAX_DOCX_UNPACKED_BYTES = 32 << 20
 MAX_DOCX_PARTS = 10_000
