@@ -1,14 +1,16 @@
 """Answer quality on every dev file, in one table: the Sora dev set, the CMRC 2018 trial
 file and the four XQuAD files (both languages, both ways, with on-topic unanswerable
-questions); extractive answers, and with --generation also generation mode (the
-configured LLM_PROVIDER, `local` when none is) side by side.
+questions); extractive answers, and side by side with --translated the same with the
+chat model translating across languages, with --generation generation mode (the chat
+model: the configured LLM_PROVIDER, `local` when none is).
 
-    .venv/bin/python benchmarks/quality.py [--generation] [--limit N]
+    .venv/bin/python benchmarks/quality.py [--translated] [--generation] [--limit N] [--only FILE…]
 
 Columns (SQuAD files; the dev set fills those it has): recall@1/@5 of the question's own
 passage, answer containment (the gold, in either language, in an answer of at most 150
 characters; dev set: the answer is right), CMRC F1, gold cited (a citation quotes the
-gold), false refusals, unanswerable questions refused, latency p50.
+gold), false refusals, unanswerable questions refused, answers across languages written
+in the asker's language, latency p50.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ FILES = [
     SHARED / "benchmarks" / "cmrc2018_trial.json",
     *sorted((SHARED / "benchmarks" / "xquad").glob("xquad_*.json")),
 ]
-COLUMNS = ("R@1", "R@5", "contain", "F1", "gold", "falseref", "unans-ref", "p50 ms")
+COLUMNS = ("R@1", "R@5", "contain", "F1", "gold", "falseref", "unans-ref", "in-lang", "p50 ms")
 
 
 def dev_row(settings: Settings, embeddings: SentenceEmbeddings, generator: Generator | None) -> list[str]:
@@ -46,36 +48,49 @@ def dev_row(settings: Settings, embeddings: SentenceEmbeddings, generator: Gener
         f"{s.cites_gold}/{answerable}",
         f"{s.false_refusal_rate:.3f}",
         f"{s.refusal_rate:.3f}",
+        "-",
         f"{s.p50_ms:.0f}",
     ]
 
 
 def squad_row(path: Path, settings, embeddings, generator, limit: int | None) -> list[str]:
     r = squad.run_squad(squad.read_squad(path, limit), settings, embeddings, generator=generator)
-    unanswerable = "-" if r.unanswerable_refused is None else f"{r.unanswerable_refused:.3f}"
+    optional = [("-" if v is None else f"{v:.3f}") for v in (r.unanswerable_refused, r.in_question_language)]
     figures = (r.recall_at_1, r.recall_at_5, r.containment, r.f1, r.gold_cited, r.refused)
-    return [*(f"{v:.3f}" for v in figures), unanswerable, f"{r.p50_ms:.0f}"]
+    return [*(f"{v:.3f}" for v in figures), *optional, f"{r.p50_ms:.0f}"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generation", action="store_true", help="Also in generation mode, side by side.")
+    parser.add_argument(
+        "--translated", action="store_true", help="Also extractive with the chat model translating (LLM_ANSWERS=false)."
+    )
     parser.add_argument("--limit", type=int, help="Only the first N passages of each SQuAD file.")
+    parser.add_argument(
+        "--only", nargs="+", metavar="FILE", help="Only these files (dev_qa, cmrc2018_trial, zhctx_enq…)."
+    )
     args = parser.parse_args()
     settings = Settings()
     embeddings = load_embeddings(settings.embedding_model, settings.models_dir, backend=settings.embedding_backend)
-    modes: list[tuple[str, Generator | None]] = [("extractive", None)]
+    llm = settings if settings.llm_provider != "none" else settings.model_copy(update={"llm_provider": "local"})
+    chat = build_generator(llm) if args.generation or args.translated else None
+    modes: list[tuple[str, Settings, Generator | None]] = [("extractive", settings, None)]
+    if args.translated:
+        modes.append(("translated", settings.model_copy(update={"llm_answers": False}), chat))
     if args.generation:
-        llm = settings if settings.llm_provider != "none" else settings.model_copy(update={"llm_provider": "local"})
-        modes.append(("generation", build_generator(llm)))
-    names = ["dev_qa", *(p.stem.removeprefix("xquad_") for p in FILES)]
+        modes.append(("generation", settings, chat))
+    paths = {p.stem.removeprefix("xquad_"): p for p in FILES}
+    names = [n for n in ("dev_qa", *paths) if not args.only or n in args.only]
     table: dict[str, list[list[str]]] = {name: [] for name in names}
-    for _, generator in modes:
-        table["dev_qa"].append(dev_row(settings, embeddings, generator))
-        for name, path in zip(names[1:], FILES):
-            table[name].append(squad_row(path, settings, embeddings, generator, args.limit))
+    for _, mode_settings, generator in modes:
+        for name in names:
+            if name == "dev_qa":
+                table[name].append(dev_row(mode_settings, embeddings, generator))
+            else:
+                table[name].append(squad_row(paths[name], mode_settings, embeddings, generator, args.limit))
     header = " | ".join(f"{c:>9}" for c in COLUMNS)
-    for mode, _ in modes:
+    for mode, *_ in modes:
         print(f"{'':18}   {mode:^{len(header)}}", end="")
     print(f"\n{'file':18} " + " ".join(f"| {header}" for _ in modes))
     for name in names:

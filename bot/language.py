@@ -18,6 +18,17 @@ def language_of(text: str) -> str:
     return "zh" if _CJK.search(text) else "en"
 
 
+def written_in(text: str) -> str:
+    """The language most of a text is written in: "zh" when its CJK characters are at
+    least half as many as its Latin letters (a Chinese word is one or two characters, an
+    English one about five letters), else "en". So an English sentence keeping a Chinese
+    name, or a Chinese one naming "OpenAI", counts as the language it is written in,
+    which `language_of` (any CJK character) does not tell."""
+    cjk = len(_CJK.findall(text))
+    latin = sum(c.isascii() and c.isalpha() for c in text)
+    return "zh" if cjk and 2 * cjk >= latin else "en"
+
+
 def joins_tightly(text: str, following: str) -> bool:
     """Whether `following` goes right after `text` without a space: Chinese sentences
     follow each other directly, a Latin one ("The farm…") after a space."""

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # The whole generation may take this long; then the extractive answer is given instead.
     llm_timeout_s: float = Field(default=30.0, alias="LLM_TIMEOUT")
     llm_threads: int = Field(default=max(1, os.cpu_count() or 1), alias="LLM_THREADS")  # local only
+    # With a chat model: true, it writes every answer (generation mode); false, answers stay
+    # extractive and the model only translates questions and answers across languages.
+    llm_answers: bool = Field(default=True, alias="LLM_ANSWERS")
+    # A translation may take this long; then the question is answered untranslated.
+    translate_timeout_s: float = Field(default=8.0, gt=0, alias="TRANSLATE_TIMEOUT")
     # Turns per chat kept for follow-up questions (a turn is a question and its answer).
     history_turns: int = Field(default=4, alias="HISTORY_TURNS")
 

@@ -20,6 +20,7 @@ import chromadb
 
 from bot.answering.engine import Engine
 from bot.generation.generator import Generator, build_generator
+from bot.generation.translation import Translator
 from bot.library import Library
 from bot.settings import Settings
 from ingest.chunking import embedded_sentences
@@ -32,7 +33,9 @@ class _Default(enum.Enum):
     FROM_SETTINGS = enum.auto()
 
 
-FROM_SETTINGS = _Default.FROM_SETTINGS  # `build(generator=…)`: the chat model the settings name, if any
+# `build(generator=…)`: the chat model the settings name, if any. It translates across
+# languages, and writes the answers unless LLM_ANSWERS is false.
+FROM_SETTINGS = _Default.FROM_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,9 @@ def build(
     )
     if generator is FROM_SETTINGS:
         generator = build_generator(settings, progress) if check_model else None
-    bot = Articlebot(settings, Engine(settings, store, generator), Library(settings, store))
+    translator = Translator(generator, settings.translate_timeout_s) if generator else None
+    answers_by = generator if settings.llm_answers else None
+    bot = Articlebot(settings, Engine(settings, store, answers_by, translator), Library(settings, store))
     if check_model and seed:
         bot.library.seed_default_corpus(
             lambda stage, done, total: (

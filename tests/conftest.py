@@ -98,6 +98,16 @@ def engine(articlebot: Articlebot) -> Engine:
 
 
 @pytest.fixture
+def fake():
+    """The scripted chat server (tests/fake_llm_server.py), for the chat clients of the llm extra."""
+    require_llm()  # the chat clients that talk to it come with the llm extra
+    from tests.fake_llm_server import FakeChatServer
+
+    with FakeChatServer() as server:
+        yield server
+
+
+@pytest.fixture
 def fresh(tmp_path, embeddings) -> Articlebot:
     """An engine and library of their own, over an empty store, sharing the loaded model."""
     settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False)

@@ -87,7 +87,16 @@ def test_oversized_question_is_an_error_that_says_how_long(engine):
 
 def test_json_contract(engine):
     data = answer_json(engine.answer("Sora这个名字是什么意思?"))
-    assert set(data) == {"question", "answer", "refused", "citations", "latency_ms", "standalone", "generated_by"}
+    assert set(data) == {
+        "question",
+        "answer",
+        "refused",
+        "citations",
+        "latency_ms",
+        "standalone",
+        "generated_by",
+        "untranslated",
+    }
     assert isinstance(data["refused"], bool) and isinstance(data["latency_ms"], float)
     assert data["standalone"] is None and data["generated_by"] is None  # no follow-up, extractive
     assert data["citations"] and set(data["citations"][0]) == {

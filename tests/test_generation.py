@@ -74,13 +74,6 @@ def given_passages(messages: list[dict]) -> dict[int, str]:
     return {int(n): text for n, text in re.findall(r"^\[(\d+)\] (.*)$", last, re.M)}
 
 
-@pytest.fixture
-def fake():
-    require_llm()  # the chat clients that talk to it come with the llm extra
-    with FakeChatServer() as server:
-        yield server
-
-
 @pytest.fixture(scope="session")
 def local_engine(engine) -> Engine:
     """The default in-process model (loaded once), over the session's store."""
@@ -181,12 +174,17 @@ def test_llama_cpp_server_over_the_openai_api_writes_a_checked_cited_answer(engi
 
 @pytest.mark.parametrize("question", ["Sora支持生成4K分辨率的视频吗?", "Who is the CEO of Runway?"])
 def test_unanswerable_question_is_refused_without_asking_the_model(engine, fake, question):
-    fake.reply_with("Sora支持4K分辨率。[1]")
+    translates = lambda system: "翻译" in system  # noqa: E731  (into Chinese, the article's language)
+    fake.reply_with(
+        lambda messages: "Runway的CEO是谁?" if translates(messages[0]["content"]) else "Sora支持4K分辨率。[1]"
+    )
     answer = openai_engine(engine, fake).answer(question)
     assert answer.refused and not answer.citations
     assert answer.text == "" and answer.language == ("zh" if re.search(r"[\u4e00-\u9fff]", question) else "en")
     assert answer.generated_by is None
-    assert fake.chat_requests == []
+    # No answer asked for: at most the English question's translation into the article's Chinese.
+    asked = [r.messages[-1]["content"] for r in fake.chat_requests]
+    assert asked == ([] if answer.language == "zh" else [question])
 
 
 # -- checking the model's sentences (fake OpenAI server) -----------------------------------

@@ -68,6 +68,10 @@ class Answer:
     standalone: str | None = None
     # The chat model that wrote the answer; None for an extractive answer or a refusal.
     generated_by: str | None = None
+    # Why an answer quotes the articles in another language than the question's, when it
+    # does: "no_model" (no chat model to translate with), "failed" (no translation in
+    # time, or one that failed the checks); None when it is in the question's language.
+    untranslated: str | None = None
 
     @property
     def language(self) -> str:

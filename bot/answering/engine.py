@@ -34,6 +34,7 @@ from bot.answering.stats import AnswerStats
 from bot.errors import EmptyQuestionError, QuestionTooLongError
 from bot.generation import verification
 from bot.generation.generator import PASSAGES, GenerationFailed, Generator
+from bot.generation.translation import Translator
 from bot.language import language_of
 from bot.settings import Settings
 from ingest.cleaning import drop_format_characters
@@ -49,12 +50,19 @@ RETRIEVE_K = 6
 class Engine:
     """Answers questions from the store; the library (`bot.library`) writes it."""
 
-    def __init__(self, settings: Settings, store: ArticleStore, generator: Generator | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ArticleStore,
+        generator: Generator | None = None,
+        translator: Translator | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.retriever = HybridRetriever(store)
         self.scorer = SentenceScorer(store.embeddings, store)
         self.generator = generator  # None: extractive answers
+        self.translator = translator  # None: questions and answers across languages stay untranslated
         self.verifier = verification.Verifier(self.scorer)
         self.refusal = load_model()
         self.stats = AnswerStats()
@@ -97,10 +105,33 @@ class Engine:
         query_vector = np.asarray(self.store.embeddings.embed_query(question), dtype=np.float32)
         return query_vector, self.retriever.retrieve(question, query_vector.tolist(), k=k)
 
-    def candidates(self, question: str) -> list[Scored]:
-        """Sentences of the retrieved chunks that could answer, best first."""
+    def candidates(self, question: str, translated: bool = False) -> list[Scored]:
+        """Sentences of the retrieved chunks that could answer, best first. A `translated`
+        question may name things as the articles don't (`SentenceScorer.score`)."""
+        return self._candidates(question, translated)[0]
+
+    def _candidates(self, question: str, translated: bool = False) -> tuple[list[Scored], list[Hit]]:
         query_vector, hits = self.retrieve(question)
-        return self.scorer.score(question, query_vector, hits, self.retriever.vocabulary())
+        vocabulary = self.retriever.vocabulary()
+        return self.scorer.score(question, query_vector, hits, vocabulary, translated=translated), hits
+
+    def understood(self, question: str) -> tuple[str, list[Scored]]:
+        """The form of the question to answer from, and its candidates: the question, or
+        its translation into its passages' language when that one's best candidate is
+        the likelier answer (`RefusalModel.confidence`). Only a question in another
+        language than its best passage is translated."""
+        scored, hits = self._candidates(question)
+        language = language_of(question)
+        target = language_of(hits[0].doc.page_content) if hits else language
+        if self.translator is None or target == language:
+            return question, scored
+        translated = self.translator.question(question, target)
+        if translated is None:
+            return question, scored
+        rival = self.candidates(translated, translated=True)
+        if self.refusal.confidence(translated, rival) > self.refusal.confidence(question, scored):
+            return translated, rival
+        return question, scored
 
     def standalone(self, question: str, earlier: Sequence[Turn]) -> str:
         """The question as it can be understood without the `earlier` turns (newest last):
@@ -137,12 +168,13 @@ class Engine:
         asked = self.standalone(question, earlier)
         if not earlier and not content_terms(asked):  # "a", "what is it?": nothing to look up
             raise EmptyQuestionError()
-        scored = self.candidates(asked)
+        compared, scored = self.understood(asked)
         language = language_of(question)
-        confident = self.refusal.answers(asked, scored)
+        confident = self.refusal.answers(compared, scored)
         generator = self.generator
         text, citations = "", list[Citation]()
         generated_by: str | None = None  # the chat model, when its answer is kept
+        untranslated: str | None = None
         if confident and generator is not None:
             try:
                 text, citations = self._generate(generator, asked, language, scored, max_chars, on_draft)
@@ -150,7 +182,10 @@ class Engine:
             except GenerationFailed as exc:
                 logger.warning("Generation failed (%s); answering extractively", exc)
         if confident and generated_by is None:
-            text, citations = cite_sentences(choose(scored, max_chars), content_terms(asked), max_chars)
+            chosen = choose(scored, max_chars)
+            text, citations = cite_sentences(chosen, content_terms(compared), max_chars)
+            if language_of(chosen[0].sentence) != language:
+                text, citations, untranslated = self._translate_answer(text, citations, chosen, asked, max_chars)
         if not citations:
             text = ""  # a refusal is data (refused, language); each face words it
         answer = Answer(
@@ -161,6 +196,7 @@ class Engine:
             latency_ms=(time.perf_counter() - started) * 1000,
             standalone=asked if asked != question else None,
             generated_by=generated_by if citations else None,
+            untranslated=untranslated if citations else None,
         )
         self.stats.record(answer)
         return answer
@@ -203,6 +239,27 @@ class Engine:
         relevant = _relevant_sentences(scored)
         kept = [s if w in relevant else None for s, w in zip(supports, where)]
         return cite_claims(claims, kept, passages, max_chars)
+
+    def _translate_answer(
+        self, text: str, citations: list[Citation], chosen: list[Scored], question: str, max_chars: int
+    ) -> tuple[str, list[Citation], str | None]:
+        """An extractive answer quoted from passages in another language than the
+        question, translated into the question's language, each translated sentence
+        checked against its passage (`Verifier`) and cited to the sentence that supports
+        it; the quoted answer as it was, and why (`Answer.untranslated`), when there is
+        no model or its translation fails a check."""
+        if self.translator is None:
+            return text, citations, "no_model"
+        translated = self.translator.answer(text, language_of(question))
+        if translated is None:
+            return text, citations, "failed"
+        passages = list({s.hit.chunk_id: s.hit for s in chosen}.values())  # in marker order
+        claims = verification.claims(translated)
+        supports = self.verifier.supports(claims, passages, question)
+        if not claims or not all(supports):
+            return text, citations, "failed"
+        translated_text, translated_citations = cite_claims(claims, supports, passages, max_chars)
+        return translated_text, translated_citations, None
 
 
 def _relevant_sentences(scored: list[Scored]) -> set[tuple[str, int]]:

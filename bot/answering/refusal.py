@@ -124,9 +124,15 @@ class RefusalModel:
 
     def answers(self, question: str, scored: list[Scored]) -> bool:
         """Whether the best candidate sentence answers the question (never, when there is none)."""
+        return self.confidence(question, scored) >= 0
+
+    def confidence(self, question: str, scored: list[Scored]) -> float:
+        """How far the best candidate's probability stands above its language pair's
+        threshold (below zero: refused; -1 when there is no candidate), which compares a
+        question with its translation, whose pair differs."""
         if not scored:
-            return False
-        return self.probability(features(question, scored)) >= self.thresholds[pair(question, scored)]
+            return -1.0
+        return self.probability(features(question, scored)) - self.thresholds[pair(question, scored)]
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1, sort_keys=True) + "\n"

@@ -257,11 +257,18 @@ class SentenceScorer:
         return self._vectors([hit] * len(texts), texts)
 
     def score(
-        self, question: str, query_vector: np.ndarray, hits: list[Hit], vocabulary: Collection[str]
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        hits: list[Hit],
+        vocabulary: Collection[str],
+        translated: bool = False,
     ) -> list[Scored]:
         """Sentences of the hits that could answer (they mention the question's names and
         numbers, and hold a day or a number when one is asked for), best first.
-        `vocabulary`: the articles' words, which tell how they write a name (`_mentions`).
+        `vocabulary`: the articles' words, which tell how they write a name (`_mentions`);
+        a `translated` question's names are held to it as across languages (the model
+        may keep a name in its own script, or give it another transliteration).
 
         A date is only preferred, not required: "when" is often answered by an event
         ("after the war", "in his second year at school")."""
@@ -272,7 +279,7 @@ class SentenceScorer:
         spans = [
             (hit, i, sentence, text)
             for hit in hits
-            if _mentions(entities, hit, language, vocabulary)
+            if _mentions(entities, hit, language, vocabulary, translated)
             for i, (sentence, text) in enumerate(
                 zip(split_sentences(hit.doc.page_content), embedded_sentences(hit.doc), strict=True)
             )
@@ -301,7 +308,9 @@ class SentenceScorer:
         return sorted(scored, key=lambda s: s.score, reverse=True)
 
 
-def _mentions(entities: set[str], hit: Hit, language: str, vocabulary: Collection[str]) -> bool:
+def _mentions(
+    entities: set[str], hit: Hit, language: str, vocabulary: Collection[str], translated: bool = False
+) -> bool:
     """Whether a chunk (with its title and section) mentions every name and number the
     question does.
 
@@ -311,7 +320,7 @@ def _mentions(entities: set[str], hit: Hit, language: str, vocabulary: Collectio
     "Runway"), and a number by its digits."""
     meta = hit.doc.metadata
     text = f"{meta.get('title', '')} {meta.get('section', '')} {hit.doc.page_content}".lower()
-    if language_of(hit.doc.page_content) != language:
+    if translated or language_of(hit.doc.page_content) != language:
         written = {e for e in entities if all(t in vocabulary for t in tokenize(e))}
         entities = written | {d for entity in entities - written for d in re.findall(r"\d+", entity)}
     return all(mentions(text, entity) for entity in entities)

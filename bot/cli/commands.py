@@ -23,7 +23,7 @@ from bot.answering.engine import Engine
 from bot.answering.links import citation_link
 from bot.cli.context import Bar, Group, articlebot, counted, say
 from bot.cli.evaluation import eval_command
-from bot.cli.wording import answer_json, answer_text
+from bot.cli.wording import UNTRANSLATED, answer_json, answer_text
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
 from vectorstore.errors import ArticlebotError
@@ -177,6 +177,8 @@ def _render(answer: Answer, with_text: bool = True) -> str:
     lines = [answer_text(answer)] if with_text else []
     if answer.standalone:
         lines.append(f"  (understood as: {answer.standalone})")
+    if answer.untranslated:
+        lines.append(f"  ({UNTRANSLATED[answer.language][answer.untranslated]})")
     for c in answer.citations:
         section = f" — {c.section}" if c.section else ""
         link = f"\n      {citation_link(c.url, c.quote)}" if c.url else ""

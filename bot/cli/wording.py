@@ -16,6 +16,16 @@ REFUSALS = {
 }
 
 
+# Why an answer quotes the articles in the other language (`Answer.untranslated`).
+UNTRANSLATED = {
+    "zh": {"no_model": "引文为英文:未安装翻译模型。", "failed": "引文为英文:没有及时得到核对过的译文。"},
+    "en": {
+        "no_model": "Quoted in Chinese: no translation model is installed (docs/generation.md).",
+        "failed": "Quoted in Chinese: no checked translation in time.",
+    },
+}
+
+
 def answer_text(answer: Answer) -> str:
     """The answer's text, or for a refusal the sentence saying the articles don't say."""
     return REFUSALS[answer.language] if answer.refused else answer.text
@@ -31,6 +41,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "latency_ms": round(answer.latency_ms, 1),
         "standalone": answer.standalone,
         "generated_by": answer.generated_by,
+        "untranslated": answer.untranslated,
     }
 
 

@@ -26,6 +26,7 @@ from bot.answering.engine import Engine
 from bot.errors import EmptyQuestionError
 from bot.generation.generator import Generator
 from bot.generation.verification import without_markers
+from bot.language import written_in
 from bot.settings import Settings
 from bot.wiring import Articlebot, build
 from ingest.chunking import stretch
@@ -90,6 +91,12 @@ class Asked:
         return any(g in self.answer.text for g in self.question.golds)
 
     @property
+    def across_languages(self) -> bool:
+        """The question is in another language than the passage it cites first."""
+        quoted = self.answer.citations[0].quote if self.answer.citations else ""
+        return bool(quoted) and written_in(quoted) != self.answer.language
+
+    @property
     def gold_cited(self) -> bool:
         """A citation quotes a gold answer (in the passage's language)."""
         return any(g and g in c.quote for c in self.answer.citations for g in self.question.answers)
@@ -111,12 +118,15 @@ class SquadReport:
     generated: float  # share of answers written by the chat model (generation mode)
     refused: float  # false refusals: answerable questions refused
     unanswerable_refused: float | None  # None: the file has no unanswerable question
+    # Of the answers given to questions in another language than their passage, the share
+    # written in the question's language; None: no such answer.
+    in_question_language: float | None
     ingest_s: float
     p50_ms: float
     p95_ms: float
 
     def lines(self) -> list[str]:
-        refused = "n/a" if self.unanswerable_refused is None else f"{self.unanswerable_refused:.3f}"
+        refused = _share(self.unanswerable_refused)
         return [
             f"passages / questions  {self.passages} / {self.answerable} answerable, {self.unanswerable} not",
             f"recall@1 / @5 / MRR   {self.recall_at_1:.3f} / {self.recall_at_5:.3f} / {self.mrr:.3f}",
@@ -128,6 +138,7 @@ class SquadReport:
             f"generated answers     {self.generated:.3f}",
             f"false refusals        {self.refused:.3f}",
             f"unanswerable refused  {refused}",
+            f"in asker's language   {_share(self.in_question_language)} (answers across languages)",
             f"ingest                {self.ingest_s:.1f} s",
             f"query latency         p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms",
         ]
@@ -230,6 +241,7 @@ def report_of(passages: list[Passage], asked: list[Asked], ingest_s: float) -> S
     n = max(len(answerable), 1)
     found = [a.rank for a in answerable if a.rank is not None]
     latencies = [a.answer.latency_ms for a in asked] or [0.0]
+    across = [a for a in asked if not a.answer.refused and a.across_languages]
     return SquadReport(
         passages=len(passages),
         answerable=len(answerable),
@@ -248,10 +260,19 @@ def report_of(passages: list[Passage], asked: list[Asked], ingest_s: float) -> S
         unanswerable_refused=(
             sum(a.answer.refused for a in unanswerable) / len(unanswerable) if unanswerable else None
         ),
+        in_question_language=(
+            sum(written_in(without_markers(a.answer.text)) == a.answer.language for a in across) / len(across)
+            if across
+            else None
+        ),
         ingest_s=ingest_s,
         p50_ms=statistics.median(latencies),
         p95_ms=float(np.percentile(latencies, 95)),
     )
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def gold_recall(answer: str, gold: str) -> float:

@@ -67,16 +67,23 @@ class Generator:
         prompt = standalone_prompt(language).invoke({"history": turns_text(earlier, language), "question": question})
         return " ".join(self._run(prompt, lambda _t: None).split())
 
-    def _run(self, prompt, on_text: Callable[[str], None]) -> str:
-        deadline = time.monotonic() + self.timeout_s
-        if not self.chat.lock.acquire(timeout=self.timeout_s):
-            raise GenerationFailed(f"the model stayed busy for {self.timeout_s:.0f} s")
+    def translate(self, prompt, timeout_s: float) -> str:
+        """The model's reply to a translation `prompt` (`bot.generation.translation`)."""
+        return self._run(prompt, lambda _t: None, timeout_s)
+
+    def _run(self, prompt, on_text: Callable[[str], None], timeout_s: float | None = None) -> str:
+        """The model's whole reply to `prompt` within `timeout_s` (LLM_TIMEOUT when None),
+        waiting for the model included."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout_s
+        if not self.chat.lock.acquire(timeout=timeout_s):
+            raise GenerationFailed(f"the model stayed busy for {timeout_s:.0f} s")
         try:
             text = ""
             for chunk in self.chat.model.stream(prompt):
                 text += chunk.content if isinstance(chunk.content, str) else ""
                 if time.monotonic() > deadline:
-                    raise GenerationFailed(f"no complete answer within {self.timeout_s:.0f} s")
+                    raise GenerationFailed(f"no complete answer within {timeout_s:.0f} s")
                 if text.strip():
                     on_text(text)
         except GenerationFailed:

@@ -115,3 +115,68 @@ def answer_prompt(language: str) -> ChatPromptTemplate:
 def standalone_prompt(language: str) -> ChatPromptTemplate:
     """Variables: `history` (earlier turns, "问：…/答：…" lines) and `question`."""
     return _STANDALONE[language]
+
+
+# Translating a question into the articles' language, so that retrieval, sentence scoring
+# and the refusal model compare it within one language. One worked example each way: with
+# none, the 1.5B model answered the question instead of translating it.
+_QUESTION = {
+    "zh": ChatPromptTemplate.from_messages(
+        [
+            (
+                "system",
+                "把用户的问题翻译成中文。人名、地名、机构名用中文通行的译名。只输出译文，不要回答问题。",
+            ),
+            ("human", "How many people can the Great Wall Station hold in summer?"),
+            ("ai", "长城站夏天能住多少人？"),
+            ("human", "{text}"),
+        ]
+    ),
+    "en": ChatPromptTemplate.from_messages(
+        [
+            (
+                "system",
+                "Translate the user's question into English. Give names in their usual English form. "
+                "Reply with the translation only; do not answer the question.",
+            ),
+            ("human", "长城站夏天能住多少人？"),
+            ("ai", "How many people can the Great Wall Station hold in summer?"),
+            ("human", "{text}"),
+        ]
+    ),
+}
+
+# Translating a stretch of an extractive answer (quoted sentences) into the asker's
+# language: faithfully, since each translated sentence is checked against its passage.
+_TEXT = {
+    "zh": ChatPromptTemplate.from_messages(
+        [
+            ("system", "把这段文字翻译成中文，忠实原文，保留所有数字和名称。只输出译文。"),
+            ("human", "The station was built in 1985. It holds about 80 people in summer."),
+            ("ai", "该站于1985年建成。夏季可容纳约80人。"),
+            ("human", "{text}"),
+        ]
+    ),
+    "en": ChatPromptTemplate.from_messages(
+        [
+            (
+                "system",
+                "Translate this text into English, faithfully, keeping every number and name. "
+                "Reply with the translation only.",
+            ),
+            ("human", "长城站于1985年建成。夏季可容纳约80人。"),
+            ("ai", "The Great Wall Station was built in 1985. It holds about 80 people in summer."),
+            ("human", "{text}"),
+        ]
+    ),
+}
+
+
+def question_translation_prompt(target: str) -> ChatPromptTemplate:
+    """Variable: `text`, a question to put into the `target` language ("zh" or "en")."""
+    return _QUESTION[target]
+
+
+def text_translation_prompt(target: str) -> ChatPromptTemplate:
+    """Variable: `text`, sentences to put into the `target` language."""
+    return _TEXT[target]

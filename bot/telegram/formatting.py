@@ -111,6 +111,8 @@ def _sources_heading(answer: Answer, lang: str) -> str:
     if answer.standalone:
         understood = say(lang, "understood_as", question=escape(shorten(answer.standalone, ECHO_CHARS)))
         heading += f"\n<i>{understood}</i>"
+    if answer.untranslated:
+        heading += f"\n<i>{say(lang, 'untranslated_' + answer.untranslated)}</i>"
     return heading
 
 
