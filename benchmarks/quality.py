@@ -16,9 +16,13 @@ in the asker's language, latency p50.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from bot.answering.engine import Engine
 from bot.evaluation import question_sets, squad
 from bot.generation.generator import Generator, build_generator
 from bot.settings import Settings
@@ -33,11 +37,29 @@ FILES = [
 COLUMNS = ("R@1", "R@5", "contain", "F1", "gold", "falseref", "unans-ref", "in-lang", "p50 ms")
 
 
-def dev_row(settings: Settings, embeddings: SentenceEmbeddings, generator: Generator | None) -> list[str]:
+@contextmanager
+def kept_translations(engine: Engine, path: Path | None) -> Iterator[None]:
+    """The engine's translator starts with the translations in `path` and adds its new
+    ones there: runs after the first pay no model time for what was translated before."""
+    translator = engine.translator
+    if translator is not None and path is not None and path.exists():
+        translator.remember(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        yield
+    finally:
+        if translator is not None and path is not None:
+            path.write_text(json.dumps(translator.remembered(), ensure_ascii=False), encoding="utf-8")
+
+
+def dev_row(
+    settings: Settings, embeddings: SentenceEmbeddings, generator: Generator | None, translations: Path | None
+) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         local = settings.model_copy(update={"data_dir": Path(tmp)})
         engine = build(local, embeddings=embeddings, generator=generator).engine  # seeds the Sora article
-        graded = list(question_sets.run(question_sets.read_questions(SHARED / "eval" / "dev_qa.jsonl"), engine.answer))
+        with kept_translations(engine, translations):
+            questions = question_sets.read_questions(SHARED / "eval" / "dev_qa.jsonl")
+            graded = list(question_sets.run(questions, engine.answer))
     s = question_sets.Summary.of(graded)
     answerable = s.total - sum(not g.question.answerable for g in graded)
     return [
@@ -53,8 +75,11 @@ def dev_row(settings: Settings, embeddings: SentenceEmbeddings, generator: Gener
     ]
 
 
-def squad_row(path: Path, settings, embeddings, generator, limit: int | None) -> list[str]:
-    r = squad.run_squad(squad.read_squad(path, limit), settings, embeddings, generator=generator)
+def squad_row(path: Path, settings, embeddings, generator, limit: int | None, translations: Path | None) -> list[str]:
+    passages = squad.read_squad(path, limit)
+    with squad.squad_bot(passages, settings, embeddings, generator) as (bot, ingest_s):
+        with kept_translations(bot.engine, translations):
+            r = squad.report_of(passages, squad.ask_all(bot, passages), ingest_s)
     optional = [("-" if v is None else f"{v:.3f}") for v in (r.unanswerable_refused, r.in_question_language)]
     figures = (r.recall_at_1, r.recall_at_5, r.containment, r.f1, r.gold_cited, r.refused)
     return [*(f"{v:.3f}" for v in figures), *optional, f"{r.p50_ms:.0f}"]
@@ -67,6 +92,7 @@ def main() -> None:
         "--translated", action="store_true", help="Also extractive with the chat model translating (LLM_ANSWERS=false)."
     )
     parser.add_argument("--limit", type=int, help="Only the first N passages of each SQuAD file.")
+    parser.add_argument("--translations", type=Path, help="A JSON file of translations to reuse and extend.")
     parser.add_argument(
         "--only", nargs="+", metavar="FILE", help="Only these files (dev_qa, cmrc2018_trial, zhctx_enq…)."
     )
@@ -86,9 +112,11 @@ def main() -> None:
     for _, mode_settings, generator in modes:
         for name in names:
             if name == "dev_qa":
-                table[name].append(dev_row(mode_settings, embeddings, generator))
+                table[name].append(dev_row(mode_settings, embeddings, generator, args.translations))
             else:
-                table[name].append(squad_row(paths[name], mode_settings, embeddings, generator, args.limit))
+                table[name].append(
+                    squad_row(paths[name], mode_settings, embeddings, generator, args.limit, args.translations)
+                )
     header = " | ".join(f"{c:>9}" for c in COLUMNS)
     for mode, *_ in modes:
         print(f"{'':18}   {mode:^{len(header)}}", end="")

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(default=None, alias="LLM_API_KEY")
     # The whole generation may take this long; then the extractive answer is given instead.
     llm_timeout_s: float = Field(default=30.0, alias="LLM_TIMEOUT")
+    # Its first words must come this soon after the question (waiting for the model counts):
+    # a model that late would finish far later, so the answer goes on without it.
+    llm_first_token_s: float = Field(default=4.0, gt=0, alias="LLM_FIRST_TOKEN_TIMEOUT")
     llm_threads: int = Field(default=max(1, os.cpu_count() or 1), alias="LLM_THREADS")  # local only
     # With a chat model: true, it writes every answer (generation mode); false, answers stay
     # extractive and the model only translates questions and answers across languages.

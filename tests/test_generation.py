@@ -84,6 +84,7 @@ def local_engine(engine) -> Engine:
         models_override=CHAT_MODELS_DIR,
         llm_threads=2,
         llm_timeout_s=SLOW_MODEL_TIMEOUT_S,
+        llm_first_token_s=SLOW_MODEL_TIMEOUT_S,
     )
 
 
@@ -159,7 +160,8 @@ def test_llama_cpp_server_over_the_openai_api_writes_a_checked_cited_answer(engi
     """LLM_PROVIDER=local with LLM_BASE_URL: llama-cpp-python's own server, via the OpenAI client.
     (The 0.5B model declines this question, which the engine turns into the extractive
     answer; the 1.5B one answers it, deterministically at temperature 0.)"""
-    served = generating(engine, llm_provider="local", llm_base_url=llama_server, llm_timeout_s=SLOW_MODEL_TIMEOUT_S)
+    slow = {"llm_timeout_s": SLOW_MODEL_TIMEOUT_S, "llm_first_token_s": SLOW_MODEL_TIMEOUT_S}
+    served = generating(engine, llm_provider="local", llm_base_url=llama_server, **slow)
     drafts: list[str] = []
     answer = served.answer(SORA_Q, on_draft=drafts.append)
     assert answer.generated_by == "local:local"  # no LLM_MODEL: the server's one model
@@ -301,6 +303,17 @@ def test_server_error_gives_the_extractive_answer(engine, fake):
     assert fake.chat_requests and all(r.status == 500 for r in fake.chat_requests)
     assert answer.generated_by is None and not answer.refused
     assert (answer.text, answer.citations) == (extractive.text, extractive.citations)
+
+
+def test_model_whose_first_words_are_late_gives_way_to_the_extractive_answer_at_once(engine, fake):
+    fake.reply_with(f"{ANSWER_60}[1]")
+    fake.first_token_delay_s = 20.0  # a loaded CPU: the model would answer, but far too late
+    generating_engine = openai_engine(engine, fake, llm_timeout_s=60.0, llm_first_token_s=1.0)
+    started = time.monotonic()
+    answer = generating_engine.answer(SORA_Q)
+    assert time.monotonic() - started < 10.0  # not the 20 s the model would have taken
+    assert answer.generated_by is None and not answer.refused
+    assert answer.text == engine.answer(SORA_Q).text
 
 
 @pytest.mark.parametrize("after_pieces", [0, 2], ids=["before-first-token", "mid-stream"])

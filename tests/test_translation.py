@@ -115,6 +115,7 @@ def local_translating(engine) -> Engine:
         llm_threads=2,
         llm_answers=False,
         translate_timeout_s=SLOW_MODEL_TIMEOUT_S,
+        llm_first_token_s=SLOW_MODEL_TIMEOUT_S,
     )
 
 

@@ -8,6 +8,8 @@ deadline passed — is a GenerationFailed, on which the engine answers extractiv
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -49,9 +51,10 @@ def turns_text(turns: Sequence[Turn], language: str) -> str:
 class Generator:
     """Runs the prompts through the chat model within a deadline."""
 
-    def __init__(self, chat: ChatModel, timeout_s: float) -> None:
+    def __init__(self, chat: ChatModel, timeout_s: float, first_token_s: float | None = None) -> None:
         self.chat = chat
         self.timeout_s = timeout_s
+        self.first_token_s = timeout_s if first_token_s is None else first_token_s
 
     @property
     def name(self) -> str:
@@ -73,33 +76,79 @@ class Generator:
 
     def _run(self, prompt, on_text: Callable[[str], None], timeout_s: float | None = None) -> str:
         """The model's whole reply to `prompt` within `timeout_s` (LLM_TIMEOUT when None),
-        waiting for the model included."""
+        its first piece within `first_token_s`, both measured from this call: waiting for
+        the model counts. The model runs in a worker thread, so a deadline holds even
+        while an in-process model is still reading the prompt: the caller goes on at
+        once, and the worker stops at the model's next piece (`_Stream`)."""
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
-        deadline = time.monotonic() + timeout_s
-        if not self.chat.lock.acquire(timeout=timeout_s):
-            raise GenerationFailed(f"the model stayed busy for {timeout_s:.0f} s")
+        started = time.monotonic()
+        stream = _Stream(self.chat, prompt)
+        text = ""
         try:
-            text = ""
-            for chunk in self.chat.model.stream(prompt):
-                text += chunk.content if isinstance(chunk.content, str) else ""
-                if time.monotonic() > deadline:
-                    raise GenerationFailed(f"no complete answer within {timeout_s:.0f} s")
+            while True:
+                first = not text.strip()
+                limit = min(self.first_token_s, timeout_s) if first else timeout_s
+                piece = stream.next(started + limit)
+                if piece is None:
+                    break
+                text += piece
                 if text.strip():
                     on_text(text)
-        except GenerationFailed:
-            raise
-        except Exception as exc:  # any provider's error: connection, HTTP status, bad reply
-            # Only the error's type and status: provider messages may echo the API key.
-            status = getattr(exc, "status_code", None)
-            raise GenerationFailed(type(exc).__name__ + (f" (HTTP {status})" if status else "")) from exc
-        finally:
-            self.chat.lock.release()
+        except TimeoutError:
+            stream.abandon()
+            what = "no first words" if not text.strip() else "no complete answer"
+            raise GenerationFailed(f"{what} within {time.monotonic() - started:.1f} s") from None
         if not text.strip():
             raise GenerationFailed("the model's reply was empty")
         return text.strip()
 
 
+class _Stream:
+    """A chat model's streamed reply, read in a worker thread that holds the model's
+    lock (one call at a time in process); `next` waits for a piece until a deadline."""
+
+    def __init__(self, chat: ChatModel, prompt) -> None:
+        self._chat = chat
+        self._prompt = prompt
+        self._pieces: queue.Queue[str | None | BaseException] = queue.Queue()
+        self._abandoned = threading.Event()
+        threading.Thread(target=self._read, daemon=True, name="chat-model").start()
+
+    def next(self, deadline: float) -> str | None:
+        """The next piece of the reply; None at its end; TimeoutError past `deadline`;
+        GenerationFailed for the model's error."""
+        try:
+            item = self._pieces.get(timeout=max(deadline - time.monotonic(), 0))
+        except queue.Empty:
+            raise TimeoutError from None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def abandon(self) -> None:
+        """Stop reading at the model's next piece."""
+        self._abandoned.set()
+
+    def _read(self) -> None:
+        lock = self._chat.lock
+        while not lock.acquire(timeout=0.1):
+            if self._abandoned.is_set():
+                return
+        try:
+            for chunk in self._chat.model.stream(self._prompt):
+                if self._abandoned.is_set():
+                    return
+                self._pieces.put(chunk.content if isinstance(chunk.content, str) else "")
+            self._pieces.put(None)
+        except Exception as exc:  # any provider's error: connection, HTTP status, bad reply
+            # Only the error's type and status: provider messages may echo the API key.
+            status = getattr(exc, "status_code", None)
+            self._pieces.put(GenerationFailed(type(exc).__name__ + (f" (HTTP {status})" if status else "")))
+        finally:
+            lock.release()
+
+
 def build_generator(settings: Settings, progress: Callable[[str], None] = lambda _m: None) -> Generator | None:
     """The configured chat model ready to answer, or None for extractive answers."""
     chat = make_chat_model(settings, progress)
-    return Generator(chat, settings.llm_timeout_s) if chat else None
+    return Generator(chat, settings.llm_timeout_s, settings.llm_first_token_s) if chat else None

@@ -25,7 +25,7 @@ from bot.language import join_sentences, written_in
 
 logger = logging.getLogger(__name__)
 
-CACHE_SIZE = 2_000
+CACHE_SIZE = 20_000
 # An answer's stretch of text and the [n] marker after it (`bot.answering.citing`).
 _MARKED = re.compile(r"(.+?)(\[\d{1,2}\])")
 
@@ -65,6 +65,17 @@ class Translator:
                 return None
             pieces.append(f"{translated}{marker}")
         return join_sentences(pieces) if pieces else None
+
+    def remembered(self) -> list[list[str]]:
+        """The cached translations as [kind, target, text, translation] rows, for a
+        benchmark to keep between runs (`benchmarks/quality.py --translations`)."""
+        with self._lock:
+            return [[*key, value] for key, value in self._cache.items()]
+
+    def remember(self, rows: list[list[str]]) -> None:
+        """Cache translations made earlier (`remembered`)."""
+        with self._lock:
+            self._cache.update(((kind, target, text), value) for kind, target, text, value in rows)
 
     def _translate(self, kind: str, text: str, target: str) -> str | None:
         key = (kind, target, text)
