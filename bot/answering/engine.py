@@ -11,6 +11,7 @@ sentence scorer, and never writes it::
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -45,6 +46,8 @@ from vectorstore.tokens import tokenize
 logger = logging.getLogger(__name__)
 
 RETRIEVE_K = 6
+# An extractive answer's text up to its first [n] marker (`cite_sentences`).
+_FIRST_STRETCH = re.compile(r"(.+?)\[1\]")
 
 
 class Engine:
@@ -244,21 +247,25 @@ class Engine:
         self, text: str, citations: list[Citation], chosen: list[Scored], question: str, max_chars: int
     ) -> tuple[str, list[Citation], str | None]:
         """An extractive answer quoted from passages in another language than the
-        question, translated into the question's language, each translated sentence
-        checked against its passage (`Verifier`) and cited to the sentence that supports
-        it; the quoted answer as it was, and why (`Answer.untranslated`), when there is
-        no model or its translation fails a check."""
+        question, as its answering stretch (the text before the first marker: the core,
+        `choose`) translated into the question's language, each translated sentence
+        checked against the passage (`Verifier`) and cited to the sentence that supports
+        it. The rest of the answer is left out: it fills a same-language answer, and
+        each stretch would cost the model seconds more. The quoted answer as it was,
+        and why (`Answer.untranslated`), when there is no model or its translation is
+        late or fails a check."""
         if self.translator is None:
             return text, citations, "no_model"
-        translated = self.translator.answer(text, language_of(question))
-        if translated is None:
+        stretch = _FIRST_STRETCH.match(text)
+        translated = self.translator.text(stretch.group(1).strip(), language_of(question)) if stretch else None
+        if stretch is None or translated is None:
             return text, citations, "failed"
-        passages = list({s.hit.chunk_id: s.hit for s in chosen}.values())  # in marker order
-        claims = verification.claims(translated)
-        supports = self.verifier.supports(claims, passages, question)
+        passage = chosen[0].hit  # the first marker's chunk (`chunk_numbers`)
+        claims = verification.claims(f"{translated}[1]")
+        supports = self.verifier.supports(claims, [passage], question)
         if not claims or not all(supports):
             return text, citations, "failed"
-        translated_text, translated_citations = cite_claims(claims, supports, passages, max_chars)
+        translated_text, translated_citations = cite_claims(claims, supports, [passage], max_chars)
         return translated_text, translated_citations, None
 
 

@@ -15,19 +15,16 @@ translations are cached (questions repeat, in groups and in the evaluation).
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections import OrderedDict
 
 from bot.generation.generator import GenerationFailed, Generator
 from bot.generation.prompts import question_translation_prompt, text_translation_prompt
-from bot.language import join_sentences, written_in
+from bot.language import written_in
 
 logger = logging.getLogger(__name__)
 
 CACHE_SIZE = 20_000
-# An answer's stretch of text and the [n] marker after it (`bot.answering.citing`).
-_MARKED = re.compile(r"(.+?)(\[\d{1,2}\])")
 
 
 class Translator:
@@ -53,18 +50,13 @@ class Translator:
             return None
         return translated
 
-    def answer(self, text: str, target: str) -> str | None:
-        """`text`, an answer with [n] markers, in the `target` language, marker by
-        marker: each stretch before a marker is translated on its own and keeps its
-        marker, so every translated sentence still says which passage it restates (a
-        small model drops or moves markers in a longer text). None when one failed."""
-        pieces = []
-        for stretch, marker in _MARKED.findall(text):
-            translated = self._translate("text", stretch.strip(), target)
-            if translated is None or written_in(translated) != target:
-                return None
-            pieces.append(f"{translated}{marker}")
-        return join_sentences(pieces) if pieces else None
+    def text(self, text: str, target: str) -> str | None:
+        """`text`, sentences of an answer without markers, in the `target` language; None
+        when the model failed or did not write in that language."""
+        translated = self._translate("text", text, target)
+        if translated is None or written_in(translated) != target:
+            return None
+        return translated
 
     def remembered(self) -> list[list[str]]:
         """The cached translations as [kind, target, text, translation] rows, for a
