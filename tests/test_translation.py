@@ -84,6 +84,13 @@ def test_translation_that_changes_a_number_is_not_shown(engine, fake):
     assert "no checked translation" in compact_sources(answer, "en")
 
 
+def test_an_invented_sentence_in_the_translation_is_dropped(engine, fake):
+    script(fake, ZH_Q, lambda text: translated(60)(text) + " Sora was released by Google in 2020.")
+    answer = translating(engine, fake).answer(EN_Q)
+    assert_in_english_citing_chinese(answer, engine)
+    assert "60 seconds" in answer.text and "Google" not in answer.text
+
+
 def test_the_translated_question_is_what_finds_the_passage(engine, fake):
     # Words e5 cannot match with the Chinese article; its translation can.
     question = "Up to what duration can clips from Sora run?"

@@ -249,8 +249,8 @@ class Engine:
         """An extractive answer quoted from passages in another language than the
         question, as its answering stretch (the text before the first marker: the core,
         `choose`) translated into the question's language, each translated sentence
-        checked against the passage (`Verifier`) and cited to the sentence that supports
-        it. The rest of the answer is left out: it fills a same-language answer, and
+        checked against the passage (`Verifier`), kept only when it passes, and cited to
+        the sentence that supports it. The rest of the answer is left out: it fills a same-language answer, and
         each stretch would cost the model seconds more. The quoted answer as it was,
         and why (`Answer.untranslated`), when there is no model or its translation is
         late or fails a check."""
@@ -263,7 +263,7 @@ class Engine:
         passage = chosen[0].hit  # the first marker's chunk (`chunk_numbers`)
         claims = verification.claims(f"{translated}[1]")
         supports = self.verifier.supports(claims, [passage], question)
-        if not claims or not all(supports):
+        if not any(supports):
             return text, citations, "failed"
         translated_text, translated_citations = cite_claims(claims, supports, [passage], max_chars)
         return translated_text, translated_citations, None
