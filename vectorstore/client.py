@@ -33,8 +33,12 @@ import fcntl
 import logging
 import os
 import re
+import shutil
+import sqlite3
 import threading
+import uuid
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -376,3 +380,41 @@ def _guard_bindings(client: chromadb.ClientAPI, persist_dir: Path) -> None:
         )
     if not isinstance(bindings, _GuardedBindings):
         server.bindings = _GuardedBindings(bindings, persist_dir)  # type: ignore[union-attr]
+
+
+# -- embedded: index files of deleted collections ------------------------------------------
+
+
+def remove_unused_indexes(client: chromadb.ClientAPI) -> int:
+    """Delete the index directories that no collection of an embedded store uses any more;
+    returns how many.
+
+    chromadb 1.5.9 deletes a collection's records but leaves its HNSW index on disk, a
+    directory named by the collection's vector segment (chroma-core/chroma#5259: removing it
+    is left to a garbage collector that an embedded store does not run). So the segments in
+    use are read from chromadb's own `segments` table (read-only, as chroma-ops' `db clean`
+    does), and only directories named by a segment id that is not among them are removed.
+    A segment's row is written when its collection is created, before any of its files.
+    """
+    persist_dir = Path(client.get_settings().persist_directory)
+    try:
+        with closing(sqlite3.connect(f"file:{persist_dir / SQLITE_FILE}?mode=ro", uri=True)) as database:
+            used = {str(row[0]) for row in database.execute("SELECT id FROM segments")}
+    except sqlite3.Error:  # (busy, or a chromadb that keeps its segments elsewhere): removes nothing
+        logger.warning("Could not read which index directories %s uses; none removed", persist_dir, exc_info=True)
+        return 0
+    if not used:  # (never the case while a collection exists: nothing is taken for unused on a misread)
+        return 0
+    removed = 0
+    for child in persist_dir.iterdir():
+        if child.is_dir() and _is_uuid(child.name) and child.name not in used:
+            shutil.rmtree(child)
+            removed += 1
+    return removed
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False

@@ -31,6 +31,13 @@ Each version's source as ingested (the file's bytes, the page as fetched) is kep
 `<name>__sources`, so an export can hold it (`source`); it goes live, is replaced and
 removed with its version, like the sentence vectors.
 
+The store's size stays bounded however often articles are replaced. Chroma's write-ahead
+log is purged every HNSW_SYNC_THRESHOLD writes to a collection; its HNSW index keeps every
+vector ever written (a delete only marks one), so an embedded store rebuilds the chunk,
+sentence and source collections as a new generation holding only the live records once
+most of what they hold is deleted (`_compact`; the live collection's metadata names the
+generation in use). A Chroma server's store is not compacted (benchmarks/store_growth.py).
+
 Dense search is exact (a scan of the live vectors, cached in memory) up to
 EXACT_SEARCH_MAX_CHUNKS live chunks: Chroma's HNSW index loses chunks of one article next to
 a big article of near-identical chunks (measured in benchmarks/recall.py).
@@ -42,6 +49,7 @@ import base64
 import dataclasses
 import hashlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -49,12 +57,18 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import chromadb
 import numpy as np
+from chromadb.api.collection_configuration import (
+    CreateCollectionConfiguration,
+    UpdateHNSWConfiguration,
+)
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
+from vectorstore.client import remove_unused_indexes
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.errors import ArticleChangedError, ArticleNotFoundError, ModelMismatchError
 from vectorstore.schema import ArticleRecord, Source
@@ -87,6 +101,19 @@ EXACT_SEARCH_MAX_CHUNKS = 100_000
 # search is not to be relied on, hence exact search below EXACT_SEARCH_MAX_CHUNKS.
 HNSW_EF_SEARCH = 500  # can be raised on an existing collection (done on open)
 HNSW_M = 32  # only for a collection created from now on
+# Chroma saves a collection's HNSW index every this many records written, and only then
+# purges the write-ahead log (`embeddings_queue`, in chroma.sqlite3) up to what it saved:
+# with its default of 1,000 the log held ~1,100 rows (2 MB) for a 20-chunk article replaced
+# 10 times; with 100, a few (benchmarks/store_growth.py). Can be set on an existing collection.
+HNSW_SYNC_THRESHOLD = 100
+# A new collection's configuration, but the chunks' (see `_collections`).
+_SYNCED: CreateCollectionConfiguration = {"hnsw": {"sync_threshold": HNSW_SYNC_THRESHOLD}}
+# An embedded store's chunk, sentence and source collections are rebuilt with only their live
+# records (`_compact`) once the chunks written since they were built, less the live ones, are
+# at least as many as the live chunks and at least this many: chromadb's HNSW index keeps every
+# vector it was ever given (a delete only marks it), so an article replaced again and again
+# grew the store without bound. Rebuilding costs a copy of the live records, no embedding.
+COMPACT_MIN_RETIRED = 100
 # Server mode only: a non-live version whose ingest wrote nothing for this long is a
 # leftover of an interrupted ingest (an ingest in progress writes a batch every few seconds).
 LEFTOVER_AGE_S = 3600.0
@@ -155,41 +182,16 @@ class ArticleStore:
         self.embeddings = embeddings
         self.collection_name = collection
         self.sentences_of = sentences_of
-        # One collection of chunks, reached through two public APIs: chromadb's collection
-        # for what langchain-chroma has no method for (collection metadata, count, updating
-        # vectors only), langchain-chroma's wrapper for adding, getting, deleting, searching.
-        # No embedding function on the collection, as langchain-chroma does: it embeds itself.
-        # The metadata counts only when the collection is created (chromadb ignores it for
-        # an existing one, which is what lets check_model see the model it was built with).
-        self.chunk_collection = client.get_or_create_collection(
-            name=collection,
-            embedding_function=None,
-            metadata={
-                "hnsw:space": "cosine",
-                "embedding_model": embeddings.name,
-                "embedding_fingerprint": embeddings.fingerprint,
-            },
-            # Also only at creation: the HNSW graph that search uses above EXACT_SEARCH_MAX_CHUNKS.
-            configuration={"hnsw": {"space": "cosine", "ef_search": HNSW_EF_SEARCH, "max_neighbors": HNSW_M}},
-        )
-        self._raise_ef_search()
-        self.chunks = Chroma(client=client, collection_name=collection, embedding_function=embeddings)
-        self.registry = client.get_or_create_collection(f"{collection}__registry")
-        # Looked up by id only, never searched: its HNSW graph is kept small and cheap to build.
-        self.sentence_collection = client.get_or_create_collection(
-            name=f"{collection}{SENTENCES_SUFFIX}",
-            embedding_function=None,
-            metadata={"hnsw:space": "cosine"},
-        )
-        # The payload goes in a metadata field, not the document: Chroma indexes documents
-        # for full-text search, which made 12 MB of base64 take 92 MB and 25 s (37 MB, 0.7 s
-        # as metadata; measured with chromadb 1.5.9).
-        self.source_collection = client.get_or_create_collection(
-            name=f"{collection}{SOURCES_SUFFIX}", embedding_function=None
-        )
+        self.registry = client.get_or_create_collection(f"{collection}__registry", configuration=_SYNCED)
         # Its metadata's "change" is set anew after every switch and removal: reading it is
-        # one small request, reading the whole registry is 0.3 s at 4,000 articles.
-        self.live_collection = client.get_or_create_collection(f"{collection}{LIVE_SUFFIX}")
+        # one small request, reading the whole registry is 0.3 s at 4,000 articles. It also
+        # names the generation of the other three collections (`_compact`), and counts the
+        # chunks written in it.
+        self.live_collection = client.get_or_create_collection(f"{collection}{LIVE_SUFFIX}", configuration=_SYNCED)
+        for kept in (self.registry, self.live_collection):
+            _tune(kept, {"sync_threshold": HNSW_SYNC_THRESHOLD})
+        self._generation = ""
+        self._use(self._generation_of(self._live_metadata()))
         self._state: tuple[float, LiveState] | None = None
         self._read_at = 0.0  # when the registry was last read whole
         self._vectors: _Vectors | None = None
@@ -227,15 +229,80 @@ class ArticleStore:
         meta.update(embedding_model=self.embeddings.name, embedding_fingerprint=self.embeddings.fingerprint)
         self.chunk_collection.modify(metadata=meta)
 
-    def _raise_ef_search(self) -> None:
-        """Give the HNSW index (used above EXACT_SEARCH_MAX_CHUNKS) ef_search HNSW_EF_SEARCH.
+    # -- the collections of a generation ----------------------------------------------
 
-        chromadb 1.5.9 lets ef_search be modified on an existing collection (not M or
-        ef_construction), so a collection created with the defaults is migrated on open.
-        """
-        hnsw = (self.chunk_collection.configuration_json or {}).get("hnsw") or {}
-        if hnsw.get("ef_search", 0) < HNSW_EF_SEARCH:
-            self.chunk_collection.modify(configuration={"hnsw": {"ef_search": HNSW_EF_SEARCH}})
+    def _collections(self, generation: str, chunk_metadata: Mapping | None = None) -> dict[str, chromadb.Collection]:
+        """The chunk, sentence and source collections of a generation, created if need be
+        (a new chunk collection with `chunk_metadata`, by default this model's), with our
+        HNSW settings (`_tune`)."""
+        name = f"{self.collection_name}.{generation}" if generation else self.collection_name
+        # The metadata counts only when the collection is created (chromadb ignores it for
+        # an existing one, which is what lets check_model see the model it was built with).
+        # No embedding function on the collection, as langchain-chroma does: it embeds itself.
+        chunks = self.client.get_or_create_collection(
+            name=name,
+            embedding_function=None,
+            metadata=dict(chunk_metadata)
+            if chunk_metadata is not None
+            else {
+                "hnsw:space": "cosine",
+                "embedding_model": self.embeddings.name,
+                "embedding_fingerprint": self.embeddings.fingerprint,
+            },
+            # Also only at creation: the HNSW graph that search uses above EXACT_SEARCH_MAX_CHUNKS.
+            configuration={
+                "hnsw": {
+                    "space": "cosine",
+                    "ef_search": HNSW_EF_SEARCH,
+                    "max_neighbors": HNSW_M,
+                    "sync_threshold": HNSW_SYNC_THRESHOLD,
+                }
+            },
+        )
+        _tune(chunks, {"ef_search": HNSW_EF_SEARCH, "sync_threshold": HNSW_SYNC_THRESHOLD})
+        # Looked up by id only, never searched: its HNSW graph is kept small and cheap to build.
+        sentences = self.client.get_or_create_collection(
+            name=f"{name}{SENTENCES_SUFFIX}",
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine"},
+            configuration={"hnsw": {"space": "cosine", "sync_threshold": HNSW_SYNC_THRESHOLD}},
+        )
+        # The payload goes in a metadata field, not the document: Chroma indexes documents
+        # for full-text search, which made 12 MB of base64 take 92 MB and 25 s (37 MB, 0.7 s
+        # as metadata; measured with chromadb 1.5.9).
+        sources = self.client.get_or_create_collection(
+            name=f"{name}{SOURCES_SUFFIX}", embedding_function=None, configuration=_SYNCED
+        )
+        for collection in (sentences, sources):
+            _tune(collection, {"sync_threshold": HNSW_SYNC_THRESHOLD})
+        return {"chunks": chunks, "sentences": sentences, "sources": sources}
+
+    def _use(self, generation: str, collections: dict[str, chromadb.Collection] | None = None) -> None:
+        """Read and write the collections of this generation from now on."""
+        found = self._collections(generation) if collections is None else collections
+        self.chunk_collection = found["chunks"]
+        # One collection of chunks, reached through two public APIs: chromadb's collection
+        # for what langchain-chroma has no method for (collection metadata, count, updating
+        # vectors only), langchain-chroma's wrapper for adding, getting, deleting, searching.
+        self.chunks = Chroma(
+            client=self.client, collection_name=self.chunk_collection.name, embedding_function=self.embeddings
+        )
+        self.sentence_collection = found["sentences"]
+        self.source_collection = found["sources"]
+        self._generation = generation
+
+    def _live_metadata(self) -> Mapping:
+        """The live collection's metadata as stored now: the change counter, the generation."""
+        return self.client.get_collection(self.live_collection.name).metadata or {}
+
+    def _generation_of(self, live: Mapping) -> str:
+        return str(live.get("generation") or "")  # "" (stores compacted never): the first names
+
+    def _follow(self, live: Mapping) -> None:
+        """Use the generation `live` names, when another store object (or process) compacted."""
+        generation = self._generation_of(live)
+        if generation != self._generation:
+            self._use(generation)
 
     def chunk_count(self) -> int:
         """Stored chunks of every version, live or not."""
@@ -300,12 +367,18 @@ class ArticleStore:
 
     def _change(self) -> str | None:
         """The registry's change counter, as stored now (read before the registry it counts)."""
-        change = (self.client.get_collection(self.live_collection.name).metadata or {}).get("change")
+        live = self._live_metadata()
+        self._follow(live)
+        change = live.get("change")
         return None if change is None else str(change)
 
-    def _changed(self) -> None:
-        """Tell every process sharing the store that the live versions changed."""
-        self.live_collection.modify(metadata={"change": uuid.uuid4().hex})
+    def _changed(self, written: int = 0) -> None:
+        """Tell every process sharing the store that the live versions changed; `written`:
+        chunks this switch wrote (counted for `_compact_if_worthwhile`)."""
+        with _writing_guard:  # (no compaction switches the generation meanwhile)
+            live = self._live_metadata()
+            chunks = int(str(live.get("written") or 0)) + written
+            self.live_collection.modify(metadata={**live, "change": uuid.uuid4().hex, "written": chunks})
         self._state = None
 
     # -- writes ------------------------------------------------------------------------
@@ -369,7 +442,8 @@ class ArticleStore:
         ids = [record.article_id for record in records]
         before = self._registered_versions(ids)  # what this call replaces, checked again before the switch
         run = uuid.uuid4().hex  # this call's chunks, for sweep_leftovers
-        with _writing_guard:
+        with _writing_guard:  # (no compaction switches the generation while it is in progress)
+            self._follow(self._live_metadata())
             _writing.add(run)
         try:
             progress(0, total)
@@ -409,10 +483,11 @@ class ArticleStore:
                 _writing.discard(run)
             self._remove_run(run)
             raise
-        self._changed()  # other processes see it at their next check, this one at once
+        self._changed(written=len(docs))  # other processes see it at their next check, this one at once
         for article_id, version in before.items():
             self._delete_version(article_id, version)
         self.sweep_leftovers()
+        self._compact_if_worthwhile()
         return records
 
     def _registered_versions(self, article_ids: Sequence[str]) -> dict[str, str]:
@@ -573,7 +648,10 @@ class ArticleStore:
           Chunks written before runs were recorded have neither field and count as old.
         """
         with _writing_guard:  # no ingest of this process starts or goes live meanwhile
-            return self._sweep_leftovers(set(_writing))
+            removed = self._sweep_leftovers(set(_writing))
+            if self.sole_writer:
+                self._drop_retired_generations()
+            return removed
 
     def _sweep_leftovers(self, mine: set[str]) -> int:
         live = self.live_state_now().versions
@@ -603,6 +681,65 @@ class ArticleStore:
             )
         return removed["chunks"]
 
+    # -- compaction --------------------------------------------------------------------
+
+    def _compact_if_worthwhile(self) -> None:
+        """Compact an embedded store whose collections hold more deleted records than live
+        ones (COMPACT_MIN_RETIRED). Not a Chroma server's: other processes would write to
+        the collections being replaced, and the server's directory is not ours to clean.
+
+        A compaction that fails (a full disk) is logged and left for a later write: the
+        write that triggered it has succeeded, and the live generation is untouched."""
+        if not self.sole_writer:
+            return
+        with _writing_guard:  # no ingest of this process starts, goes live or counts meanwhile
+            if _writing:  # (another thread's ingest in progress: the next write compacts)
+                return
+            state = self.live_state_now()
+            live = self._live_metadata()
+            retired = int(str(live.get("written") or 0)) - state.chunks
+            if retired < max(state.chunks, COMPACT_MIN_RETIRED):
+                return
+            try:
+                self._compact(state.versions, live, state.chunks)
+            except Exception:
+                logger.warning("Could not compact the article store; the next write tries again", exc_info=True)
+
+    def _compact(self, versions: list[str], live: Mapping, chunks: int) -> None:
+        """Copy the live versions' chunks, sentence vectors and sources into collections of a
+        new generation, then switch to it in one write (the live collection's metadata).
+
+        Why collections of their own: chromadb 1.5.9 gives every vector written a new slot
+        in the HNSW index and a delete only marks one, so nothing else shrinks an index (the
+        write-ahead log is bounded by HNSW_SYNC_THRESHOLD). Stopped at any point, the store
+        answers from the old generation until the switch and from the new one, complete,
+        after it; the other is deleted by the next sweep (`_drop_retired_generations`).
+        """
+        generation = new_version()
+        target = self._collections(generation, self.chunk_collection.metadata)
+        for name, collection in self._swept().items():
+            copied = _copy(collection, target[name], versions)
+            if target[name].count() != copied:
+                raise RuntimeError(f"compaction copied {copied} {name} records, stored {target[name].count()}")
+        self.live_collection.modify(
+            metadata={**live, "generation": generation, "written": chunks, "change": uuid.uuid4().hex}
+        )
+        self._use(generation, target)
+        self._state = None
+        logger.info("Compacted the article store: %d live chunks kept", chunks)
+
+    def _drop_retired_generations(self) -> None:
+        """Delete the collections of generations not in use (replaced by a compaction, or a
+        compaction's that was interrupted), and the index files chromadb leaves of them."""
+        current = {c.name for c in self._swept().values()}
+        base = re.escape(self.collection_name)
+        ours = re.compile(rf"{base}(\.[0-9a-f]{{12}})?({SENTENCES_SUFFIX}|{SOURCES_SUFFIX})?")
+        retired = [c.name for c in self.client.list_collections() if ours.fullmatch(c.name) and c.name not in current]
+        for name in retired:
+            self.client.delete_collection(name)
+        if retired:
+            remove_unused_indexes(self.client)
+
     def _swept(self) -> dict[str, chromadb.Collection]:
         """The collections whose records belong to an article version (not the registry)."""
         return {
@@ -629,6 +766,7 @@ class ArticleStore:
         self._changed()
         self._delete_version(article_id, record.version)
         self.sweep_leftovers()  # (an embedded store: with the article's leftovers, if any)
+        self._compact_if_worthwhile()
         return record
 
     def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:
@@ -820,9 +958,47 @@ class ArticleStore:
         return [docs[i] for i in order], matrix
 
 
+def _tune(collection: chromadb.Collection, wanted: Mapping[str, int]) -> None:
+    """Give an existing collection these HNSW settings (ef_search and sync_threshold are the
+    ones chromadb 1.5.9 lets be modified), so a store created before them is migrated on open."""
+    hnsw = (collection.configuration_json or {}).get("hnsw") or {}
+    changed = {key: value for key, value in wanted.items() if hnsw.get(key) != value}
+    if changed:
+        collection.modify(configuration={"hnsw": cast(UpdateHNSWConfiguration, changed)})
+
+
 def _with_words(chunk: Document) -> dict:
     """A chunk's metadata with its BM25 words, computed once, here (vectorstore/tokens.py)."""
     return {**chunk.metadata, BM25_TOKENS: words_to_store(chunk)}
+
+
+def _copy(source: chromadb.Collection, target: chromadb.Collection, versions: Sequence[str]) -> int:
+    """Add the records of these versions in `source` to `target`, vectors as they are;
+    returns how many."""
+    copied = 0
+    for start in range(0, len(versions), 500):  # (a `$in` of a few hundred values at a time)
+        where = {"version": {"$in": list(versions[start : start + 500])}}
+        offset = 0
+        while True:  # in pages, as in _records
+            page = source.get(
+                where=where,  # type: ignore[arg-type]  # mypy reads "$in" as str
+                include=["embeddings", "documents", "metadatas"],
+                limit=1000,
+                offset=offset,
+            )
+            if page["ids"]:
+                documents = page["documents"] or []
+                target.add(
+                    ids=page["ids"],
+                    embeddings=page["embeddings"],
+                    documents=documents if all(d is not None for d in documents) else None,
+                    metadatas=page["metadatas"],
+                )
+            offset += len(page["ids"])
+            if len(page["ids"]) < 1000:
+                break
+        copied += offset
+    return copied
 
 
 def _records(
