@@ -18,6 +18,7 @@ from bot.evaluation import question_sets
 from bot.telegram.conversations import Conversations
 
 FOLLOWUPS = Path(__file__).resolve().parent.parent / "eval" / "followups.jsonl"
+FOLLOWUPS_EN = FOLLOWUPS.with_name("followups_en.jsonl")
 
 
 # -- the heuristic ------------------------------------------------------------------------
@@ -153,9 +154,10 @@ def test_engine_without_history_does_not_rewrite(engine):
 # -- the evaluation ----------------------------------------------------------------------
 
 
-def test_the_follow_up_set_is_well_formed():
+@pytest.mark.parametrize("path", [FOLLOWUPS, FOLLOWUPS_EN], ids=lambda p: p.name)
+def test_the_follow_up_set_is_well_formed(path):
     article = (Path(__file__).resolve().parent.parent / "ingest" / "corpus" / "sora-raw.txt").read_text("utf-8")
-    conversations = question_sets.read_conversations(FOLLOWUPS)
+    conversations = question_sets.read_conversations(path)
 
     assert len({c.id for c in conversations}) == len(conversations) >= 20
     assert sum(c.is_control for c in conversations) >= 4
@@ -214,13 +216,18 @@ def test_history_is_bounded_like_a_chats(engine):
     assert calls[3] == ("delta?", ["beta?", "gamma?"])
 
 
-def test_eval_followups_command_reports_with_and_without_history(tmp_path):
-    lines = FOLLOWUPS.read_text("utf-8").splitlines()
-    chosen = [line for line in lines if json.loads(line)["id"] in ("f01", "f11", "c02")]
-    subset = tmp_path / "followups.jsonl"
-    subset.write_text("\n".join(chosen) + "\n", "utf-8")
+def subset(tmp_path: Path, source: Path, ids: set[str]) -> Path:
+    """A follow-up set of the conversations of `source` with these ids."""
+    lines = [line for line in source.read_text("utf-8").splitlines() if json.loads(line)["id"] in ids]
+    path = tmp_path / source.name
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
 
-    result = CliRunner().invoke(main, ["eval", "--followups", str(subset), "--json"])
+
+def test_eval_followups_command_reports_with_and_without_history(tmp_path):
+    chosen = subset(tmp_path, FOLLOWUPS, {"f01", "f11", "c02"})
+
+    result = CliRunner().invoke(main, ["eval", "--followups", str(chosen), "--json"])
 
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -231,9 +238,18 @@ def test_eval_followups_command_reports_with_and_without_history(tmp_path):
     assert (report["total"], report["follow_ups"], report["controls"], report["understood"]) == (3, 2, 1, 3)
     assert report["controls_rewritten"] == 0
 
-    text = CliRunner().invoke(main, ["eval", "--followups", str(subset)])
+    text = CliRunner().invoke(main, ["eval", "--followups", str(chosen)])
     assert text.exit_code == 0, text.output
     assert "rewrite accuracy   3/3" in text.stdout and "without" in text.stdout
+
+
+def test_eval_grades_a_follow_up_with_nothing_to_look_up_alone_as_refused_without_the_conversation(tmp_path):
+    result = CliRunner().invoke(main, ["eval", "--followups", str(subset(tmp_path, FOLLOWUPS_EN, {"e02"})), "--json"])
+
+    assert result.exit_code == 0, result.output
+    (graded,) = json.loads(result.stdout)["per_conversation"]
+    assert graded["turns"][-1] == "When was that?"
+    assert graded["answer_without_history"] == "Sorry, the articles don't say." and not graded["right_without_history"]
 
 
 def test_eval_wants_exactly_one_set(tmp_path, monkeypatch):
