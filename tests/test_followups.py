@@ -41,6 +41,19 @@ FOLLOWUPS_EN = FOLLOWUPS.with_name("followups_en.jsonl")
             "What about Pika?",
             "How long were the videos Pika could make before Sora?",
         ),
+        # "and" before a whole question only links it
+        ("Who released Sora?", "And how long can its videos be?", "How long can Sora's videos be?"),
+        # the counterpart of a name is the name of its family, of a possessive the subject's
+        ("How many GPUs did OpenAI use to train GPT-4?", "And GPT-5?", "How many GPUs did OpenAI use to train GPT-5?"),
+        ("How long can Sora's videos be?", "And Runway's?", "How long can Runway's videos be?"),
+        # nothing to put in ("that", a fragment, a person a "Who" question asked for): asked together
+        (
+            "Who first proposed the idea of a world model?",
+            "When was that?",
+            "Who first proposed the idea of a world model, and when was that?",
+        ),
+        ("Which industry will Sora hit first?", "Why?", "Which industry will Sora hit first, and why?"),
+        ("Who chose the name Sora?", "What are their names?", "Who chose the name Sora, and what are their names?"),
     ],
 )
 def test_follow_up_is_rewritten_from_the_earlier_question(earlier, question, standalone):
@@ -241,6 +254,31 @@ def test_eval_followups_command_reports_with_and_without_history(tmp_path):
     text = CliRunner().invoke(main, ["eval", "--followups", str(chosen)])
     assert text.exit_code == 0, text.output
     assert "rewrite accuracy   3/3" in text.stdout and "without" in text.stdout
+
+
+def test_eval_followups_understands_english_follow_ups(tmp_path):
+    chosen = subset(tmp_path, FOLLOWUPS_EN, {"e01", "e02", "e10", "e28", "ec2"})
+
+    result = CliRunner().invoke(main, ["eval", "--followups", str(chosen), "--json"])
+
+    assert result.exit_code == 0, result.output
+    by_id = {c["id"]: c for c in json.loads(result.stdout)["per_conversation"]}
+    assert by_id["e01"]["understood_as"] == "How long can Sora's videos be?"
+    assert by_id["e02"]["understood_as"] == "Who first proposed the idea of a world model, and when was that?"
+    assert by_id["e10"]["understood_as"] == "How many GPUs did OpenAI use to train GPT-5?"
+    assert by_id["ec2"]["answer"]["standalone"] is None
+    assert all(c["understood"] and c["right"] for c in by_id.values()), by_id
+
+
+def test_chat_answers_when_was_that_after_a_question(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "data"))
+
+    result = CliRunner().invoke(main, ["chat"], input="Who first proposed the idea of a world model?\nWhen was that?\n")
+
+    assert result.exit_code == 0, result.output
+    last = result.stdout.split("you> ")[2]
+    assert "2023年6月" in last and "Sorry" not in last
+    assert "Who first proposed the idea of a world model, and when was that?" in last
 
 
 def test_eval_grades_a_follow_up_with_nothing_to_look_up_alone_as_refused_without_the_conversation(tmp_path):
