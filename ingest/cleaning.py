@@ -94,6 +94,13 @@ _SENTENCE_END = re.compile(
     r"[。\uff01\uff1f…]+[”’」』\uff09)]*|[!?]+[”’」』\uff09)]*(?=[^\x00-\x7f])|[.!?]+[\"')]*(?=\s|$)"
 )
 MAX_TITLE_CHARS = 200  # a longer given title is cut: it is a heading, not a paragraph
+# A run of ASCII without a space longer than this (a URL with its query string, a data
+# blob) is cut to this many characters and "⋯" (not "…", which ends a sentence). Whole, a 5,000-character URL became nine
+# chunks of nothing but URL that kept the sentences around it apart (the one after it lost
+# the one naming its subject), and its citation quoted all of it; no word is this long.
+MAX_TOKEN_CHARS = 80
+CUT_TOKEN_MARK = "⋯"
+_LONG_TOKEN = re.compile(rf"[!-~]{{{MAX_TOKEN_CHARS + 1},}}")
 # A line ending like a sentence, not a title: a full stop, maybe inside closing quotes.
 _ENDS_SENTENCE = re.compile(r"(。|(?<![.])[.])[”’」』\uff09)\"']*$")
 _CLAUSE_BREAK = re.compile(r"[\uff0c\uff1b]|[,;](?!\d)")
@@ -123,9 +130,10 @@ def clean_title(title: str) -> str:
 
 
 def normalize(raw: str) -> str:
-    """Unify newlines, drop format characters, collapse runs of spaces per line."""
+    """Unify newlines, drop format characters, collapse runs of spaces per line, cut
+    overlong tokens (MAX_TOKEN_CHARS)."""
     text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
-    text = drop_format_characters(text)
+    text = _LONG_TOKEN.sub(lambda m: m.group()[:MAX_TOKEN_CHARS] + CUT_TOKEN_MARK, drop_format_characters(text))
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from bot.wiring import build
 from ingest.chunking import CHUNK_SIZE, chunk_article, sections, split_sentences
-from ingest.cleaning import CleanText, clean
+from ingest.cleaning import MAX_TOKEN_CHARS, CleanText, clean
 from ingest.errors import TooManyChunksError
 from ingest.loaders import LoadedSource
 from tests.conftest import make_settings
@@ -94,20 +94,53 @@ def _words(n: int, separator: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "line",
+    ("line", "kept"),
     [
-        pytest.param(_words(170_000, " ")[:1_000_000], id="words"),
-        pytest.param(_words(150_000, ", ")[:1_000_000], id="comma-separated-words"),
-        pytest.param("中文字，" * 250_000, id="chinese-clauses"),
-        pytest.param("x" * 1_000_000, id="one-long-word"),
+        pytest.param(_words(170_000, " ")[:1_000_000], None, id="words"),
+        pytest.param(_words(150_000, ", ")[:1_000_000], None, id="comma-separated-words"),
+        pytest.param("中文字，" * 250_000, None, id="chinese-clauses"),
+        pytest.param("x" * 1_000_000, "x" * MAX_TOKEN_CHARS + "⋯", id="one-long-word"),  # no word is that long
     ],
 )
-def test_a_one_megabyte_line_without_sentence_ends_is_cleaned_and_chunked_quickly(line):
+def test_a_one_megabyte_line_without_sentence_ends_is_cleaned_and_chunked_quickly(line, kept):
     started = time.monotonic()
     chunks = chunk_article(clean(f"Title\n\n{line}"), max_chunks=10**6)
     assert time.monotonic() - started < 20  # a few seconds; minutes when it was quadratic
-    assert chunks[0].page_content == line[: len(chunks[0].page_content)]
+    kept = kept or line
+    assert chunks[0].page_content == kept[: len(chunks[0].page_content)]
     assert max(len(c.page_content) for c in chunks) <= CHUNK_SIZE * 3
+
+
+LONG_URL = ("https://example.com/data/" + "/".join(f"seg{i:04d}x" for i in range(700)))[:5000]
+GLACIERS = f"""Glacier survey 2023
+
+The survey team measured twelve glaciers in the northern range during the summer. Most of them are retreating.
+
+Skarvbreen is the largest glacier of the range. Its full data table is at {LONG_URL} for anyone to download. It lost 41 metres of thickness since 1990, more than any other glacier measured.
+
+Funding came from the Nordic Climate Fund. The team plans a second survey in 2026.
+"""
+
+
+def ask_about_glaciers(fresh, question: str):
+    """The answer to `question` about an article with a 5,000-character URL in a sentence."""
+    fresh.library.ingest_loaded(LoadedSource(GLACIERS, None, "glaciers.md", "glaciers.md", "markdown"))
+    return fresh.engine.answer(question)
+
+
+def test_the_sentence_after_a_5000_character_url_is_answered(fresh):
+    answer = ask_about_glaciers(fresh, "How much thickness did Skarvbreen lose since 1990?")
+
+    assert not answer.refused and "41 metres" in answer.text
+    assert any("It lost 41 metres of thickness since 1990" in c.quote for c in answer.citations)
+
+
+def test_the_citation_of_a_sentence_holding_a_5000_character_url_quotes_the_url_cut(fresh):
+    answer = ask_about_glaciers(fresh, "Where is the data table of Skarvbreen?")
+
+    (citation,) = [c for c in answer.citations if "data table" in c.quote]
+    assert f"Its full data table is at {LONG_URL[:MAX_TOKEN_CHARS]}⋯ for anyone to download." in citation.quote
+    assert len(citation.quote) < 300
 
 
 def test_more_chunks_than_the_limit_are_refused():

@@ -18,6 +18,7 @@ from bot.evaluation import question_sets
 from bot.telegram.conversations import Conversations
 
 FOLLOWUPS = Path(__file__).resolve().parent.parent / "eval" / "followups.jsonl"
+FOLLOWUPS_EN = FOLLOWUPS.with_name("followups_en.jsonl")
 
 
 # -- the heuristic ------------------------------------------------------------------------
@@ -40,6 +41,19 @@ FOLLOWUPS = Path(__file__).resolve().parent.parent / "eval" / "followups.jsonl"
             "What about Pika?",
             "How long were the videos Pika could make before Sora?",
         ),
+        # "and" before a whole question only links it
+        ("Who released Sora?", "And how long can its videos be?", "How long can Sora's videos be?"),
+        # the counterpart of a name is the name of its family, of a possessive the subject's
+        ("How many GPUs did OpenAI use to train GPT-4?", "And GPT-5?", "How many GPUs did OpenAI use to train GPT-5?"),
+        ("How long can Sora's videos be?", "And Runway's?", "How long can Runway's videos be?"),
+        # nothing to put in ("that", a fragment, a person a "Who" question asked for): asked together
+        (
+            "Who first proposed the idea of a world model?",
+            "When was that?",
+            "Who first proposed the idea of a world model, and when was that?",
+        ),
+        ("Which industry will Sora hit first?", "Why?", "Which industry will Sora hit first, and why?"),
+        ("Who chose the name Sora?", "What are their names?", "Who chose the name Sora, and what are their names?"),
     ],
 )
 def test_follow_up_is_rewritten_from_the_earlier_question(earlier, question, standalone):
@@ -153,9 +167,10 @@ def test_engine_without_history_does_not_rewrite(engine):
 # -- the evaluation ----------------------------------------------------------------------
 
 
-def test_the_follow_up_set_is_well_formed():
+@pytest.mark.parametrize("path", [FOLLOWUPS, FOLLOWUPS_EN], ids=lambda p: p.name)
+def test_the_follow_up_set_is_well_formed(path):
     article = (Path(__file__).resolve().parent.parent / "ingest" / "corpus" / "sora-raw.txt").read_text("utf-8")
-    conversations = question_sets.read_conversations(FOLLOWUPS)
+    conversations = question_sets.read_conversations(path)
 
     assert len({c.id for c in conversations}) == len(conversations) >= 20
     assert sum(c.is_control for c in conversations) >= 4
@@ -214,13 +229,18 @@ def test_history_is_bounded_like_a_chats(engine):
     assert calls[3] == ("delta?", ["beta?", "gamma?"])
 
 
-def test_eval_followups_command_reports_with_and_without_history(tmp_path):
-    lines = FOLLOWUPS.read_text("utf-8").splitlines()
-    chosen = [line for line in lines if json.loads(line)["id"] in ("f01", "f11", "c02")]
-    subset = tmp_path / "followups.jsonl"
-    subset.write_text("\n".join(chosen) + "\n", "utf-8")
+def subset(tmp_path: Path, source: Path, ids: set[str]) -> Path:
+    """A follow-up set of the conversations of `source` with these ids."""
+    lines = [line for line in source.read_text("utf-8").splitlines() if json.loads(line)["id"] in ids]
+    path = tmp_path / source.name
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
 
-    result = CliRunner().invoke(main, ["eval", "--followups", str(subset), "--json"])
+
+def test_eval_followups_command_reports_with_and_without_history(tmp_path):
+    chosen = subset(tmp_path, FOLLOWUPS, {"f01", "f11", "c02"})
+
+    result = CliRunner().invoke(main, ["eval", "--followups", str(chosen), "--json"])
 
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -231,9 +251,43 @@ def test_eval_followups_command_reports_with_and_without_history(tmp_path):
     assert (report["total"], report["follow_ups"], report["controls"], report["understood"]) == (3, 2, 1, 3)
     assert report["controls_rewritten"] == 0
 
-    text = CliRunner().invoke(main, ["eval", "--followups", str(subset)])
+    text = CliRunner().invoke(main, ["eval", "--followups", str(chosen)])
     assert text.exit_code == 0, text.output
     assert "rewrite accuracy   3/3" in text.stdout and "without" in text.stdout
+
+
+def test_eval_followups_understands_english_follow_ups(tmp_path):
+    chosen = subset(tmp_path, FOLLOWUPS_EN, {"e01", "e02", "e10", "e28", "ec2"})
+
+    result = CliRunner().invoke(main, ["eval", "--followups", str(chosen), "--json"])
+
+    assert result.exit_code == 0, result.output
+    by_id = {c["id"]: c for c in json.loads(result.stdout)["per_conversation"]}
+    assert by_id["e01"]["understood_as"] == "How long can Sora's videos be?"
+    assert by_id["e02"]["understood_as"] == "Who first proposed the idea of a world model, and when was that?"
+    assert by_id["e10"]["understood_as"] == "How many GPUs did OpenAI use to train GPT-5?"
+    assert by_id["ec2"]["answer"]["standalone"] is None
+    assert all(c["understood"] and c["right"] for c in by_id.values()), by_id
+
+
+def test_chat_answers_when_was_that_after_a_question(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "data"))
+
+    result = CliRunner().invoke(main, ["chat"], input="Who first proposed the idea of a world model?\nWhen was that?\n")
+
+    assert result.exit_code == 0, result.output
+    last = result.stdout.split("you> ")[2]
+    assert "2023年6月" in last and "Sorry" not in last
+    assert "Who first proposed the idea of a world model, and when was that?" in last
+
+
+def test_eval_grades_a_follow_up_with_nothing_to_look_up_alone_as_refused_without_the_conversation(tmp_path):
+    result = CliRunner().invoke(main, ["eval", "--followups", str(subset(tmp_path, FOLLOWUPS_EN, {"e02"})), "--json"])
+
+    assert result.exit_code == 0, result.output
+    (graded,) = json.loads(result.stdout)["per_conversation"]
+    assert graded["turns"][-1] == "When was that?"
+    assert graded["answer_without_history"] == "Sorry, the articles don't say." and not graded["right_without_history"]
 
 
 def test_eval_wants_exactly_one_set(tmp_path, monkeypatch):

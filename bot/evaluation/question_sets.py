@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from bot.answering.answer import Answer, Turn
 from bot.answering.selection import MAX_ANSWER_CHARS
-from bot.errors import QuestionError
+from bot.errors import EmptyQuestionError, QuestionError
 
 T = TypeVar("T")
 
@@ -169,6 +169,15 @@ def read_conversations(path: Path) -> list[Conversation]:
 Ask = Callable[..., Answer]
 
 
+def ask_or_decline(ask: Ask, question: str, **options) -> Answer:
+    """`ask`'s answer, or a refusal when the question has nothing to look up on its own
+    ("When was that?" asked without the conversation): graded as the engine declining it."""
+    try:
+        return ask(question, **options)
+    except EmptyQuestionError:
+        return Answer(question=question, text="", refused=True, citations=[], latency_ms=0.0)
+
+
 @dataclass(frozen=True)
 class GradedConversation:
     conversation: Conversation
@@ -208,7 +217,7 @@ def ask_conversation(conversation: Conversation, ask: Ask, history_turns: int = 
         conversation=conversation,
         earlier=earlier,
         final=grade(question, ask(conversation.question, earlier=list(earlier))),
-        alone=grade(question, ask(conversation.question, earlier=[])),
+        alone=grade(question, ask_or_decline(ask, conversation.question, earlier=[])),
     )
 
 

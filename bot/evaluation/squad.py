@@ -23,7 +23,7 @@ import numpy as np
 
 from bot.answering.answer import Answer
 from bot.answering.engine import Engine
-from bot.errors import EmptyQuestionError
+from bot.evaluation.question_sets import ask_or_decline
 from bot.generation.generator import Generator
 from bot.generation.verification import without_markers
 from bot.language import written_in
@@ -223,10 +223,7 @@ def ask_all(
     for passage in passages:
         own = article_of[passage.key]
         for question in passage.questions:
-            try:
-                answer = engine.answer(question.text, max_chars=answer_chars(passage.text))
-            except EmptyQuestionError:  # nothing to look up ("What is it?"): declined, as a refusal
-                answer = Answer(question=question.text, text="", refused=True, citations=[], latency_ms=0.0)
+            answer = ask_or_decline(engine.answer, question.text, max_chars=answer_chars(passage.text))
             rank = _rank(engine, question.text, own) if question.answerable else None
             cited_own = bool(answer.citations) and answer.citations[0].article_id == own
             asked.append(Asked(question, answer, rank, cited_own))
