@@ -100,6 +100,14 @@ def test_the_translated_question_is_what_finds_the_passage(engine, fake):
     assert "60秒" in answer.citations[0].quote
 
 
+def test_an_off_topic_question_its_translation_shows_unanswered_is_refused(engine, fake):
+    question = "What is the capital of France?"
+    assert not engine.answer(question).refused  # untranslated, e5 finds a sentence close enough
+    script(fake, "法国的首都是哪里?")
+    answer = translating(engine, fake).answer(question)
+    assert answer.refused and not answer.citations
+
+
 def test_same_language_questions_never_ask_the_model(engine, fake):
     script(fake, "unused")
     answer = translating(engine, fake).answer(ZH_Q)

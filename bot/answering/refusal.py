@@ -122,14 +122,11 @@ class RefusalModel:
         )
         return 1 / (1 + math.exp(-max(min(z, 30.0), -30.0)))
 
-    def answers(self, question: str, scored: list[Scored]) -> bool:
-        """Whether the best candidate sentence answers the question (never, when there is none)."""
-        return self.confidence(question, scored) >= 0
-
     def confidence(self, question: str, scored: list[Scored]) -> float:
         """How far the best candidate's probability stands above its language pair's
-        threshold (below zero: refused; -1 when there is no candidate), which compares a
-        question with its translation, whose pair differs."""
+        threshold: at or above zero the question is answered, below it refused (-1 when
+        there is no candidate). Unlike the probability it compares a question with its
+        translation, whose pair differs."""
         if not scored:
             return -1.0
         return self.probability(features(question, scored)) - self.thresholds[pair(question, scored)]
