@@ -24,7 +24,7 @@ from telegram.constants import ChatAction
 from telegram.error import NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.answering.answer import Answer
+from bot.answering.answer import Answer, Turn
 from bot.answering.engine import Engine
 from bot.errors import EmptyQuestionError, QuestionError, QuestionTooLongError
 from bot.telegram import sources, votes
@@ -143,11 +143,35 @@ def conversation_key(update: Update) -> str:
     return f"{chat.id}:{update.effective_user.id}"
 
 
+def replied_turn(update: Update, context: Context) -> Turn | None:
+    """The answer a message replies to, as the turn it follows up: in a group anyone may
+    reply to the bot's answer to someone else ("它是哪家公司发布的?"), whose conversation
+    is not theirs. None when the message replies to no answer the bot still remembers
+    (only an answer's last message carries its buttons, and with them its key)."""
+    replied = message_of(update).reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return None
+    buttons = [b for row in (replied.reply_markup.inline_keyboard if replied.reply_markup else ()) for b in row]
+    for button in buttons:
+        parts = str(button.callback_data or "").split(":")
+        if len(parts) >= 2 and parts[0] in ("src", "vote"):
+            reply = context.bot_data.replies.get(parts[1], replied.chat_id)
+            return reply.answer.turn if reply is not None else None
+    return None
+
+
 def _converse(
-    engine: Engine, conversations: Conversations, key: str, question: str, on_draft: Callable[[str], None]
+    engine: Engine,
+    conversations: Conversations,
+    key: str,
+    question: str,
+    on_draft: Callable[[str], None],
+    replied: Turn | None = None,
 ) -> Answer:
-    """Answer `question` as the next turn of the conversation `key`, and remember it."""
-    answer = engine.answer(question, earlier=conversations.turns(key), on_draft=on_draft)
+    """Answer `question` as the next turn of the conversation `key` (or, when it replies
+    to an answer, of that answer), and remember it in `key`'s."""
+    earlier = [replied] if replied is not None else conversations.turns(key)
+    answer = engine.answer(question, earlier=earlier, on_draft=on_draft)
     conversations.add(key, answer.understood_as, answer.text)
     return answer
 
@@ -172,6 +196,7 @@ async def _answer(update: Update, context: Context, question: str) -> None:
                 conversation_key(update),
                 question,
                 draft.update,
+                replied_turn(update, context),
             )
     except QuestionError as exc:  # the engine won't take the question: say why, in their language
         logger.info("Update %s: %s", update.update_id, exc)

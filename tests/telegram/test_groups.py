@@ -47,6 +47,16 @@ async def test_reply_to_the_bots_message_is_a_question(bot, group, ann):
     assert "[1]" in reply["text"] and reply["reply_to_message"]["text"] == "What is Sora?"
 
 
+async def test_reply_to_the_bots_answer_to_someone_else_follows_that_answer_up(bot, group, ann):
+    bob = bot.api.user(2003, "Bob")
+    answer = await bot.ask(group, ann, "/ask Sora这个名字是怎么来的?")
+
+    reply = await bot.ask(group, bob, "它最长能生成多长的视频?", reply_to=answer)
+
+    assert "60秒" in reply["text"] and "[1]" in reply["text"], reply["text"]
+    assert "理解为:Sora" in reply["text"]  # "它" is Sora, the subject of the answer Bob replied to
+
+
 @pytest.mark.parametrize(
     "text",
     [QUESTION, f"@someone_else {QUESTION}", f"/ask@other_bot {QUESTION}", "/start@other_bot"],
