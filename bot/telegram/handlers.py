@@ -362,8 +362,10 @@ async def vote(update: Update, context: Context) -> None:
 
 
 async def take_reason(update: Update, context: Context) -> None:
-    """The next text message after a 👎, from the voter in that chat: the vote's reason.
-    It is not a question: nothing else handles it (ApplicationHandlerStop)."""
+    """The next text message after a 👎, from the voter in that chat: the vote's reason,
+    which nothing else handles (ApplicationHandlerStop). Unless it is plainly a question
+    (it ends with a question mark): then the wait ends, the vote stays without a reason,
+    and the question is answered as any other."""
     message = message_of(update)
     user = update.effective_user
     services = context.bot_data
@@ -371,6 +373,10 @@ async def take_reason(update: Update, context: Context) -> None:
     if pending is None:  # the wait ended just now: an ordinary message after all
         return
     text = without_mention(message.text or "", context.bot.username)
+    if text.rstrip().endswith(("?", "？")):
+        if pending.prompt_id is not None:
+            await _drop_skip_button(context, message.chat_id, pending.prompt_id)
+        return
     if text:
         reason = await in_engine_thread(context, services.feedback.give_reason, pending.vote_id, text)
         logger.info("Vote %s: reason given", pending.vote_id)

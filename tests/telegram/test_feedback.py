@@ -106,6 +106,18 @@ async def test_a_down_vote_with_its_reason_is_stored_with_the_answer_and_shown_t
     assert refused["text"].startswith("Sorry, only the bot's admins can do that")
 
 
+async def test_a_plain_question_after_a_down_vote_is_answered_not_taken_as_its_reason(bot, ann, chat):
+    answer = await bot.ask(chat, ann, QUESTION)
+    why = await vote_down(bot, answer, ann)
+
+    reply = await bot.ask(chat, ann, "Sora的名字是怎么来的?")
+
+    assert "天空" in reply["text"] and "[1]" in reply["text"], reply["text"]
+    assert buttons(bot.api.messages[chat["id"], why["message_id"]]) == []  # Skip is gone
+    [vote] = bot.application.bot_data.feedback.negatives()
+    assert vote.reason is None
+
+
 async def test_a_second_vote_replaces_the_first(bot, ann, chat):
     answer = await bot.ask(chat, ann, QUESTION)
     await vote_down(bot, answer, ann)
