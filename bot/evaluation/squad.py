@@ -85,16 +85,11 @@ class Asked:
     answer: Answer
     rank: int | None  # of the question's own passage among retrieved articles (answerable only)
     own_passage_cited: bool
+    across_languages: bool  # the question is in another language than its passage
 
     @property
     def contained(self) -> bool:
         return any(g in self.answer.text for g in self.question.golds)
-
-    @property
-    def across_languages(self) -> bool:
-        """The question is in another language than the passage it cites first."""
-        quoted = self.answer.citations[0].quote if self.answer.citations else ""
-        return bool(quoted) and written_in(quoted) != self.answer.language
 
     @property
     def gold_cited(self) -> bool:
@@ -226,7 +221,8 @@ def ask_all(
             answer = ask_or_decline(engine.answer, question.text, max_chars=answer_chars(passage.text))
             rank = _rank(engine, question.text, own) if question.answerable else None
             cited_own = bool(answer.citations) and answer.citations[0].article_id == own
-            asked.append(Asked(question, answer, rank, cited_own))
+            across = written_in(passage.text) != answer.language
+            asked.append(Asked(question, answer, rank, cited_own, across))
             progress("ask", len(asked), total)
     return asked
 
