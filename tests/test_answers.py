@@ -85,18 +85,22 @@ def test_oversized_question_is_an_error_that_says_how_long(engine):
     assert (raised.value.length, raised.value.limit) == (len("Sora " * 200) - 1, engine.settings.max_question_chars)
 
 
+# The fields of `ask --json`'s documented contract (docs/cli.md).
+CONTRACT_FIELDS = {
+    "question",
+    "answer",
+    "refused",
+    "citations",
+    "latency_ms",
+    "standalone",
+    "generated_by",
+    "untranslated",
+}
+
+
 def test_json_contract(engine):
     data = answer_json(engine.answer("Sora这个名字是什么意思?"))
-    assert set(data) == {
-        "question",
-        "answer",
-        "refused",
-        "citations",
-        "latency_ms",
-        "standalone",
-        "generated_by",
-        "untranslated",
-    }
+    assert set(data) == CONTRACT_FIELDS
     assert isinstance(data["refused"], bool) and isinstance(data["latency_ms"], float)
     assert data["standalone"] is None and data["generated_by"] is None  # no follow-up, extractive
     assert data["citations"] and set(data["citations"][0]) == {

@@ -10,6 +10,7 @@ from pypdf import PdfWriter
 
 from bot.cli.commands import main
 from tests.processes import articlebot, articlebot_env
+from tests.test_answers import CONTRACT_FIELDS
 
 
 @pytest.fixture
@@ -27,16 +28,7 @@ def test_ask_json_prints_one_object_with_the_documented_fields(run):
     result = run("ask", "--json", "Sora最长能生成多长的视频?")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {
-        "question",
-        "answer",
-        "refused",
-        "citations",
-        "latency_ms",
-        "standalone",
-        "generated_by",
-        "untranslated",
-    }
+    assert set(data) == CONTRACT_FIELDS
     assert "60秒" in data["answer"] and "[1]" in data["answer"]
     assert data["citations"][0]["n"] == 1 and "60秒" in data["citations"][0]["quote"]
 

@@ -74,9 +74,9 @@ def given_passages(messages: list[dict]) -> dict[int, str]:
     return {int(n): text for n, text in re.findall(r"^\[(\d+)\] (.*)$", last, re.M)}
 
 
-@pytest.fixture(scope="session")
-def local_engine(engine) -> Engine:
-    """The default in-process model (loaded once), over the session's store."""
+def in_process(engine: Engine, **update) -> Engine:
+    """The default in-process model (loaded once per call), over the session's store, with
+    all the time a shared CPU needs."""
     require_llm(model=True)
     return generating(
         engine,
@@ -85,7 +85,13 @@ def local_engine(engine) -> Engine:
         llm_threads=2,
         llm_timeout_s=SLOW_MODEL_TIMEOUT_S,
         llm_first_token_s=SLOW_MODEL_TIMEOUT_S,
+        **update,
     )
+
+
+@pytest.fixture(scope="session")
+def local_engine(engine) -> Engine:
+    return in_process(engine)
 
 
 @pytest.fixture(scope="module")
