@@ -10,7 +10,8 @@ Columns (SQuAD files; the dev set fills those it has): recall@1/@5 of the questi
 passage, answer containment (the gold, in either language, in an answer of at most 150
 characters; dev set: the answer is right), CMRC F1, gold cited (a citation quotes the
 gold), false refusals, unanswerable questions refused, answers across languages written
-in the asker's language, latency p50 and p95.
+in the asker's language, answers where the model was given up (generation or
+translation), latency p50 and p95.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ FILES = [
     SHARED / "benchmarks" / "cmrc2018_trial.json",
     *sorted((SHARED / "benchmarks" / "xquad").glob("xquad_*.json")),
 ]
-COLUMNS = ("R@1", "R@5", "contain", "F1", "gold", "falseref", "unans-ref", "in-lang", "p50 ms", "p95 ms")
+COLUMNS = ("R@1", "R@5", "contain", "F1", "gold", "falseref", "unans-ref", "in-lang", "fallbacks", "p50 ms", "p95 ms")
 
 
 @contextmanager
@@ -71,6 +72,7 @@ def dev_row(
         f"{s.false_refusal_rate:.3f}",
         f"{s.refusal_rate:.3f}",
         "-",
+        "-",
         f"{s.p50_ms:.0f}",
         f"{s.p95_ms:.0f}",
     ]
@@ -83,7 +85,7 @@ def squad_row(path: Path, settings, embeddings, generator, limit: int | None, tr
             r = squad.report_of(passages, squad.ask_all(bot, passages), ingest_s)
     optional = [("-" if v is None else f"{v:.3f}") for v in (r.unanswerable_refused, r.in_question_language)]
     figures = (r.recall_at_1, r.recall_at_5, r.containment, r.f1, r.gold_cited, r.refused)
-    return [*(f"{v:.3f}" for v in figures), *optional, f"{r.p50_ms:.0f}", f"{r.p95_ms:.0f}"]
+    return [*(f"{v:.3f}" for v in figures), *optional, str(r.fallbacks), f"{r.p50_ms:.0f}", f"{r.p95_ms:.0f}"]
 
 
 def main() -> None:

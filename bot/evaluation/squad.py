@@ -86,6 +86,9 @@ class Asked:
     rank: int | None  # of the question's own passage among retrieved articles (answerable only)
     own_passage_cited: bool
     across_languages: bool  # the question is in another language than its passage
+    # Answered without the chat model's part although it was asked for: a generated answer
+    # that fell back to the extractive one, or a translation that was late or failed its check.
+    fell_back: bool = False
 
     @property
     def contained(self) -> bool:
@@ -111,6 +114,7 @@ class SquadReport:
     gold_cited: float  # a citation quotes the gold answer
     cites_passage: float  # of the answers given, share whose first citation is the question's passage
     generated: float  # share of answers written by the chat model (generation mode)
+    fallbacks: int  # answers given without the model's part that was asked for (`Asked.fell_back`)
     refused: float  # false refusals: answerable questions refused
     unanswerable_refused: float | None  # None: the file has no unanswerable question
     # Of the answers given to questions in another language than their passage, the share
@@ -131,6 +135,7 @@ class SquadReport:
             f"gold cited            {self.gold_cited:.3f} (a citation quotes the gold answer)",
             f"cites own passage     {self.cites_passage:.3f} of answers given",
             f"generated answers     {self.generated:.3f}",
+            f"model fallbacks       {self.fallbacks} (generation or translation given up)",
             f"false refusals        {self.refused:.3f}",
             f"unanswerable refused  {refused}",
             f"in asker's language   {_share(self.in_question_language)} (answers across languages)",
@@ -222,7 +227,10 @@ def ask_all(
             rank = _rank(engine, question.text, own) if question.answerable else None
             cited_own = bool(answer.citations) and answer.citations[0].article_id == own
             across = written_in(passage.text) != answer.language
-            asked.append(Asked(question, answer, rank, cited_own, across))
+            fell_back = not answer.refused and (
+                (engine.generator is not None and answer.generated_by is None) or answer.untranslated == "failed"
+            )
+            asked.append(Asked(question, answer, rank, cited_own, across, fell_back))
             progress("ask", len(asked), total)
     return asked
 
@@ -249,6 +257,7 @@ def report_of(passages: list[Passage], asked: list[Asked], ingest_s: float) -> S
         gold_cited=sum(a.gold_cited for a in answerable) / n,
         cites_passage=sum(a.own_passage_cited for a in given) / max(len(given), 1),
         generated=sum(a.answer.generated_by is not None for a in asked) / max(len(asked), 1),
+        fallbacks=sum(a.fell_back for a in asked),
         refused=sum(a.answer.refused for a in answerable) / n,
         unanswerable_refused=(
             sum(a.answer.refused for a in unanswerable) / len(unanswerable) if unanswerable else None
