@@ -3,7 +3,7 @@ the seconds until the admin is told and until the process has exited (Docker kil
 after its SIGTERM). Each run is a real bot process against the tests' local Bot API server,
 on a data dir of its own; SIGTERM comes once the upload's first batch is stored.
 
-    ARTICLEBOT_MODELS_DIR=.cache/models .venv/bin/python benchmarks/shutdown.py [--sentences 2500] [--runs 4]
+    ARTICLEBOT_MODELS_DIR=.cache/models .venv/bin/python benchmarks/shutdown.py [--sentences 2500] [--runs 4] [--chunk-size N]
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ ADMIN_ID = 9001
 STOPPED = "Stopped: the bot is shutting down"
 
 
-async def one_run(sentences: int, data: Path) -> tuple[float, float]:
+async def one_run(sentences: int, data: Path, env: dict[str, str]) -> tuple[float, float]:
     """(seconds to the admin's "Stopped", seconds to the exit) after SIGTERM."""
     api = FakeBotAPI()
     await api.start()
-    process = await serve_process(api, data, ADMIN_USER_IDS=str(ADMIN_ID))
+    process = await serve_process(api, data, ADMIN_USER_IDS=str(ADMIN_ID), **env)
     try:
         admin = api.user(ADMIN_ID, "Ada")
         chat = api.private_chat(admin)
@@ -67,16 +67,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=2500, help="sentences in the uploaded file")
     parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--chunk-size", type=int, help="CHUNK_SIZE (longer chunks: longer batches to stop)")
     args = parser.parse_args()
+    env = {"CHUNK_SIZE": str(args.chunk_size)} if args.chunk_size else {}
     exits = []
     for run in range(1, args.runs + 1):
         with tempfile.TemporaryDirectory(prefix="articlebot-shutdown-") as folder:
-            told, exited = await one_run(args.sentences, Path(folder) / "data")
+            told, exited = await one_run(args.sentences, Path(folder) / "data", env)
         exits.append(exited)
         print(f"run {run}: admin told {told:.1f} s, process exited {exited:.1f} s after SIGTERM", flush=True)
-    print(
-        f"exit after SIGTERM: median {statistics.median(exits):.1f} s, max {max(exits):.1f} s ({args.sentences} sentences)"
-    )
+    chunks = f", CHUNK_SIZE {args.chunk_size}" if args.chunk_size else ""
+    median, worst = statistics.median(exits), max(exits)
+    print(f"exit after SIGTERM: median {median:.1f} s, max {worst:.1f} s ({args.sentences} sentences{chunks})")
 
 
 if __name__ == "__main__":
