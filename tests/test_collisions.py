@@ -138,6 +138,50 @@ def test_a_replace_that_fills_the_disk_keeps_the_live_article_and_a_retry_comple
     assert "第7号实验室" in bot.engine.answer("第7号实验室有多少名研究人员?").text
 
 
+def error_line(result: subprocess.CompletedProcess) -> str:
+    """The one line a failed command ended with (after its progress, if any): no traceback."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert [line for line in lines if line.startswith("Error:")] == lines[-1:], result.stderr
+    return lines[-1]
+
+
+def test_an_import_that_fills_the_disk_and_every_command_meanwhile_say_so_in_one_line(small_disk, tmp_path, embeddings):
+    """import fills the disk; list, ask and ingest while it stays full: one `Error:` line each,
+    naming the store. With space freed the import is run again and completes; nothing lost."""
+    other = build(
+        make_settings(tmp_path / "other", ARTICLEBOT_SEED_CORPUS=False), embeddings=embeddings, generator=None
+    )
+    mars = write(tmp_path / "mars.md", long_mars(60))
+    other.library.ingest(str(mars))
+    backup = tmp_path / "backup.zip"
+    other.library.export_archive(backup)
+    env = articlebot_env(small_disk / "data")
+    moon_id = ingested_id(articlebot("ingest", str(write(tmp_path / "moon.md", MOON)), env=env, cwd=tmp_path).stdout)
+    filler = small_disk / "filler"
+    filler.write_bytes(bytes(shutil.disk_usage(small_disk).free - 200_000))  # 200 KB left
+
+    commands = [("import", str(backup)), ("list",), ("ask", MOON_Q), ("ingest", str(mars))]
+    while_full = [articlebot(*command, env=env, cwd=tmp_path) for command in commands]
+    filler.unlink()
+    retried = articlebot("import", str(backup), env=env, cwd=tmp_path)
+
+    store = (small_disk / "data" / "chroma").resolve()
+    full = (
+        f"Error: The disk holding the article store {store} is full. Free some space there and run the "
+        "command again (an ingest that failed left the stored articles as they were)."
+    )
+    assert [error_line(result) for result in while_full] == [full] * len(commands)
+    assert retried.returncode == 0, retried.stderr
+    assert f"Imported 1 article from {backup}: 1 added" in retried.stdout, retried.stdout
+    bot = build(make_settings(small_disk / "data", ARTICLEBOT_SEED_CORPUS=False), embeddings=embeddings)
+    assert len(bot.library.articles()) == 2 and moon_id in {r.article_id for r in bot.library.articles()}
+    assert_whole(bot.library.store)
+    assert "五公里" in bot.engine.answer(MOON_Q).text
+    assert "研究人员17名" in bot.engine.answer("第7号实验室有多少名研究人员?").text
+
+
 class Stop(Exception):
     """What the bot raises at an ingest's next batch when it stops."""
 

@@ -219,11 +219,11 @@ def _open_embedded(persist_dir: Path, settings: ChromaSettings) -> chromadb.Clie
     try:
         persist_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreUnavailableError(_unusable_dir(persist_dir, exc)) from None
+        raise _unusable_dir(persist_dir, exc) from None
     try:
         _lock_for_this_process(persist_dir)
     except OSError as exc:
-        raise StoreUnavailableError(_unusable_dir(persist_dir, exc)) from None
+        raise _unusable_dir(persist_dir, exc) from None
     _refuse_lost_database(persist_dir)  # once locked: another process may be creating the store
     try:
         client = chromadb.PersistentClient(path=path, settings=settings)
@@ -265,27 +265,39 @@ def _refuse_lost_database(persist_dir: Path) -> None:
         )
 
 
-def _unusable_dir(persist_dir: Path, exc: OSError) -> str:
-    """The message for a store directory that cannot be created or written."""
+def _unusable_dir(persist_dir: Path, exc: OSError) -> StoreUnavailableError:
+    """The error for a store directory that cannot be created or written."""
     blocker = next((p for p in (persist_dir, *persist_dir.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:
-        return (
+        return StoreUnavailableError(
             f"The article store cannot be created in {persist_dir}: {blocker} is a file, not a "
             "directory. Move that file away, or set ARTICLEBOT_DATA_DIR to a directory."
         )
     if exc.errno == errno.ENOSPC:
         return _disk_full(persist_dir)
-    return (
+    return StoreUnavailableError(
         f"The article store {persist_dir} cannot be written ({exc.strerror or exc}). Give the user "
         "running articlebot write access to it, or set ARTICLEBOT_DATA_DIR to a writable directory."
     )
 
 
-def _disk_full(persist_dir: Path) -> str:
-    return (
+def _disk_full(persist_dir: Path) -> StoreUnavailableError:
+    """Coded (`disk_full`, with the path), so that a face may word it in its user's language."""
+    return StoreUnavailableError(
         f"The disk holding the article store {persist_dir} is full. Free some space there and run "
-        "the command again (an ingest that failed left the stored articles as they were)."
+        "the command again (an ingest that failed left the stored articles as they were).",
+        code="disk_full",
+        path=str(persist_dir),
     )
+
+
+def _nearly_full(persist_dir: Path) -> bool:
+    """Whether the disk holding the store has less than LOW_SPACE_BYTES free (False when
+    that cannot be told)."""
+    try:
+        return shutil.disk_usage(persist_dir).free < LOW_SPACE_BYTES
+    except OSError:
+        return False
 
 
 # SQLite's result codes, as chromadb's Rust core reports them: "(code: 13) database or disk is full".
@@ -295,6 +307,14 @@ _DAMAGED_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _FULL_CODES = {13}  # SQLITE_FULL
 _UNWRITABLE_CODES = {8, 14}  # SQLITE_READONLY, SQLITE_CANTOPEN
 _IO_CODES = {10}  # SQLITE_IOERR
+# A full disk does not always say so: chromadb 1.5.9 reports a failed write of its log into
+# the database as `InternalError: Error in compaction: Failed to apply logs to the metadata
+# segment` (and every read after it as "Error sending backfill request to compactor: …"),
+# without SQLite's reason. So an error it does not explain, while the store's disk has less
+# than this free, is taken for a full disk. Measured: an import of 32-chunk batches failed so
+# with 0.2 and 1 MB free and went through with 4 MB; a far bigger write (an HNSW index
+# persisted whole) needs more, and well under this is too little for a store anyway.
+LOW_SPACE_BYTES = 64 * 1024 * 1024
 
 
 def _store_error(persist_dir: Path, exc: BaseException) -> StoreUnavailableError | None:
@@ -303,7 +323,7 @@ def _store_error(persist_dir: Path, exc: BaseException) -> StoreUnavailableError
     if isinstance(exc, StoreUnavailableError):
         return exc
     if isinstance(exc, OSError):
-        return StoreUnavailableError(_unusable_dir(persist_dir, exc))
+        return _unusable_dir(persist_dir, exc)
     if not isinstance(exc, ChromaError | RuntimeError):
         return None
     text = str(exc)
@@ -313,7 +333,7 @@ def _store_error(persist_dir: Path, exc: BaseException) -> StoreUnavailableError
     os_errno = int(os_match.group(1)) if os_match else None
     database = persist_dir / SQLITE_FILE
     if code in _FULL_CODES or os_errno == errno.ENOSPC or "No space left" in text:
-        return StoreUnavailableError(_disk_full(persist_dir))
+        return _disk_full(persist_dir)
     if code in _DAMAGED_CODES:
         detail = text[code_match.end() :].strip() if code_match else text
         return StoreUnavailableError(
@@ -333,6 +353,8 @@ def _store_error(persist_dir: Path, exc: BaseException) -> StoreUnavailableError
             f"The article store {persist_dir} could not be read or written ({reason}). Check the disk "
             "it is on; if the store is damaged, restore it from a backup or delete that directory to start over."
         )
+    if _nearly_full(persist_dir):  # chromadb's write of its log failed, reason unsaid (see LOW_SPACE_BYTES)
+        return _disk_full(persist_dir)
     return None
 
 

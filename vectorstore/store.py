@@ -57,6 +57,7 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import cast
 
 import chromadb
@@ -76,8 +77,10 @@ from vectorstore.tokens import BM25_TOKENS, words_to_store
 
 logger = logging.getLogger(__name__)
 
-# Chunks embedded and written to Chroma per call; between calls an ingest can be cancelled
-# (a stopping bot), so a batch is a second or two of embedding, not more.
+# Chunks (or sentences) embedded and written to Chroma per call. A batch is embedded in
+# pieces of the model's own batch size, with a progress report (of the count stored so
+# far) before each piece: a caller stops an ingest by raising from its progress callback
+# (a stopping bot), so it waits for one piece, well under a second, never a whole batch.
 ADD_BATCH = 32
 SENTENCES_SUFFIX = "__sentences"  # the sentence vectors' collection: `<chunks collection>__sentences`
 SOURCES_SUFFIX = "__sources"  # the sources as ingested: `<chunks collection>__sources`
@@ -283,7 +286,8 @@ class ArticleStore:
         self.chunk_collection = found["chunks"]
         # One collection of chunks, reached through two public APIs: chromadb's collection
         # for what langchain-chroma has no method for (collection metadata, count, updating
-        # vectors only), langchain-chroma's wrapper for adding, getting, deleting, searching.
+        # vectors only, writing vectors embedded here, in pieces: `_embed`), langchain-chroma's
+        # wrapper for getting and searching.
         self.chunks = Chroma(
             client=self.client, collection_name=self.chunk_collection.name, embedding_function=self.embeddings
         )
@@ -399,11 +403,11 @@ class ArticleStore:
         the model then pads little, and Chroma commits once a batch instead of once an
         article (bulk ingest runs close to the raw speed of the model). Then their
         sentences (`sentences_of`), each distinct text of a version once, the same way.
-        Progress counts both: chunks, then sentences. `vectors`, one array per article with
-        a row per chunk, are stored instead of embedding the chunks: an imported archive
-        made with this very model (`embeddings.fingerprint`). `sources`, one per article (or
-        None), are kept as the sources of these versions (`source`), written before they go
-        live like their chunks.
+        Progress counts both, as stored: chunks, then sentences (see ADD_BATCH). `vectors`,
+        one array per article with a row per chunk, are stored instead of embedding the
+        chunks: an imported archive made with this very model (`embeddings.fingerprint`).
+        `sources`, one per article (or None), are kept as the sources of these versions
+        (`source`), written before they go live like their chunks.
 
         Raises ArticleChangedError, having removed what it wrote, when another run added,
         replaced or removed one of these articles meanwhile (it is not overwritten with
@@ -457,15 +461,17 @@ class ArticleStore:
                     )
                     for _, d, _ in batch
                 ]
-                if vectors is None:
-                    self.chunks.add_documents(stamped, ids=[i for i, _, _ in batch])
-                else:  # what langchain-chroma's add_documents does, minus the embedding
-                    self.chunk_collection.upsert(
-                        ids=[i for i, _, _ in batch],
-                        embeddings=np.asarray([v for _, _, v in batch], dtype=np.float32),
-                        documents=[d.page_content for d in stamped],
-                        metadatas=[d.metadata for d in stamped],
-                    )
+                texts = [d.page_content for d in stamped]
+                self.chunk_collection.upsert(  # what langchain-chroma's add_documents does
+                    ids=[i for i, _, _ in batch],
+                    embeddings=(
+                        self._embed(texts, partial(progress, start, total))
+                        if vectors is None
+                        else np.asarray([v for _, _, v in batch], dtype=np.float32)
+                    ),
+                    documents=texts,
+                    metadatas=[d.metadata for d in stamped],
+                )
                 progress(min(start + ADD_BATCH, len(docs)), total)
             self._write_sentences(sentences, run, lambda done: progress(len(docs) + done, total))
             self._check_run(run, {"chunks": len(docs), "sentences": len(sentences), "sources": parts})
@@ -541,7 +547,7 @@ class ArticleStore:
             written_at = time.time()
             self.sentence_collection.upsert(
                 ids=[s.id for s in batch],
-                embeddings=self.embeddings.encode([s.text for s in batch], query=False),
+                embeddings=self._embed([s.text for s in batch], partial(progress, start)),
                 documents=[s.text for s in batch],
                 metadatas=[
                     {"article_id": s.article_id, "version": s.version, "run": run, "written_at": written_at}
@@ -549,6 +555,18 @@ class ArticleStore:
                 ],
             )
             progress(min(start + ADD_BATCH, len(sentences)))
+
+    def _embed(self, texts: list[str], between: Callable[[], None]) -> np.ndarray:
+        """Passage vectors of `texts`, embedded in pieces of the model's batch size (as it
+        would anyway), with `between()` before each piece but the first: where a caller's
+        progress callback may stop the work (see ADD_BATCH)."""
+        piece = self.embeddings.batch_size
+        parts = []
+        for start in range(0, len(texts), piece):
+            if start:
+                between()
+            parts.append(self.embeddings.encode(texts[start : start + piece], query=False))
+        return np.vstack(parts)
 
     def _write_source(self, record: ArticleRecord, source: Source, run: str) -> int:
         """Store the source of this version, compressed, in parts, stamped with its run;
@@ -785,7 +803,7 @@ class ArticleStore:
         progress(0, total)
         for start in range(0, len(chunks), ADD_BATCH):
             batch = chunks[start : start + ADD_BATCH]
-            vectors = self.embeddings.encode([d.page_content for d in batch], query=False)
+            vectors = self._embed([d.page_content for d in batch], partial(progress, start, total))
             self.chunk_collection.update(
                 ids=[str(d.id) for d in batch], embeddings=vectors, metadatas=[_with_words(d) for d in batch]
             )

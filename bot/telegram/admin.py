@@ -24,6 +24,7 @@ from bot.feedback import Feedback, Vote
 from bot.telegram.filters import command_argument, without_mention
 from bot.telegram.formatting import admin_article_list, escape, feedback_list, shorten
 from bot.telegram.handlers import (
+    failure_reason,
     in_engine_thread,
     in_writer_thread,
     limited,
@@ -32,7 +33,7 @@ from bot.telegram.handlers import (
 from bot.telegram.live_message import LiveMessage, edit
 from bot.telegram.redaction import MASK, without_credentials
 from bot.telegram.services import Context
-from bot.telegram.texts import say, say_error
+from bot.telegram.texts import say
 from bot.telegram.updates import data_of, document_of, message_of, query_of
 from ingest.loaders import supported
 from ingest.pipeline import IngestResult, Progress
@@ -127,18 +128,6 @@ async def _ingest(update: Update, context: Context, source: str, load: Load) -> 
         summary = escape(without_credentials(result.describe()))
         final = say(lang, f"ingest_{result.status}", source=label, summary=summary)
     await status.conclude(final)
-
-
-def failure_reason(lang: str, error: ArticlebotError) -> str:
-    """Why an ingest failed, as HTML in the admin's language: the template of the error's
-    code in `lang` when there is one, else the error's own (English) message; neither
-    shows a URL's user:password@."""
-
-    def shown(value: object) -> object:  # numbers stay numbers, for templates that format them
-        return escape(without_credentials(value)) if isinstance(value, str) else value
-
-    values = {name: shown(value) for name, value in error.values.items()}
-    return say_error(lang, error.code, **values) or escape(without_credentials(str(error)))
 
 
 async def ingest_url(update: Update, context: Context) -> None:

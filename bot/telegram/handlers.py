@@ -40,9 +40,10 @@ from bot.telegram.formatting import (
 )
 from bot.telegram.limits import Verdict
 from bot.telegram.live_message import edit
+from bot.telegram.redaction import without_credentials
 from bot.telegram.services import Context
 from bot.telegram.streaming import Draft
-from bot.telegram.texts import language_for, say
+from bot.telegram.texts import language_for, say, say_error
 from bot.telegram.updates import chat_of, data_of, message_of, query_of
 from vectorstore.errors import ArticlebotError
 
@@ -204,7 +205,7 @@ async def _answer(update: Update, context: Context, question: str) -> None:
         return
     except ArticlebotError as exc:  # store trouble: its message is written for users
         logger.warning("Update %s: %s", update.update_id, exc)
-        await message.reply_html(escape(str(exc)), do_quote=True)
+        await message.reply_html(failure_reason(lang, exc), do_quote=True)
         return
     if services.quota.enabled and update.effective_user:
         await in_engine_thread(context, services.quota.count, update.effective_user.id)
@@ -217,6 +218,18 @@ async def _answer(update: Update, context: Context, question: str) -> None:
         if i == 0 and await draft.finish(body, markup if last else None):
             continue
         await message.reply_html(body, reply_markup=markup if last else None, do_quote=True)
+
+
+def failure_reason(lang: str, error: ArticlebotError) -> str:
+    """Why something failed (an ingest, a question the store could not answer), as HTML in
+    `lang`: the template of the error's code in `lang` when there is one, else the error's
+    own (English) message; neither shows a URL's user:password@."""
+
+    def shown(value: object) -> object:  # numbers stay numbers, for templates that format them
+        return escape(without_credentials(value)) if isinstance(value, str) else value
+
+    values = {name: shown(value) for name, value in error.values.items()}
+    return say_error(lang, error.code, **values) or escape(without_credentials(str(error)))
 
 
 def _question_problem(exc: QuestionError, lang: str) -> str:

@@ -412,10 +412,10 @@ def say(lang: str, key: str, **values: object) -> str:
     return _COUNTING.format(table[key], **values) if values else table[key]
 
 
-# -- Ingest failures in the user's language; singular and plural -------------------------
+# -- Failures in the user's language; singular and plural ---------------------------------
 
-# Why an ingest failed, per error code (`ArticlebotError.code`, set where the error is
-# raised in ingest/), with the error's `values` as placeholders. English is the error's own
+# Why an ingest (or a question) failed, per error code (`ArticlebotError.code`, set where the
+# error is raised in ingest/ or vectorstore/), with the error's `values` as placeholders. English is the error's own
 # message, the one the CLI prints; a code with no template here is shown in English too.
 ERROR_TEXTS: dict[str, dict[str, str]] = {
     "zh": {
@@ -457,6 +457,7 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         ),
         "article_changed": "导入期间,文章 {article_id} 被另一次导入或删除改动了:这次什么都没有保存,那次的改动保留。要替换它,请再导入一次。",
         "ingest_lost_records": "导入期间,另一个进程删除了这次写入的部分内容:这次什么都没有保存。请再导入一次。",
+        "disk_full": "存放文章库 {path} 的磁盘已满。请在那里腾出一些空间后再试一次(失败的导入不会改动已保存的文章)。",
     },
 }
 
