@@ -37,10 +37,6 @@ class Translator:
         self._cache: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self._lock = threading.Lock()
 
-    @property
-    def name(self) -> str:
-        return self.generator.name
-
     def question(self, text: str, target: str) -> str | None:
         """`text`, a question, in the `target` language ("zh" or "en"); None when the
         model failed, or answered instead of translating (a reply far longer than a
