@@ -124,12 +124,10 @@ class Engine:
 
         A question in another language than its best passage is also translated into
         that language and scored again: its candidates are those of the form the refusal
-        model is surer of, and its confidence the mean of both. Each alone does worse
-        on the dev files (XQuAD's first 3 passages of both cross-language files and the
-        English off-topic set, 1.5B model): the original alone refuses what a
-        translation shows unanswerable (off-topic refused 31/40 vs 38/40 with the mean),
-        the better one of the two answers more but refuses fewer (19 vs 25 of 28
-        unanswerable), the translation alone loses answers a poor translation misses."""
+        model is surer of, and its confidence the mean of both. On the dev files the
+        mean beat each form alone and the surer one (docs/generation.md): the original
+        answers what its translation shows off-topic, the surer form refuses fewer
+        unanswerable questions, the translation alone loses what a poor one misses."""
         scored, hits = self._candidates(question)
         confidence = self.refusal.confidence(question, scored)
         language = language_of(question)
@@ -258,10 +256,10 @@ class Engine:
         question, as its answering stretch (the text before the first marker: the core,
         `choose`) translated into the question's language, each translated sentence
         checked against the passage (`Verifier`), kept only when it passes, and cited to
-        the sentence that supports it. The rest of the answer is left out: it fills a same-language answer, and
-        each stretch would cost the model seconds more. The quoted answer as it was,
-        and why (`Answer.untranslated`), when there is no model or its translation is
-        late or fails a check."""
+        the sentence that supports it. The rest of the answer is left out: it fills a
+        same-language answer, and each stretch would cost the model seconds more. The
+        quoted answer as it was, and why (`Answer.untranslated`), when there is no model
+        or its translation is late or fails every check."""
         if self.translator is None:
             return text, citations, "no_model"
         stretch = _FIRST_STRETCH.match(text)
