@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -154,10 +155,11 @@ def replied_turn(update: Update, context: Context) -> Turn | None:
         return None
     buttons = [b for row in (replied.reply_markup.inline_keyboard if replied.reply_markup else ()) for b in row]
     for button in buttons:
-        parts = str(button.callback_data or "").split(":")
-        if len(parts) >= 2 and parts[0] in ("src", "vote"):
-            reply = context.bot_data.replies.get(parts[1], replied.chat_id)
-            return reply.answer.turn if reply is not None else None
+        data = str(button.callback_data or "")
+        for pattern, parse in ((sources.PATTERN, sources.parse), (votes.PATTERN, votes.parse)):
+            if re.match(pattern, data):
+                reply = context.bot_data.replies.get(parse(data)[0], replied.chat_id)
+                return reply.answer.turn if reply is not None else None
     return None
 
 
