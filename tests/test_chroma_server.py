@@ -354,3 +354,28 @@ def test_a_switch_whose_change_count_was_lost_is_still_seen_within_the_full_read
     time.sleep(full_read_s + STATE_TTL_S)
 
     assert "十二名宇航员" in reader.engine.answer(MARS_Q).text
+
+
+@pytest.mark.parametrize("where", ["embedded", "server"])
+def test_only_an_embedded_store_compacts_and_a_server_keeps_another_processs_article(
+    where, tmp_path, embeddings, env, settings, monkeypatch
+):
+    """Compaction copies the live records into new collections; on a server another process
+    may be writing meanwhile (a real `articlebot ingest` here), so it must never run there."""
+    monkeypatch.setattr(store_module, "COMPACT_MIN_RETIRED", 2)  # compact after a few replaces, not 100 chunks
+    chosen = settings if where == "server" else make_settings(tmp_path / "embedded", ARTICLEBOT_SEED_CORPUS=False)
+    bot = server_bot(chosen, embeddings)
+    article = write(tmp_path, "mars.md", MARS)
+    bot.library.ingest(str(article))
+    if where == "server":
+        assert articlebot("ingest", str(write(tmp_path, "moon.md", MOON)), env=env, cwd=tmp_path).returncode == 0
+    for text in (MARS_V2, MARS, MARS_V2):  # each replace retires the article's chunks
+        article.write_text(text, encoding="utf-8")
+        bot.library.ingest(str(article))
+
+    names = {c.name for c in bot.library.store.client.list_collections()}
+    compacted = any(name.startswith("articles.") for name in names)  # a generation's collections
+    assert compacted == (where == "embedded"), names
+    assert "四十名宇航员" in bot.engine.answer(MARS_Q).text
+    if where == "server":
+        assert "五公里" in bot.engine.answer(MOON_Q).text  # the other process's article is whole
