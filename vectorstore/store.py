@@ -54,11 +54,11 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import cast
+from typing import Any, cast
 
 import chromadb
 import numpy as np
@@ -996,14 +996,7 @@ def _copy(source: chromadb.Collection, target: chromadb.Collection, versions: Se
     copied = 0
     for start in range(0, len(versions), 500):  # (a `$in` of a few hundred values at a time)
         where = {"version": {"$in": list(versions[start : start + 500])}}
-        offset = 0
-        while True:  # in pages, as in _records
-            page = source.get(
-                where=where,  # type: ignore[arg-type]  # mypy reads "$in" as str
-                include=["embeddings", "documents", "metadatas"],
-                limit=1000,
-                offset=offset,
-            )
+        for page in _pages(source, where, ["embeddings", "documents", "metadatas"], size=1000):
             if page["ids"]:
                 documents = page["documents"] or []
                 target.add(
@@ -1012,28 +1005,32 @@ def _copy(source: chromadb.Collection, target: chromadb.Collection, versions: Se
                     documents=documents if all(d is not None for d in documents) else None,
                     metadatas=page["metadatas"],
                 )
-            offset += len(page["ids"])
-            if len(page["ids"]) < 1000:
-                break
-        copied += offset
+            copied += len(page["ids"])
     return copied
 
 
 def _records(
     collection: chromadb.Collection, where: dict | None, include: list | None = None
 ) -> tuple[list[str], list[Mapping]]:
-    """Ids and metadata (unless `include` says less) of a collection's records matching
-    `where`, read in pages: embedded Chroma fails to return ~32k records at once."""
+    """Ids and metadata (unless `include` says less) of a collection's records matching `where`."""
     ids: list[str] = []
     metas: list[Mapping] = []
-    while True:
-        page = collection.get(
-            where=where, include=["metadatas"] if include is None else include, limit=10_000, offset=len(ids)
-        )
+    for page in _pages(collection, where, ["metadatas"] if include is None else include):
         ids += page["ids"]
         metas += page["metadatas"] or []
-        if len(page["ids"]) < 10_000:
-            return ids, metas
+    return ids, metas
+
+
+def _pages(collection: chromadb.Collection, where: dict | None, include: list, size: int = 10_000) -> Iterator[Any]:
+    """A collection's records matching `where`, page by page: embedded Chroma fails to
+    return ~32k records at once."""
+    offset = 0
+    while True:
+        page = collection.get(where=where, include=include, limit=size, offset=offset)
+        yield page
+        offset += len(page["ids"])
+        if len(page["ids"]) < size:
+            return
 
 
 def _written_at(meta: Mapping) -> float:
