@@ -34,11 +34,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from langchain_core.documents import Document  # noqa: E402
+
 from bot.settings import Settings  # noqa: E402
 from bot.wiring import build  # noqa: E402
 from ingest.loaders import LoadedSource  # noqa: E402
 from vectorstore.client import make_client  # noqa: E402
 from vectorstore.embeddings import load_embeddings  # noqa: E402
+from vectorstore.keyword_tokens import BM25_TOKENS, words_to_store  # noqa: E402
 from vectorstore.store import ArticleStore  # noqa: E402
 
 TEMPLATE = "第{n}号实验室位于科技园区的{n}号楼,主要负责研究{field}领域的基础问题,现有研究人员{people}名。"
@@ -67,7 +70,17 @@ def add_template_article(bot, embeddings, count: int) -> None:
             ids=[f"{record.article_id}:{record.version}:{i}" for i in part],
             embeddings=vectors[start : start + len(part)],
             documents=[sentences[i % len(sentences)] for i in part],
-            metadatas=[{"article_id": record.article_id, "version": record.version, "position": i} for i in part],
+            metadatas=[
+                {
+                    "article_id": record.article_id,
+                    "version": record.version,
+                    "position": i,
+                    BM25_TOKENS: words_to_store(Document(page_content=sentences[i % len(sentences)])),
+                    "run": "",
+                    "written_at": 0.0,
+                }
+                for i in part
+            ],
         )
 
 
@@ -157,9 +170,9 @@ def exact_cost(embeddings, sizes: list[int]) -> None:
                 )
                 done += n
             versions = [f"v{i}" for i in range(size // 500)]
-            store._vectors = None  # cold: as after a restart
+            store.exact.clear()  # cold: as after a restart
             started = time.perf_counter()
-            vectors = store._live_vectors(versions)
+            vectors = store.exact.load(collection, versions)
             load = time.perf_counter() - started
             query = vectors.matrix[0].copy()
             started = time.perf_counter()

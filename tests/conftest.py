@@ -20,6 +20,8 @@ from bot.generation.local_model import DEFAULT_LOCAL_MODEL, LOCAL_MODELS
 from bot.settings import Settings
 from bot.wiring import Articlebot, build
 from vectorstore.embeddings import SentenceEmbeddings, load_embeddings
+from vectorstore.registry import schema_of
+from vectorstore.store import ArticleStore
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / ".cache" / "models"
 CHROMA_SERVER_VARIABLES = ("CHROMA_HOST", "CHROMA_PORT", "CHROMA_SSL", "CHROMA_AUTH_TOKEN", "CHROMA_HEADERS")
@@ -68,6 +70,17 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
     """Settings for a test: its own data dir, the shared model cache, no .env file."""
     values = {"ARTICLEBOT_DATA_DIR": data_dir, "ARTICLEBOT_MODELS_DIR": MODELS_DIR} | overrides
     return Settings(_env_file=None, **values)
+
+
+def set_schema(store: ArticleStore, version: int) -> None:
+    """Record an older schema version, as a store made before the later migrations says
+    (the test has just written records in that older form)."""
+    store.registry.record(store.registry.bookkeeping(), schema=version)
+
+
+def schema(store: ArticleStore) -> int:
+    """The schema version the store records now."""
+    return schema_of(store.registry.bookkeeping())
 
 
 @pytest.fixture(autouse=True)

@@ -43,7 +43,7 @@ def answers(bot: Articlebot) -> list[dict]:
 
 def library_state(bot: Articlebot) -> tuple:
     """The articles, every chunk (live or not) and the answers: what an import may change."""
-    stored = bot.library.store.chunks.get(include=["documents"])
+    stored = bot.library.store.chunk_collection.get(include=["documents"])
     return bot.library.articles(), sorted(zip(stored["ids"], stored["documents"])), answers(bot)
 
 

@@ -1,14 +1,14 @@
 """BM25's words are computed at ingest and stored with each chunk: a restarted bot ranks
-exactly as if it had tokenized every chunk itself, a store from before (chunks without
-stored words) still ranks the same, and `reindex` stores them.
+exactly as if it had tokenized every chunk itself, and a store from before (chunks without
+stored words) gets them when it is opened (migration 3) and ranks the same.
 """
 
 from __future__ import annotations
 
 from bot.wiring import Articlebot, build
-from tests.conftest import make_settings
+from tests.conftest import make_settings, set_schema
 from tests.processes import MARS, MOON
-from vectorstore.tokens import BM25_TOKENS
+from vectorstore.keyword_tokens import BM25_TOKENS
 
 # Rare exact terms, which BM25 (not only the dense side) brings.
 QUESTIONS = ["火星基地第一期可以容纳多少名宇航员?", "月球射电望远镜建在哪里?", "Who funds the base?"]
@@ -40,8 +40,11 @@ def test_stored_words_rank_as_tokenizing_every_chunk_did(tmp_path, embeddings):
     # A store from before: the same chunks, without their words.
     ids = first.library.store.chunk_collection.get()["ids"]
     first.library.store.chunk_collection.update(ids=ids, metadatas=[{BM25_TOKENS: None}] * len(ids))
+    set_schema(first.library.store, 2)  # before migration 3 stored BM25 words
     assert set(stored_words(first)) == {None}
-    old = build(settings, embeddings=embeddings, generator=None)
+    old = build(settings, embeddings=embeddings, generator=None)  # opening it migrates
+    assert old.library.store.migrated == [3, 4, 5]
+    assert all(isinstance(words, str) and words for words in stored_words(old))
     without_words = rankings(old)
     old.library.reindex()
 

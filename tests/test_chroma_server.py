@@ -25,6 +25,7 @@ from tests.processes import (
     articlebot_env,
     free_port,
 )
+from vectorstore import compaction
 from vectorstore import store as store_module
 from vectorstore.errors import StoreUnavailableError
 from vectorstore.store import STATE_TTL_S
@@ -79,7 +80,7 @@ def test_ingest_ask_replace_remove_through_the_server(on_server, settings, tmp_p
     article.write_text(MARS_V2, encoding="utf-8")
     second = bot.library.ingest(str(article))
     replaced = bot.engine.answer(MARS_Q)
-    stored = bot.library.store.chunks.get(include=["metadatas"])
+    stored = bot.library.store.chunk_collection.get(include=["metadatas"])
     removed = bot.library.remove(second.record.article_id)
 
     assert first.status == "new" and "十二名宇航员" in answered.text
@@ -87,7 +88,7 @@ def test_ingest_ask_replace_remove_through_the_server(on_server, settings, tmp_p
     assert "四十名宇航员" in replaced.text and "十二名" not in replaced.text
     assert {m["version"] for m in stored["metadatas"]} == {second.record.version}
     assert removed.article_id == first.record.article_id
-    assert bot.library.articles() == [] and bot.library.store.chunks.get()["ids"] == []
+    assert bot.library.articles() == [] and bot.library.store.chunk_collection.get()["ids"] == []
     assert bot.engine.answer(MARS_Q).refused
     assert not settings.chroma_dir.exists()  # nothing was written to an embedded store
 
@@ -362,7 +363,7 @@ def test_only_an_embedded_store_compacts_and_a_server_keeps_another_processs_art
 ):
     """Compaction copies the live records into new collections; on a server another process
     may be writing meanwhile (a real `articlebot ingest` here), so it must never run there."""
-    monkeypatch.setattr(store_module, "COMPACT_MIN_RETIRED", 2)  # compact after a few replaces, not 100 chunks
+    monkeypatch.setattr(compaction, "COMPACT_MIN_RETIRED", 2)  # compact after a few replaces, not 100 chunks
     chosen = settings if where == "server" else make_settings(tmp_path / "embedded", ARTICLEBOT_SEED_CORPUS=False)
     bot = server_bot(chosen, embeddings)
     article = write(tmp_path, "mars.md", MARS)

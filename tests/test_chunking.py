@@ -154,7 +154,7 @@ def test_an_article_over_the_chunk_limit_leaves_the_store_unchanged(tmp_path, em
     settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False, MAX_CHUNKS_PER_ARTICLE=20)
     library = build(settings, embeddings=embeddings, generator=None).library
     first = library.ingest_loaded(LoadedSource(MARS, None, "mars.md", "mars.md", "markdown"))
-    before = (library.articles(), sorted(library.store.chunks.get()["ids"]))
+    before = (library.articles(), sorted(library.store.chunk_collection.get()["ids"]))
     stages: list[str] = []
 
     long_text = "长文\n\n" + "。".join(f"第{i}句话说的是一件事情" for i in range(2_000)) + "。"
@@ -167,5 +167,5 @@ def test_an_article_over_the_chunk_limit_leaves_the_store_unchanged(tmp_path, em
         library.ingest_loaded(new_version)
 
     assert "embedding" not in stages
-    assert (library.articles(), sorted(library.store.chunks.get()["ids"])) == before
+    assert (library.articles(), sorted(library.store.chunk_collection.get()["ids"])) == before
     assert library.articles() == [first.record]

@@ -49,7 +49,7 @@ def assert_whole(store: ArticleStore) -> None:
         assert len(chunks) == record.chunk_count == len(vectors), record
         if record.source_sha256:
             assert store.source(record) is not None, record
-    for name, collection in store._swept().items():
+    for name, collection in store.generation.collections().items():
         versions = {m["version"] for m in collection.get(include=["metadatas"])["metadatas"]}
         assert versions <= live, f"{name}: records of versions {versions - live} that no article has"
     assert store.chunk_count() == sum(r.chunk_count for r in records)

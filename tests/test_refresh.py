@@ -48,7 +48,7 @@ def site() -> Iterator[ChangingSite]:
 
 def snapshot(bot: Articlebot) -> tuple:
     """Everything a question could find: the articles and every stored chunk."""
-    chunks = bot.library.store.chunks.get(include=["documents"])
+    chunks = bot.library.store.chunk_collection.get(include=["documents"])
     return bot.library.articles(), sorted(zip(chunks["ids"], chunks["documents"]))
 
 

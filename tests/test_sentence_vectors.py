@@ -3,8 +3,6 @@ only the question, even on an engine started after the ingest (no warm-up)."""
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pytest
 
@@ -12,9 +10,10 @@ from bot.wiring import Articlebot, build
 from ingest.chunking import embedded_sentences
 from ingest.loaders import LoadedSource
 from ingest.pipeline import ingest_many
-from tests.conftest import make_settings
+from tests.conftest import make_settings, schema
 from tests.processes import MARS, MARS_V2
 from vectorstore.client import make_client
+from vectorstore.migrations import SCHEMA_VERSION
 from vectorstore.store import ADD_BATCH, ArticleStore, sentence_id
 
 QUESTION = "火星基地第一期可以容纳多少名宇航员?"
@@ -75,7 +74,7 @@ def test_ingest_stores_every_sentence_vector_answering_needs_and_remove_deletes_
     store = fresh.library.store
     stored = stored_sentences(store)
     assert stored and stored == expected_sentences(store)
-    assert record.sentence_vectors and store.articles_without_sentence_vectors() == []
+    assert record.sentence_vectors and all(r.sentence_vectors for r in store.articles())
 
     fresh.library.remove(record.article_id)
     assert stored_sentences(store) == {}
@@ -144,31 +143,30 @@ def test_an_interrupted_replacement_leaves_the_old_sentence_vectors_answering_an
     assert counting.passages_embedded() == []
 
 
-def test_an_article_stored_without_sentence_vectors_is_answered_and_reindex_adds_them(tmp_path, embeddings, caplog):
+def test_an_article_stored_without_sentence_vectors_gets_them_when_the_store_is_opened(tmp_path, embeddings):
     settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False)
     # As a store written before sentence vectors were: chunks and registry only.
     older = ArticleStore(make_client(settings.chroma_dir), embeddings, settings.collection)
     ingest_many(older, [(mars(), None)])
-    assert stored_sentences(older) == {}
+    assert stored_sentences(older) == {} and not older.articles()[0].sentence_vectors
+    assert schema(older) == SCHEMA_VERSION - 1  # (a store without a sentence splitter stops before migration 5)
 
     counting = CountingEmbeddings(embeddings)
-    with caplog.at_level(logging.WARNING):
-        bot = build(settings, embeddings=counting, generator=None)
-    assert "`articlebot reindex` stores them" in caplog.text
-    assert "十二名宇航员" in bot.engine.answer(QUESTION).text  # its sentences embedded on demand
-    assert counting.passages_embedded()
+    bot = build(settings, embeddings=counting, generator=None)  # opening it migrates
+    store = bot.library.store
+    assert store.migrated == [SCHEMA_VERSION] and schema(store) == SCHEMA_VERSION
+    assert stored_sentences(store) == expected_sentences(store)
+    assert all(r.sentence_vectors for r in store.articles())
+    counting.calls.clear()
+    assert "十二名宇航员" in bot.engine.answer(QUESTION).text
+    assert counting.passages_embedded() == []  # its sentences' vectors were stored at the migration
 
     assert bot.library.reindex() == bot.library.articles()[0].chunk_count
-    store = bot.library.store
     assert stored_sentences(store) == expected_sentences(store)
-    assert store.articles_without_sentence_vectors() == []
-
     counting.calls.clear()
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        engine = reopened(bot, counting).engine
-    assert "reindex" not in caplog.text
-    assert "十二名宇航员" in engine.answer(QUESTION).text
+    again = reopened(bot, counting)
+    assert again.library.store.migrated == []
+    assert "十二名宇航员" in again.engine.answer(QUESTION).text
     assert counting.passages_embedded() == []
 
 

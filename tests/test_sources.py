@@ -19,7 +19,7 @@ from ingest.loaders import LoadedSource
 from tests.conftest import make_settings
 from tests.pages import ChangingSite, html_page
 from tests.processes import MARS, MARS_Q, MARS_V2
-from vectorstore.store import SOURCE_PART_CHARS
+from vectorstore.sources import SOURCE_PART_CHARS
 
 GBK_TEXT = "# 火星基地\n\n火星基地第一期可以容纳十二名宇航员,主要能源是太阳能和小型核反应堆。\n"
 

@@ -2,11 +2,11 @@
 
 import pytest
 
-from bot.wiring import Articlebot
+from bot.wiring import Articlebot, build
 from ingest.errors import EmptyArticleError, SourceNotFoundError, UnsupportedSourceError
 from ingest.loaders import LoadedSource, load_source
 from ingest.pipeline import SourceTakenError
-from tests.conftest import make_settings
+from tests.conftest import make_settings, set_schema
 from tests.processes import MARS as ARTICLE_V1
 from tests.processes import MARS_V2 as ARTICLE_V2
 from vectorstore.client import make_client
@@ -16,7 +16,7 @@ from vectorstore.store import ArticleStore
 
 
 def chunk_ids(bot: Articlebot) -> list[str]:
-    return sorted(bot.library.store.chunks.get()["ids"])
+    return sorted(bot.library.store.chunk_collection.get()["ids"])
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_reingesting_a_changed_article_replaces_it_without_duplicates(fresh, art
     assert second.record.article_id == first.record.article_id
     assert second.replaced.version == first.record.version
     assert len(fresh.library.articles()) == 1
-    stored = fresh.library.store.chunks.get(include=["documents", "metadatas"])
+    stored = fresh.library.store.chunk_collection.get(include=["documents", "metadatas"])
     assert len(stored["ids"]) == second.record.chunk_count
     assert {m["version"] for m in stored["metadatas"]} == {second.record.version}
     answer = fresh.engine.answer("火星基地第一期可以容纳多少名宇航员?")
@@ -101,13 +101,13 @@ def test_a_crash_midway_leaves_the_previous_version_answerable(fresh, article_fi
 )
 def test_a_failed_ingest_leaves_the_store_as_it_was(fresh, article_file, tmp_path, name, content, error):
     fresh.library.ingest(str(article_file))
-    before = fresh.library.store.chunks.get(include=["documents"])
+    before = fresh.library.store.chunk_collection.get(include=["documents"])
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(error):
         fresh.library.ingest(str(path))
-    assert fresh.library.store.chunks.get(include=["documents"]) == before
+    assert fresh.library.store.chunk_collection.get(include=["documents"]) == before
 
 
 def test_same_title_from_another_file_is_a_new_article_and_the_summary_says_so(fresh, article_file, tmp_path):
@@ -167,11 +167,14 @@ def test_replace_with_an_unknown_id_or_another_article_s_source_changes_nothing(
 
 
 def test_an_article_stored_with_a_file_name_as_source_key_is_still_replaced_by_its_path(fresh, article_file):
-    """Articles ingested before source keys were paths keep being found by their path."""
+    """Articles ingested before source keys were paths keep being found by their path
+    (migration 4 gives them their path when the store is opened)."""
     first = fresh.library.ingest(str(article_file)).record
-    registry = fresh.library.store.registry
+    registry = fresh.library.store.registry.collection
     legacy = {**first.to_metadata(), "source_key": article_file.name}
     registry.update(ids=[first.article_id], metadatas=[legacy])
+    set_schema(fresh.library.store, 3)
+    fresh = build(fresh.settings, embeddings=fresh.library.store.embeddings, generator=None)
     assert fresh.library.ingest(str(article_file)).status == "unchanged"
     article_file.write_text(ARTICLE_V2, encoding="utf-8")
     second = fresh.library.ingest(str(article_file))

@@ -11,6 +11,7 @@ import time
 from importlib import resources
 
 import numpy as np
+from langchain_core.documents import Document
 
 from bot.library import Library
 from bot.wiring import build
@@ -18,7 +19,10 @@ from ingest.loaders import LoadedSource
 from tests.conftest import make_settings
 from tests.processes import BIN, MARS, MARS_Q, articlebot, articlebot_env
 from vectorstore.client import make_client
-from vectorstore.store import ADD_BATCH, LEFTOVER_AGE_S
+from vectorstore.keyword_tokens import BM25_TOKENS, words_to_store
+from vectorstore.leftovers import LEFTOVER_AGE_S
+from vectorstore.schema import ArticleRecord
+from vectorstore.store import ADD_BATCH
 
 SORA_Q = "Sora最长能生成多长的视频?"
 TEMPLATE = "第{n}号实验室位于科技园区的{n}号楼,主要负责研究{field}领域的基础问题,现有研究人员{people}名。"
@@ -59,11 +63,19 @@ def add_template_chunks(library: Library, embeddings, count: int) -> None:
             ids=[f"{record.article_id}:{record.version}:{i}" for i in part],
             embeddings=vectors[start : start + len(part)],
             documents=[sentences[i % len(sentences)] for i in part],
-            metadatas=[
-                {"article_id": record.article_id, "version": record.version, "title": record.title, "position": i}
-                for i in part
-            ],
+            metadatas=[template_chunk(record, i, sentences[i % len(sentences)]) for i in part],
         )
+
+
+def template_chunk(record: ArticleRecord, position: int, text: str) -> dict:
+    """A template chunk's metadata, in the store's current schema (with its BM25 words)."""
+    meta = {"article_id": record.article_id, "version": record.version, "title": record.title, "position": position}
+    return {
+        **meta,
+        BM25_TOKENS: words_to_store(Document(page_content=text, metadata=meta)),
+        "run": "",
+        "written_at": 0.0,
+    }
 
 
 def test_a_big_article_of_near_identical_chunks_hides_no_other_article(fresh, embeddings):

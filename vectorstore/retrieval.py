@@ -18,8 +18,8 @@ from langchain_community.retrievers import BM25Retriever
 from langchain_core.documents import Document
 from rank_bm25 import BM25Okapi
 
+from vectorstore.keyword_tokens import bm25_words, tokenize
 from vectorstore.store import ArticleStore, LiveState
-from vectorstore.tokens import bm25_words, tokenize
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 
@@ -58,7 +58,7 @@ class HybridRetriever:
                 # the one it came from; dense search breaks its ties by id too).
                 docs = sorted(self.store.live_chunks(state.versions), key=lambda d: str(d.id))
                 # What `BM25Retriever.from_documents` builds, from the words stored at ingest
-                # rather than from tokenizing every chunk again (vectorstore/tokens.py).
+                # rather than from tokenizing every chunk again (vectorstore/keyword_tokens.py).
                 self._bm25 = (
                     BM25Retriever(
                         vectorizer=BM25Okapi([bm25_words(d) for d in docs]),

@@ -1,16 +1,22 @@
-"""What the store keeps: one registry record per article, and its source.
+"""What the store keeps of an article: its registry record, and its source.
 
-Chunks live in the main collection, their sentences' vectors in a second one, the sources
-as ingested in a third; the registry is a fourth, tiny collection with one record per
-article. A chunk (sentence vector, source) is live only while its `version` equals its
-article's registry version, which is what makes replacing an article atomic for readers.
+A chunk (sentence vector, source) is live only while its `version` equals its article's
+registry version (vectorstore/registry.py), which is what makes replacing an article
+atomic for readers. How the records are laid out in Chroma has a version of its own
+(vectorstore/migrations.py).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+
+def new_version() -> str:
+    """A version name no other run uses: 12 hex digits, never a `:` (ids are split on it)."""
+    return uuid.uuid4().hex[:12]
 
 
 @dataclass(frozen=True)
@@ -37,11 +43,11 @@ class ArticleRecord:
         """Whether the article was fetched from an http(s) URL, which refreshing fetches again."""
         return self.source.startswith(("http://", "https://"))
 
-    # Its sentences' vectors are stored (every article ingested or reindexed since they are;
-    # older ones have their sentences embedded when a question needs them).
+    # Its sentences' vectors are stored (False: stored by a store opened without
+    # `sentences_of`, whose answers embed its sentences when a question needs them).
     sentence_vectors: bool = False
     # SHA-256 of its source as ingested (`Source.data`), which the store keeps; "" when it
-    # keeps none (an article ingested before sources were kept, or from text given directly).
+    # keeps none (text given directly, or imported from an archive without it).
     source_sha256: str = ""
 
     def to_metadata(self) -> dict[str, Any]:

