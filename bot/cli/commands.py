@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from bot.answering.answer import Answer, Turn
 from bot.answering.engine import Engine
 from bot.answering.links import citation_link
-from bot.cli.context import Bar, Group, articlebot, counted, say
+from bot.cli.context import Bar, Group, articlebot, counted, to_stderr
 from bot.cli.evaluation import eval_command
 from bot.cli.wording import UNTRANSLATED, answer_json, answer_text
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, local_model_path
@@ -149,7 +149,7 @@ def prepare(ctx: click.Context, with_llm: bool) -> None:
         settings: Settings = ctx.obj
         local = settings.llm_provider == "local"
         spec = (settings.llm_model if local else None) or DEFAULT_LOCAL_MODEL
-        click.echo(f"Chat model ready: {local_model_path(spec, settings.models_dir, progress=say)}")
+        click.echo(f"Chat model ready: {local_model_path(spec, settings.models_dir, progress=to_stderr)}")
 
 
 @main.command(name="list")

@@ -22,7 +22,7 @@ from telegram.error import TelegramError
 
 from bot.feedback import Feedback, Vote
 from bot.telegram.filters import command_argument, without_mention
-from bot.telegram.formatting import admin_article_list, escape, feedback_list, shorten
+from bot.telegram.formatting import admin_article_list, escape, feedback_list, truncate_text
 from bot.telegram.handlers import (
     failure_reason,
     in_engine_thread,
@@ -93,7 +93,7 @@ async def _ingest(update: Update, context: Context, source: str, load: Load) -> 
     """Run `load` with a status message, ending in a summary or in what went wrong."""
     lang = user_language(update)
     # No reply shows a URL's user:password@ (masked before shortening, which could cut it).
-    label = escape(shorten(without_credentials(source), SOURCE_CHARS))
+    label = escape(truncate_text(without_credentials(source), SOURCE_CHARS))
 
     def status_text(stage: str, done: int = 0, total: int = 0) -> str:
         return say(lang, "status", source=label, stage=say(lang, f"stage_{stage}", done=done, total=total))

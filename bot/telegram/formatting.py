@@ -46,7 +46,7 @@ def length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def shorten(text: str, limit: int) -> str:
+def truncate_text(text: str, limit: int) -> str:
     """Plain text cut to `limit` characters with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
@@ -76,7 +76,7 @@ class Reply:
 def layout(answer: Answer, lang: str, limit: int = MAX_LENGTH) -> Reply:
     """Split an answer into messages so the sources always sit under its last part."""
     if answer.refused:
-        body = say(lang, "refusal", question=escape(shorten(answer.question, ECHO_CHARS)))
+        body = say(lang, "refusal", question=escape(truncate_text(answer.question, ECHO_CHARS)))
         return Reply(answer, lang, (), truncate_html(body, limit))
     body = escape(answer.text)
     sources = compact_sources(answer, lang)
@@ -109,7 +109,7 @@ def _sources_heading(answer: Answer, lang: str) -> str:
     """ "Sources", and how a follow-up question was understood (its standalone form)."""
     heading = f"<b>{say(lang, 'sources')}</b>"
     if answer.standalone:
-        understood = say(lang, "understood_as", question=escape(shorten(answer.standalone, ECHO_CHARS)))
+        understood = say(lang, "understood_as", question=escape(truncate_text(answer.standalone, ECHO_CHARS)))
         heading += f"\n<i>{understood}</i>"
     if answer.untranslated:
         heading += f"\n<i>{say(lang, 'untranslated_' + answer.untranslated)}</i>"
@@ -122,7 +122,7 @@ def expanded_sources(answer: Answer, lang: str, room: int = MAX_LENGTH) -> str:
     while True:
         blocks = [_sources_heading(answer, lang)]
         for c in answer.citations:
-            quote = escape(shorten(c.quote, cap))
+            quote = escape(truncate_text(c.quote, cap))
             blocks.append(f"[{c.n}] {_where(c)}\n<blockquote>{quote}</blockquote>")
         text = "\n".join(blocks)
         if length(text) <= room or cap <= 20:
@@ -282,9 +282,13 @@ def feedback_list(votes: list[Vote], up: int, down: int, lang: str) -> str:
             "feedback_item",
             n=i,
             date=escape(v.voted_at[:16].replace("T", " ")) + " UTC",
-            question=f"<b>{escape(shorten(v.question, FEEDBACK_CHARS['question']))}</b>",
-            answer=say(lang, "feedback_refused") if v.refused else escape(shorten(v.answer, FEEDBACK_CHARS["answer"])),
-            reason=escape(shorten(v.reason, FEEDBACK_CHARS["reason"])) if v.reason else say(lang, "feedback_no_reason"),
+            question=f"<b>{escape(truncate_text(v.question, FEEDBACK_CHARS['question']))}</b>",
+            answer=say(lang, "feedback_refused")
+            if v.refused
+            else escape(truncate_text(v.answer, FEEDBACK_CHARS["answer"])),
+            reason=escape(truncate_text(v.reason, FEEDBACK_CHARS["reason"]))
+            if v.reason
+            else say(lang, "feedback_no_reason"),
         )
         for i, v in enumerate(votes, 1)
     ]

@@ -36,8 +36,8 @@ from bot.telegram.formatting import (
     escape,
     last_message,
     layout,
-    shorten,
     title_list,
+    truncate_text,
 )
 from bot.telegram.limits import Verdict
 from bot.telegram.live_message import edit
@@ -395,7 +395,9 @@ async def take_reason(update: Update, context: Context) -> None:
     if text:
         reason = await in_engine_thread(context, services.feedback.give_reason, pending.vote_id, text)
         logger.info("Vote %s: reason given", pending.vote_id)
-        thanks = say(language_for(reason), "vote_reason_thanks", reason=escape(shorten(reason, REASON_ECHO_CHARS)))
+        thanks = say(
+            language_for(reason), "vote_reason_thanks", reason=escape(truncate_text(reason, REASON_ECHO_CHARS))
+        )
     else:  # a bare mention: as good as Skip
         thanks = say(user_language(update), "vote_skipped")
     await message.reply_html(thanks, do_quote=True)
