@@ -406,4 +406,4 @@ def import_articles(ctx: click.Context, file: Path) -> None:
 
 
 main.add_command(eval_command)
-# `articlebot serve`, the Telegram face: added by Group when asked for (bot/telegram/cli.py).
+# `articlebot serve`, the Telegram face: added by Group when asked for (bot/cli/serve.py).

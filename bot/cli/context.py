@@ -18,7 +18,7 @@ class Group(click.Group):
     """Turns user-facing errors into one line and a non-zero exit. `serve` is imported when
     it is asked for: the Telegram library is not loaded for a one-shot `ask`."""
 
-    LAZY = {"serve": "bot.telegram.cli"}  # command name -> module defining it under that name
+    LAZY = {"serve": "bot.cli.serve"}  # command name -> module defining it under that name
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})

@@ -4,7 +4,7 @@ from Telegram.
 Who is an admin is decided at registration (`app.register`: `filters.User` on
 ADMIN_USER_IDS, the sender's user id, never the chat); these callbacks only do the work,
 and `refuse` / `refuse_button` answer everybody else. Writes run one at a time on their
-own thread (`handlers.in_writer_thread`), so a long ingest never takes the engine threads
+own thread (`threads.in_writer_thread`), so a long ingest never takes the engine threads
 that answer questions meanwhile. A write shows its progress by editing one status message.
 """
 
@@ -22,19 +22,14 @@ from telegram.error import TelegramError
 
 from bot.feedback import Feedback, Vote
 from bot.telegram.filters import command_argument, without_mention
-from bot.telegram.formatting import admin_article_list, escape, feedback_list, truncate_text
-from bot.telegram.handlers import (
-    failure_reason,
-    in_engine_thread,
-    in_writer_thread,
-    limited,
-    user_language,
-)
+from bot.telegram.flood_guard import limited
+from bot.telegram.formatting import admin_article_list, escape, failure_reason, feedback_list, truncate_text
 from bot.telegram.live_message import LiveMessage, edit
 from bot.telegram.redaction import MASK, without_credentials
 from bot.telegram.services import Context
 from bot.telegram.texts import say
-from bot.telegram.updates import data_of, document_of, message_of, query_of
+from bot.telegram.threads import in_engine_thread, in_writer_thread
+from bot.telegram.updates import data_of, document_of, message_of, query_of, user_language
 from ingest.loaders import supported
 from ingest.pipeline import IngestResult, Progress
 from vectorstore.errors import ArticlebotError, ArticleNotFoundError

@@ -22,7 +22,9 @@ from telegram.constants import MessageLimit
 from bot.answering.answer import Answer, Citation
 from bot.answering.links import citation_link
 from bot.feedback import Vote
-from bot.telegram.texts import say
+from bot.telegram.redaction import without_credentials
+from bot.telegram.texts import say, say_error
+from vectorstore.errors import ArticlebotError
 from vectorstore.schema import ArticleRecord
 
 MAX_LENGTH = MessageLimit.MAX_TEXT_LENGTH  # 4096
@@ -39,6 +41,18 @@ _CLOSERS = set("\"'”’)]）」』")
 def escape(text: str) -> str:
     """Text made safe for Telegram HTML (`<`, `>`, `&`; quotes may stay)."""
     return html.escape(text, quote=False)
+
+
+def failure_reason(lang: str, error: ArticlebotError) -> str:
+    """Why something failed (an ingest, a question the store could not answer), as HTML in
+    `lang`: the template of the error's code in `lang` when there is one, else the error's
+    own (English) message; neither shows a URL's user:password@."""
+
+    def shown(value: object) -> object:  # numbers stay numbers, for templates that format them
+        return escape(without_credentials(value)) if isinstance(value, str) else value
+
+    values = {name: shown(value) for name, value in error.values.items()}
+    return say_error(lang, error.code, **values) or escape(without_credentials(str(error)))
 
 
 def length(text: str) -> int:
