@@ -11,7 +11,7 @@ import pytest
 from bot.wiring import Articlebot, build
 from ingest.chunking import embedded_sentences
 from ingest.loaders import LoadedSource
-from ingest.pipeline import ingest_many
+from ingest.pipeline import ingest_sources
 from tests.conftest import make_settings
 from tests.processes import MARS, MARS_V2
 from vectorstore.client import make_client
@@ -148,7 +148,7 @@ def test_an_article_stored_without_sentence_vectors_is_answered_and_reindex_adds
     settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False)
     # As a store written before sentence vectors were: chunks and registry only.
     older = ArticleStore(make_client(settings.chroma_dir), embeddings, settings.collection)
-    ingest_many(older, [(mars(), None)])
+    ingest_sources(older, [(mars(), None)])
     assert stored_sentences(older) == {}
 
     counting = CountingEmbeddings(embeddings)

@@ -293,7 +293,7 @@ def reindex(ctx: click.Context) -> None:
     articlebot kept them; answers about those are slower until then)."""
     library = articlebot(ctx, check_model=False).library
     bar = Bar("reindex")
-    count = library.reindex(progress=lambda done, total: bar("embedding", done, total))
+    count = library.reindex(progress=bar)
     bar.close()
     click.echo(f"Re-embedded {counted(count, 'chunk')} with {library.model_name}.")
 

@@ -31,8 +31,9 @@ from bot.telegram.texts import say
 from bot.telegram.threads import in_engine_thread, in_writer_thread
 from bot.telegram.updates import data_of, document_of, message_of, query_of, user_language
 from ingest.loaders import supported
-from ingest.pipeline import IngestResult, Progress
+from ingest.pipeline import IngestResult
 from vectorstore.errors import ArticlebotError, ArticleNotFoundError
+from vectorstore.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -223,9 +224,9 @@ async def reindex(update: Update, context: Context) -> None:
     model = escape(library.model_name)
     status = await Status.send(message_of(update), say(lang, "reindex_status", model=model, done=0, total="…"))
 
-    def progress(done: int, total: int) -> None:
+    def progress(stage: str, done: int, total: int) -> None:
         _check_running(context)
-        status.report("embedding", say(lang, "reindex_status", model=model, done=done, total=total))
+        status.report(stage, say(lang, "reindex_status", model=model, done=done, total=total))
 
     try:
         count = await in_writer_thread(context, library.reindex, progress)
