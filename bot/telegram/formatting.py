@@ -14,6 +14,7 @@ that are open at the cut and reopening them in the next part::
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from bot.answering.links import citation_link
 from bot.feedback import Vote
 from bot.telegram.redaction import without_credentials
 from bot.telegram.texts import say, say_error
+from ingest.sentences import SENTENCE_END
 from vectorstore.errors import ArticlebotError
 from vectorstore.schema import ArticleRecord
 
@@ -34,8 +36,6 @@ ECHO_CHARS = 120
 # Tags, entities, or single characters: the splitter never cuts inside the first two.
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|.", re.S)
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
-_SENTENCE_END = set(".!?。!?…")
-_CLOSERS = set("\"'”’)]）」』")
 
 
 def escape(text: str) -> str:
@@ -219,11 +219,12 @@ def split_html(text: str, limit: int = MAX_LENGTH) -> list[str]:
     if length(text) <= limit:
         return [text]
     tokens = _TOKEN.findall(text)
+    ends = _sentence_ends(tokens)
     parts: list[str] = []
     reopen: list[tuple[str, str]] = []  # (name, opening tag) carried into the next part
     start = 0
     while start < len(tokens):
-        cut, stack = _find_cut(tokens, start, reopen, limit)
+        cut, stack = _find_cut(tokens, ends, start, reopen, limit)
         body = "".join(tokens[start:cut]).strip()
         if body:
             closing = "".join(f"</{name}>" for name, _ in reversed(stack))
@@ -234,10 +235,18 @@ def split_html(text: str, limit: int = MAX_LENGTH) -> list[str]:
     return parts
 
 
+def _sentence_ends(tokens: list[str]) -> set[int]:
+    """The indices of the tokens a sentence ends before (ingest/sentences.py's rule)."""
+    starts = itertools.accumulate((len(token) for token in tokens), initial=0)
+    index = {offset: i for i, offset in enumerate(starts)}
+    return {index[m.end()] for m in SENTENCE_END.finditer("".join(tokens)) if m.end() in index}
+
+
 def _find_cut(
-    tokens: list[str], start: int, reopen: list[tuple[str, str]], limit: int
+    tokens: list[str], ends: set[int], start: int, reopen: list[tuple[str, str]], limit: int
 ) -> tuple[int, list[tuple[str, str]]]:
-    """Where the part beginning at `start` ends, and the tags open there."""
+    """Where the part beginning at `start` ends, and the tags open there (`ends`: the
+    token indices a sentence ends before)."""
     stack = list(reopen)
     size = sum(length(tag) for _, tag in reopen)
     sentence = space = None
@@ -251,10 +260,7 @@ def _find_cut(
         size += length(token)
         stack = grown
         i += 1
-        nxt = tokens[i] if i < len(tokens) else " "
-        if token == "\n" or (token in _SENTENCE_END and (nxt.isspace() or nxt in _CLOSERS or ord(token) > 0x2FFF)):
-            sentence = (i, list(stack))
-        elif token in _CLOSERS and sentence and sentence[0] == i - 1:
+        if token == "\n" or i in ends:
             sentence = (i, list(stack))
         elif token.isspace():
             space = (i, list(stack))
