@@ -36,9 +36,9 @@ CHUNK_OVERLAP = 40
 # 200-character English chunk holds a sentence and a half.
 ALPHABETIC_STRETCH = 3
 # At most this many chunks per article (setting MAX_CHUNKS_PER_ARTICLE): about 320,000
-# Chinese or 950,000 English characters (chunks overlap), a long book, and some three
-# minutes of embedding on a 2-core CPU (20,497 chunks took half an hour); a larger upload
-# is more likely a mistake (a data dump, a log) than an article.
+# Chinese or 950,000 English characters (chunks overlap), a long book, and minutes of
+# embedding (docs/performance.md, "Figures behind limits"); a larger upload is more
+# likely a mistake (a data dump, a log) than an article.
 MAX_CHUNKS_PER_ARTICLE = 2_000
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
