@@ -34,7 +34,8 @@ M_ARENA_MAX = -8  # glibc's malloc.h
 def _few_malloc_arenas() -> None:
     """One glibc malloc arena per core, not eight: each of the bot's threads (the engine's,
     ONNX Runtime's, PTB's) otherwise gets an arena of its own that keeps what it freed
-    (figures: docs/performance.md, "Memory arenas"). Called before any thread starts. Not glibc (musl, macOS): nothing to do."""
+    (figures: docs/performance.md, "Memory arenas"). Called before any thread starts.
+    Not glibc (musl, macOS): nothing to do."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:

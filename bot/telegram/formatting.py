@@ -303,12 +303,16 @@ def feedback_list(votes: list[Vote], up: int, down: int, lang: str) -> str:
             n=i,
             date=escape(v.voted_at[:16].replace("T", " ")) + " UTC",
             question=f"<b>{escape(truncate_text(v.question, FEEDBACK_CHARS['question']))}</b>",
-            answer=say(lang, "feedback_refused")
-            if v.refused
-            else escape(truncate_text(v.answer, FEEDBACK_CHARS["answer"])),
-            reason=escape(truncate_text(v.reason, FEEDBACK_CHARS["reason"]))
-            if v.reason
-            else say(lang, "feedback_no_reason"),
+            answer=(
+                say(lang, "feedback_refused")
+                if v.refused
+                else escape(truncate_text(v.answer, FEEDBACK_CHARS["answer"]))
+            ),
+            reason=(
+                escape(truncate_text(v.reason, FEEDBACK_CHARS["reason"]))
+                if v.reason
+                else say(lang, "feedback_no_reason")
+            ),
         )
         for i, v in enumerate(votes, 1)
     ]
