@@ -28,7 +28,8 @@ from langchain_core.documents import Document
 
 from bot.archive import Archive, ArchivedArticle, ArchiveLimits, read_archive, write_archive
 from bot.errors import ArchiveError
-from ingest.pipeline import IngestResult, Progress, no_progress
+from ingest.pipeline import IngestResult
+from vectorstore.progress import Progress, no_progress
 from vectorstore.schema import ArticleRecord, Source
 from vectorstore.store import ArticleStore
 
@@ -138,7 +139,7 @@ def import_archive(
     if to_store:
         written = store.put_articles(
             [(record, chunks) for record, chunks, _ in to_store],
-            progress=lambda done, total: progress("embedding", done, total),
+            progress=progress,
             vectors=[a.vectors for _, _, a in to_store] if reuse else None,
             sources=[a.source for _, _, a in to_store],
         )

@@ -6,6 +6,7 @@
     │   └── QuestionTooLongError  over MAX_QUESTION_CHARS (`length`, `limit`)
     ├── LocalModelError           the local chat model cannot be named, downloaded or verified
     ├── GenerationError           generation mode is configured wrongly (LLM_* settings)
+    ├── MissingTorchError         the embedding model must be built (or run) with torch, not installed
     ├── ListenError               `serve` cannot listen on its address and port (in use, not here)
     ├── DataFileError             a database under the data dir (votes, quotas) cannot be used
     ├── NotAWebPageError          refresh of an article that came from a file, not a URL
@@ -67,3 +68,19 @@ class ArchiveError(ArticlebotError):
     """`articlebot export` / `import`: a file that is not an articlebot archive, is damaged
     or cut short, or cannot be written; or articles that clash with the store's. Raised
     before anything is written to the store."""
+
+
+class MissingTorchError(ArticlebotError):
+    """torch and sentence-transformers are the prepare extra: they build the embedding model
+    once (`articlebot prepare`) and run EMBEDDING_BACKEND=torch; the default run needs neither."""
+
+    def __init__(self, backend: str) -> None:
+        need = "EMBEDDING_BACKEND=torch needs" if backend == "torch" else "Building the embedding model (once) needs"
+        super().__init__(
+            f"{need} torch and sentence-transformers, the prepare extra: "
+            "pip install torch==2.13.0 -e '.[prepare]' (scripts/setup.sh installs it), then articlebot prepare."
+        )
+        self.backend = backend
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return type(self), (self.backend,)

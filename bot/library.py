@@ -7,7 +7,7 @@ the limits on what may be ingested and the chunking settings live in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,8 +27,9 @@ from ingest.loaders import (
     load_url,
     load_url_if_changed,
 )
-from ingest.pipeline import IngestResult, Progress, ingest_many, no_progress
+from ingest.pipeline import IngestResult, ingest_sources
 from vectorstore.errors import ArticlebotError, ArticleNotFoundError
+from vectorstore.progress import Progress, no_progress
 from vectorstore.schema import ArticleRecord
 from vectorstore.store import ArticleStore
 
@@ -142,7 +143,7 @@ class Library:
         Each replaces the article of the same source (`ingest.pipeline.source_key_of`: URL,
         file path, or an upload's file name) or is added; `replace` (one source only) is the
         id of the article to replace instead."""
-        return ingest_many(
+        return ingest_sources(
             self.store,
             sources,
             progress,
@@ -193,7 +194,7 @@ class Library:
     def remove(self, article_id: str) -> ArticleRecord:
         return self.store.remove_article(article_id)
 
-    def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:
+    def reindex(self, progress: Progress = no_progress) -> int:
         """Re-embed every chunk with the current model; returns the number of chunks."""
         return self.store.reindex(progress)
 

@@ -37,8 +37,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path.home() / ".articlebot", alias="ARTICLEBOT_DATA_DIR")
     embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, alias="EMBEDDING_MODEL")
-    # onnx: ONNX Runtime without torch, same vectors as torch, about twice as fast on CPU; onnx-int8:
-    # its weights quantized to 8 bits, faster again, vectors within cosine ~0.995.
+    # onnx: ONNX Runtime without torch, the same vectors as torch, faster on CPU; onnx-int8: its
+    # weights quantized to 8 bits, faster again, vectors close but not equal (docs/performance.md).
     embedding_backend: Literal["onnx", "onnx-int8", "torch"] = Field(default="onnx", alias="EMBEDDING_BACKEND")
     models_override: Path | None = Field(default=None, alias="ARTICLEBOT_MODELS_DIR")
     collection: str = Field(default="articles", alias="ARTICLEBOT_COLLECTION")

@@ -19,6 +19,7 @@ from typing import Literal
 import chromadb
 
 from bot.answering.engine import Engine
+from bot.errors import MissingTorchError
 from bot.generation.generator import Generator, build_generator
 from bot.generation.translation import Translator
 from bot.library import Library
@@ -59,6 +60,23 @@ def open_client(settings: Settings) -> chromadb.ClientAPI:
     )
 
 
+# What building the embedding model (once) and EMBEDDING_BACKEND=torch import, from the
+# prepare extra; the default run (ONNX Runtime on the built model) imports none of them.
+TORCH_MODULES = {"torch", "sentence_transformers"}
+
+
+def embeddings_of(settings: Settings, progress: Callable[[str], None] = lambda _m: None) -> SentenceEmbeddings:
+    """The configured embedding model, built first if needed (which needs the prepare extra)."""
+    try:
+        return load_embeddings(
+            settings.embedding_model, settings.models_dir, progress, backend=settings.embedding_backend
+        )
+    except ModuleNotFoundError as exc:
+        if exc.name not in TORCH_MODULES:
+            raise
+        raise MissingTorchError(settings.embedding_backend) from None
+
+
 def build(
     settings: Settings,
     progress: Callable[[str], None] = lambda _m: None,
@@ -77,9 +95,7 @@ def build(
     """
     client = open_client(settings)  # first: a busy or unreachable store fails before the model loads
     if embeddings is None:
-        embeddings = load_embeddings(
-            settings.embedding_model, settings.models_dir, progress, backend=settings.embedding_backend
-        )
+        embeddings = embeddings_of(settings, progress)
     store = ArticleStore(
         client, embeddings, settings.collection, check_model=check_model, sentences_of=embedded_sentences
     )

@@ -2,7 +2,7 @@
 
 Chunks are what retrieval finds; sentences are what an answer quotes (`split_sentences`),
 and what ingest embeds for each of them (`embedded_sentences`). Both split on
-sentence boundaries (。!?;… and their ASCII forms), so a chunk never ends mid-sentence
+sentence boundaries (ingest/sentences.py: 。！？；… and their ASCII forms), so a chunk never ends mid-sentence
 unless one sentence alone is longer than a chunk. Every chunk keeps the heading of its
 section and its character offsets in the cleaned text, so a citation can point to the
 exact passage.
@@ -19,6 +19,13 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.cleaning import CleanText
 from ingest.errors import TooManyChunksError
+from ingest.sentences import (
+    ASCII_STOPS,
+    CLOSERS,
+    FULL_WIDTH_SEMICOLON,
+    FULL_WIDTH_STOPS,
+    SENTENCE_OR_SEMICOLON_END,
+)
 
 # Chosen by measurement on the dev question set (see docs/evaluation.md, "Chunk size"), for Chinese.
 CHUNK_SIZE = 200
@@ -29,9 +36,9 @@ CHUNK_OVERLAP = 40
 # 200-character English chunk holds a sentence and a half.
 ALPHABETIC_STRETCH = 3
 # At most this many chunks per article (setting MAX_CHUNKS_PER_ARTICLE): about 320,000
-# Chinese or 950,000 English characters (chunks overlap), a long book, and some three
-# minutes of embedding on a 2-core CPU (20,497 chunks took half an hour); a larger upload
-# is more likely a mistake (a data dump, a log) than an article.
+# Chinese or 950,000 English characters (chunks overlap), a long book, and minutes of
+# embedding (docs/performance.md, "Figures behind limits"); a larger upload is more
+# likely a mistake (a data dump, a log) than an article.
 MAX_CHUNKS_PER_ARTICLE = 2_000
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -39,8 +46,8 @@ _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 SEPARATORS = [
     "\n\n",
     "\n",
-    r"(?<=[。\uff01\uff1f\uff1b…!?;])(?![”’」』\uff09)])",
-    r"(?<=[.!?;])\s+",
+    rf"(?<=[{FULL_WIDTH_STOPS}{FULL_WIDTH_SEMICOLON}!?;])(?![{CLOSERS}])",
+    rf"(?<=[{ASCII_STOPS};])\s+",
     r"(?<=[,\uff0c、])",
     "",
 ]
@@ -49,10 +56,6 @@ _HEADING = re.compile(
     r"\d{1,2}[.、]\s*\S)"
 )
 MAX_HEADING_CHARS = 60
-# Full-width 。！？；… end a sentence wherever they are; ASCII .!?; only before a space.
-_SENTENCE_END = re.compile(
-    r"[。\uff01\uff1f\uff1b…]+[”’」』\uff09)]*|[!?;]+[”’」』\uff09)]*(?=[^\x00-\x7f])|[.!?;]+[\"')]*(?=\s|$)"
-)
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of a passage, each with its closing punctuation and quotes, exactly as
     in the text; a fragment of a few characters (a cut inside parentheses, "注:") joins
     the sentence after it, and so does one cut inside parentheses."""
-    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    ends = [m.end() for m in SENTENCE_OR_SEMICOLON_END.finditer(text)]
     if not ends or ends[-1] < len(text):
         ends.append(len(text))
     spans: list[list[int]] = []

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from ingest.errors import EmptyArticleError
+from ingest.sentences import SENTENCE_END
 
 _SPACES = re.compile(r"[ \t\u00a0\u3000\u2002-\u200a]+")
 _SENTENCE_PUNCT = re.compile(r"[。\uff01\uff1f\uff0c\uff1b!?,;]|[.](\s|$)")
@@ -90,9 +91,6 @@ _CTA_LEAD_IN = re.compile(
     re.IGNORECASE,
 )
 MAX_LEAD_IN_CHARS = 40
-_SENTENCE_END = re.compile(
-    r"[。\uff01\uff1f…]+[”’」』\uff09)]*|[!?]+[”’」』\uff09)]*(?=[^\x00-\x7f])|[.!?]+[\"')]*(?=\s|$)"
-)
 MAX_TITLE_CHARS = 200  # a longer given title is cut: it is a heading, not a paragraph
 # A run of ASCII without a space longer than this (a URL with its query string, a data
 # blob) is cut to this many characters and "⋯" (not "…", which ends a sentence). Whole, a 5,000-character URL became nine
@@ -155,7 +153,7 @@ def is_caption(line: str) -> bool:
 
 def _sentences(line: str) -> list[str]:
     """The line's sentences, each with its closing punctuation; they join back to the line."""
-    ends = [m.end() for m in _SENTENCE_END.finditer(line)]
+    ends = [m.end() for m in SENTENCE_END.finditer(line)]
     bounds = [0, *ends, len(line)]
     return [line[a:b] for a, b in zip(bounds, bounds[1:]) if a < b]
 
@@ -191,7 +189,7 @@ def _cut_call_to_action(sentence: str) -> str:
         while i > 0 and _is_lead_in(sentence[starts[i - 1] : starts[i]].strip(_CLAUSE_EDGES)):
             i -= 1
         kept = sentence[: starts[i]].rstrip(_CLAUSE_EDGES)
-        ending = _SENTENCE_END.search(sentence.rstrip())
+        ending = SENTENCE_END.search(sentence.rstrip())
         if kept and ending is not None and ending.end() == len(sentence.rstrip()):
             return kept + ending.group()  # the sentence's own end, after what is kept
         return kept

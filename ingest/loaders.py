@@ -170,8 +170,8 @@ def _kind_of(name: str) -> str:
 # its characters (0.1%: 6 in a 20 KB Chinese file), or MAX_REPLACED_FLOOR in a shorter one
 # (one bad byte inside a multi-byte character costs up to 3), with at least
 # MIN_VALID_PER_REPLACED correctly encoded non-ASCII characters per bad one: GBK, Big5,
-# Shift-JIS or EUC-KR read as UTF-8 fail on every other character (measured: over 40% of
-# characters replaced, under 0.5 valid non-ASCII per replacement), real UTF-8 almost never.
+# Shift-JIS or EUC-KR read as UTF-8 fail on every other character (docs/performance.md,
+# "Figures behind limits"), real UTF-8 almost never.
 MAX_REPLACED_SHARE = 0.001
 MAX_REPLACED_FLOOR = 8
 MIN_VALID_PER_REPLACED = 10
@@ -393,8 +393,8 @@ def _pypdf_remarks_kept_quiet(name: str) -> Iterator[None]:
 
 # What a .docx may unpack to, checked on the sizes its zip declares before python-docx reads
 # it (zipfile never unpacks past them): the longest article ingest takes (2,000 chunks) is
-# about 2 MB of XML, and images hardly pack; 32 MB of XML costs python-docx +347 MB
-# (benchmarks/docx_memory.py). A zip bomb is refused.
+# about 2 MB of XML, and images hardly pack; python-docx holds the XML as a tree some ten
+# times its size (docs/performance.md, "Figures behind limits"). A zip bomb is refused.
 MAX_DOCX_UNPACKED_BYTES = 32 << 20
 MAX_DOCX_PARTS = 10_000
 

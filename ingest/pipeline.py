@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -23,15 +23,9 @@ from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, MAX_CHUNKS_PER_ARTICLE, c
 from ingest.cleaning import clean
 from ingest.errors import EmptyArticleError, IngestError
 from ingest.loaders import LoadedSource
+from vectorstore.progress import Progress, no_progress
 from vectorstore.schema import ArticleRecord, Source
 from vectorstore.store import ArticleStore
-
-# progress(stage, done, total): "cleaning", "chunking", "embedding" (done/total chunks), "done"
-Progress = Callable[[str, int, int], None]
-
-
-def no_progress(_stage: str, _done: int, _total: int) -> None:
-    pass
 
 
 class SourceTakenError(IngestError):
@@ -109,7 +103,7 @@ class _Prepared:
     source: Source | None  # the bytes it was read from, which the store keeps with it
 
 
-def ingest_many(
+def ingest_sources(
     store: ArticleStore,
     sources: Sequence[tuple[LoadedSource, str | None]],
     progress: Progress = no_progress,
@@ -142,7 +136,7 @@ def ingest_many(
     if to_store:
         stored = store.put_articles(
             [(p.record, p.chunks) for p in to_store],
-            progress=lambda done, total: progress("embedding", done, total),
+            progress=progress,
             sources=[p.source for p in to_store],
         )
         as_stored = {record.article_id: record for record in stored}  # with what the store added

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One-command set-up: a virtualenv with a CPU-only torch, articlebot and its test tools,
-# then the offline embedding model is built and the default article ingested.
+# One-command set-up: a virtualenv with a CPU-only torch, articlebot with its prepare extra
+# (torch and sentence-transformers: they build the embedding model, once) and its test
+# tools, then the offline embedding model is built and the default article ingested.
 # --llm: also install the generation extra (llama.cpp, LangChain chat clients) and fetch
 # the local chat model (verified GGUF, ~1.1 GB, see bot/generation/local_model.py) into the
 # models dir (ARTICLEBOT_MODELS_DIR, default ~/.articlebot/models), where the tests look.
@@ -8,11 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras=dev
+extras=dev,prepare
 prepare_flags=""
 for arg in "$@"; do
     case "$arg" in
-        --llm) extras=dev,llm; prepare_flags=--llm ;;
+        --llm) extras=dev,prepare,llm; prepare_flags=--llm ;;
         *) echo "usage: scripts/setup.sh [--llm]" >&2; exit 2 ;;
     esac
 done

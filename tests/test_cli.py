@@ -3,6 +3,8 @@
 import io
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -144,6 +146,33 @@ def test_replace_by_id_replaces_that_article_and_an_unknown_id_changes_nothing(r
     assert replaced.stdout.rstrip().endswith(f" from {old.resolve()})")
     assert len(run("list").stdout.splitlines()) == len(before.splitlines())
     assert "五千本" in run("ask", "月球图书馆收藏了多少本书?").stdout
+
+
+# `articlebot` in a process where torch and sentence-transformers (the prepare extra) cannot be imported.
+WITHOUT_TORCH = (
+    "import sys; sys.modules['torch'] = sys.modules['sentence_transformers'] = None; "
+    "from bot.cli.commands import main; main()"
+)
+
+
+def test_answers_without_torch_and_says_which_extra_builds_the_model(tmp_path):
+    """A built model answers without torch: only building it (once) needs the prepare extra."""
+
+    def ask(**values: str) -> subprocess.CompletedProcess[str]:
+        env = articlebot_env(tmp_path / "data", ARTICLEBOT_SEED_CORPUS="true", **values)
+        command = [sys.executable, "-c", WITHOUT_TORCH, "ask", "Sora最长能生成多长的视频?"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+    answered = ask()
+    unbuilt = ask(ARTICLEBOT_MODELS_DIR=str(tmp_path / "models"))
+
+    assert answered.returncode == 0, answered.stderr
+    assert "60秒" in answered.stdout
+    assert unbuilt.returncode == 1
+    assert unbuilt.stderr.splitlines()[-1] == (
+        "Error: Building the embedding model (once) needs torch and sentence-transformers, the prepare extra: "
+        "pip install torch==2.13.0 -e '.[prepare]' (scripts/setup.sh installs it), then articlebot prepare."
+    )
 
 
 def test_broken_pdfs_get_one_error_line_each_and_nothing_else_is_printed(tmp_path):

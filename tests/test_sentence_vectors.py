@@ -9,7 +9,7 @@ import pytest
 from bot.wiring import Articlebot, build
 from ingest.chunking import embedded_sentences
 from ingest.loaders import LoadedSource
-from ingest.pipeline import ingest_many
+from ingest.pipeline import ingest_sources
 from tests.conftest import make_settings, schema
 from tests.processes import MARS, MARS_V2
 from vectorstore.client import make_client
@@ -147,7 +147,7 @@ def test_an_article_stored_without_sentence_vectors_gets_them_when_the_store_is_
     settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False)
     # As a store written before sentence vectors were: chunks and registry only.
     older = ArticleStore(make_client(settings.chroma_dir), embeddings, settings.collection)
-    ingest_many(older, [(mars(), None)])
+    ingest_sources(older, [(mars(), None)])
     assert stored_sentences(older) == {} and not older.articles()[0].sentence_vectors
     assert schema(older) == SCHEMA_VERSION - 1  # (a store without a sentence splitter stops before migration 5)
 

@@ -68,6 +68,7 @@ from vectorstore.index import (
 )
 from vectorstore.index import sentence_vectors as stored_sentence_vectors
 from vectorstore.keyword_tokens import BM25_TOKENS, words_to_store
+from vectorstore.progress import Progress, no_progress
 from vectorstore.registry import LiveState, Registry, change_of, generation_of, written_of
 from vectorstore.schema import ArticleRecord, Source, new_version
 from vectorstore.sources import read_source, write_source
@@ -258,7 +259,7 @@ class ArticleStore:
     def put_articles(
         self,
         articles: Sequence[tuple[ArticleRecord, Sequence[Document]]],
-        progress: Callable[[int, int], None] = lambda _done, _total: None,
+        progress: Progress = no_progress,
         *,
         vectors: Sequence[np.ndarray] | None = None,
         sources: Sequence[Source | None] | None = None,
@@ -317,8 +318,9 @@ class ArticleStore:
         with _writing_guard:  # (no compaction switches the generation while it is in progress)
             self._follow(self.registry.bookkeeping())
             _writing.add(run)
+        embedded = partial(progress, "embedding")  # (the one stage the store reports)
         try:
-            progress(0, total)
+            embedded(0, total)
             parts = sum(
                 write_source(self.source_collection, r, source, run)
                 for r, source in zip(records, kept)
@@ -337,15 +339,15 @@ class ArticleStore:
                 self.chunk_collection.upsert(
                     ids=[i for i, _, _ in batch],
                     embeddings=(
-                        self._embed(texts, partial(progress, start, total))
+                        self._embed(texts, partial(embedded, start, total))
                         if vectors is None
                         else np.asarray([v for _, _, v in batch], dtype=np.float32)
                     ),
                     documents=texts,
                     metadatas=[d.metadata for d in stamped],
                 )
-                progress(min(start + ADD_BATCH, len(docs)), total)
-            self._write_sentences(sentences, run, lambda done: progress(len(docs) + done, total))
+                embedded(min(start + ADD_BATCH, len(docs)), total)
+            self._write_sentences(sentences, run, lambda done: embedded(len(docs) + done, total))
             self._check_run(run, {"chunks": len(docs), "sentences": len(sentences), "sources": parts})
             with _writing_guard:  # live and no longer in progress at once, for sweep_leftovers
                 self._check_unchanged(ids, before)
@@ -464,7 +466,7 @@ class ArticleStore:
         self._compact_if_worthwhile()
         return record
 
-    def reindex(self, progress: Callable[[int, int], None] = lambda _done, _total: None) -> int:
+    def reindex(self, progress: Progress = no_progress) -> int:
         """Re-embed every stored chunk with the current model and rebuild every sentence
         vector, then record the model; returns the number of chunks. Progress counts chunks,
         then sentences.
@@ -477,15 +479,16 @@ class ArticleStore:
         chunks = self.stored_chunks()
         sentences = self._sentences([(str(d.metadata["article_id"]), str(d.metadata["version"]), d) for d in chunks])
         total = len(chunks) + len(sentences)
-        progress(0, total)
+        embedded = partial(progress, "embedding")
+        embedded(0, total)
         for start in range(0, len(chunks), ADD_BATCH):
             batch = chunks[start : start + ADD_BATCH]
-            vectors = self._embed([d.page_content for d in batch], partial(progress, start, total))
+            vectors = self._embed([d.page_content for d in batch], partial(embedded, start, total))
             self.chunk_collection.update(
                 ids=[str(d.id) for d in batch], embeddings=vectors, metadatas=[_with_words(d) for d in batch]
             )
-            progress(min(start + ADD_BATCH, len(chunks)), total)
-        self._write_sentences(sentences, uuid.uuid4().hex, lambda done: progress(len(chunks) + done, total))
+            embedded(min(start + ADD_BATCH, len(chunks)), total)
+        self._write_sentences(sentences, uuid.uuid4().hex, lambda done: embedded(len(chunks) + done, total))
         versions = {str(d.metadata["version"]) for d in chunks}
         kept = {s.id for s in sentences}  # (the old model's vectors of any other text must go)
         stored, _ = records(self.sentence_collection, None)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from bot.answering.answer import Citation
-from bot.answering.selection import Scored, answer_length, chunk_numbers, runs, shorten
+from bot.answering.selection import Scored, answer_length, best_clauses, chunk_numbers, runs
 from bot.language import join_sentences, joins_tightly
 from ingest.chunking import split_sentences
 from vectorstore.retrieval import Hit
@@ -64,7 +64,7 @@ def cite_sentences(chosen: list[Scored], terms: set[str], max_chars: int) -> tup
     if answer_length(chosen) > max_chars:  # only then is any sentence shortened
         room = (max_chars - 5 * len(chosen)) // len(chosen)  # a marker and a space: up to 5 characters
     text = join_sentences(
-        shorten(s.sentence, terms, room) + (f"[{numbers[s.hit.chunk_id]}]" if s is run[-1] else "")
+        best_clauses(s.sentence, terms, room) + (f"[{numbers[s.hit.chunk_id]}]" if s is run[-1] else "")
         for run in runs(chosen)
         for s in run
     )

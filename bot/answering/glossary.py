@@ -54,9 +54,9 @@ def _entries() -> dict[str, str]:
     """Simplified-Chinese word → its entries' English glosses as written, one line each
     (CC-CEDICT, 120k words; names left out: "Gao1" is the surname).
 
-    Only read and indexed here: stemming every gloss up front took 1.2 s and the bot's
-    peak memory rose by 80 MB, for the few hundred words questions ever look up
-    (`glosses` stems those). Now 0.15 s and 21 MB."""
+    Only read and indexed here: stemming every gloss up front costs seconds and tens of
+    MB (docs/performance.md, "Figures behind limits"), for the few hundred words questions
+    ever look up (`glosses` stems those)."""
     found: dict[str, str] = {}
     dictionary = resources.files(CEDICT[0]).joinpath(CEDICT[1])
     with dictionary.open(encoding="utf-8") as lines:  # line by line, not all at once: half the memory

@@ -421,7 +421,7 @@ def _core(scored: list[Scored], max_chars: int) -> list[Scored]:
     return [best]
 
 
-def shorten(sentence: str, terms: set[str], limit: int) -> str:
+def best_clauses(sentence: str, terms: set[str], limit: int) -> str:
     """A sentence over `limit` characters cut to its clauses that share most words with
     the question, marked with an ellipsis; a clause longer than half the limit by its
     words, so that a long English clause does not leave only its neighbour."""

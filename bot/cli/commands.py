@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from bot.answering.answer import Answer, Turn
 from bot.answering.engine import Engine
 from bot.answering.links import citation_link
-from bot.cli.context import Bar, Group, articlebot, counted, say
+from bot.cli.context import Bar, Group, articlebot, counted, to_stderr
 from bot.cli.evaluation import eval_command
 from bot.cli.wording import UNTRANSLATED, answer_json, answer_text
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, local_model_path
@@ -149,7 +149,7 @@ def prepare(ctx: click.Context, with_llm: bool) -> None:
         settings: Settings = ctx.obj
         local = settings.llm_provider == "local"
         spec = (settings.llm_model if local else None) or DEFAULT_LOCAL_MODEL
-        click.echo(f"Chat model ready: {local_model_path(spec, settings.models_dir, progress=say)}")
+        click.echo(f"Chat model ready: {local_model_path(spec, settings.models_dir, progress=to_stderr)}")
 
 
 @main.command(name="list")
@@ -293,7 +293,7 @@ def reindex(ctx: click.Context) -> None:
     articlebot kept them; answers about those are slower until then)."""
     library = articlebot(ctx, check_model=False).library
     bar = Bar("reindex")
-    count = library.reindex(progress=lambda done, total: bar("embedding", done, total))
+    count = library.reindex(progress=bar)
     bar.close()
     click.echo(f"Re-embedded {counted(count, 'chunk')} with {library.model_name}.")
 
@@ -406,4 +406,4 @@ def import_articles(ctx: click.Context, file: Path) -> None:
 
 
 main.add_command(eval_command)
-# `articlebot serve`, the Telegram face: added by Group when asked for (bot/telegram/cli.py).
+# `articlebot serve`, the Telegram face: added by Group when asked for (bot/cli/serve.py).

@@ -18,7 +18,7 @@ class Group(click.Group):
     """Turns user-facing errors into one line and a non-zero exit. `serve` is imported when
     it is asked for: the Telegram library is not loaded for a one-shot `ask`."""
 
-    LAZY = {"serve": "bot.telegram.cli"}  # command name -> module defining it under that name
+    LAZY = {"serve": "bot.cli.serve"}  # command name -> module defining it under that name
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
@@ -36,7 +36,8 @@ class Group(click.Group):
             ctx.exit(1)
 
 
-def say(message: str) -> None:
+def to_stderr(message: str) -> None:
+    """A progress or status line, on stderr: stdout holds only what a command answers."""
     click.echo(message, err=True)
 
 
@@ -48,7 +49,7 @@ def counted(n: int, noun: str) -> str:
 def articlebot(ctx: click.Context, *, check_model: bool = True, seed: bool = True) -> Articlebot:
     """The engine and library, built once per command (model preparation reports its progress)."""
     settings: Settings = ctx.obj
-    return build(settings, progress=say, check_model=check_model, seed=seed)
+    return build(settings, progress=to_stderr, check_model=check_model, seed=seed)
 
 
 class Bar:
@@ -65,7 +66,7 @@ class Bar:
             self.bar.n = done
             self.bar.refresh()
         elif stage != "done":
-            say(f"{self.label}: {stage}")
+            to_stderr(f"{self.label}: {stage}")
 
     def close(self) -> None:
         if self.bar is not None:

@@ -11,12 +11,12 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from bot.cli.context import articlebot, say
+from bot.cli.context import articlebot, to_stderr
 from bot.cli.wording import answer_json, answer_text
 from bot.evaluation import question_sets, squad
 from bot.generation.generator import build_generator
 from bot.settings import Settings
-from vectorstore.embeddings import load_embeddings
+from bot.wiring import embeddings_of
 
 
 @click.command(name="eval")
@@ -142,7 +142,7 @@ def _eval_followups(ctx: click.Context, path: Path, table: bool, as_json: bool) 
 def _eval_squad(ctx: click.Context, path: Path, limit: int | None, as_json: bool) -> None:
     settings: Settings = ctx.obj
     passages = squad.read_squad(path, limit)  # a malformed file fails before the model loads
-    embeddings = load_embeddings(settings.embedding_model, settings.models_dir, say, settings.embedding_backend)
+    embeddings = embeddings_of(settings, to_stderr)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -150,7 +150,7 @@ def _eval_squad(ctx: click.Context, path: Path, limit: int | None, as_json: bool
         bar.n = done
         bar.refresh()
 
-    generator = build_generator(settings, say)
+    generator = build_generator(settings, to_stderr)
     report = squad.run_squad(passages, settings, embeddings, generator=generator, progress=progress)
     for bar in bars.values():
         bar.close()

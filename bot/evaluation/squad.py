@@ -14,7 +14,7 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ from ingest.chunking import stretch
 from ingest.loaders import LoadedSource
 from vectorstore.embeddings import SentenceEmbeddings
 from vectorstore.errors import ArticlebotError
+from vectorstore.progress import Progress, no_progress
 
 SQUAD_ANSWER_CHARS = 150
 
@@ -181,7 +182,7 @@ def run_squad(
     embeddings: SentenceEmbeddings,
     *,
     generator: Generator | None = None,
-    progress: Callable[[str, int, int], None] = lambda _stage, _done, _total: None,
+    progress: Progress = no_progress,
 ) -> SquadReport:
     """Ingest every passage into a throwaway store, then ask every question (answers
     written by `generator` in generation mode)."""
@@ -195,7 +196,7 @@ def squad_bot(
     settings: Settings,
     embeddings: SentenceEmbeddings,
     generator: Generator | None = None,
-    progress: Callable[[str, int, int], None] = lambda _stage, _done, _total: None,
+    progress: Progress = no_progress,
 ) -> Iterator[tuple[Articlebot, float]]:
     """An engine over a throwaway store holding every passage as an article; with the
     seconds ingest took (chunk and sentence vectors: answering then embeds only questions)."""
@@ -212,9 +213,7 @@ def squad_bot(
         yield bot, time.perf_counter() - started
 
 
-def ask_all(
-    bot: Articlebot, passages: list[Passage], progress: Callable[[str, int, int], None] = lambda *_: None
-) -> list[Asked]:
+def ask_all(bot: Articlebot, passages: list[Passage], progress: Progress = no_progress) -> list[Asked]:
     """Every question of every passage, asked of `bot`'s engine."""
     engine = bot.engine
     article_of = {r.source_key: r.article_id for r in bot.library.articles()}

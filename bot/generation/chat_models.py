@@ -78,7 +78,7 @@ def _remote(settings: Settings, provider: str) -> ChatModel:
             # A local server may want no key, but the client insists on one.
             api_key=settings.llm_api_key or SecretStr("none"),
             temperature=0,
-            max_tokens=MAX_TOKENS,  # type: ignore[call-arg]  # a field mypy reads by its alias only
+            max_completion_tokens=MAX_TOKENS,  # max_tokens, by the alias its __init__ is typed with
             timeout=settings.llm_timeout_s,
             # No retries: LLM_TIMEOUT covers the whole answer, and the extractive one is the fallback.
             max_retries=0,

@@ -4,7 +4,7 @@ from Telegram.
 Who is an admin is decided at registration (`app.register`: `filters.User` on
 ADMIN_USER_IDS, the sender's user id, never the chat); these callbacks only do the work,
 and `refuse` / `refuse_button` answer everybody else. Writes run one at a time on their
-own thread (`handlers.in_writer_thread`), so a long ingest never takes the engine threads
+own thread (`threads.in_writer_thread`), so a long ingest never takes the engine threads
 that answer questions meanwhile. A write shows its progress by editing one status message.
 """
 
@@ -22,22 +22,18 @@ from telegram.error import TelegramError
 
 from bot.feedback import Feedback, Vote
 from bot.telegram.filters import command_argument, without_mention
-from bot.telegram.formatting import admin_article_list, escape, feedback_list, shorten
-from bot.telegram.handlers import (
-    failure_reason,
-    in_engine_thread,
-    in_writer_thread,
-    limited,
-    user_language,
-)
+from bot.telegram.flood_guard import limited
+from bot.telegram.formatting import admin_article_list, escape, failure_reason, feedback_list, truncate_text
 from bot.telegram.live_message import LiveMessage, edit
 from bot.telegram.redaction import MASK, without_credentials
 from bot.telegram.services import Context
 from bot.telegram.texts import say
-from bot.telegram.updates import data_of, document_of, message_of, query_of
+from bot.telegram.threads import in_engine_thread, in_writer_thread
+from bot.telegram.updates import data_of, document_of, message_of, query_of, user_language
 from ingest.loaders import supported
-from ingest.pipeline import IngestResult, Progress
+from ingest.pipeline import IngestResult
 from vectorstore.errors import ArticlebotError, ArticleNotFoundError
+from vectorstore.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +89,7 @@ async def _ingest(update: Update, context: Context, source: str, load: Load) -> 
     """Run `load` with a status message, ending in a summary or in what went wrong."""
     lang = user_language(update)
     # No reply shows a URL's user:password@ (masked before shortening, which could cut it).
-    label = escape(shorten(without_credentials(source), SOURCE_CHARS))
+    label = escape(truncate_text(without_credentials(source), SOURCE_CHARS))
 
     def status_text(stage: str, done: int = 0, total: int = 0) -> str:
         return say(lang, "status", source=label, stage=say(lang, f"stage_{stage}", done=done, total=total))
@@ -228,9 +224,9 @@ async def reindex(update: Update, context: Context) -> None:
     model = escape(library.model_name)
     status = await Status.send(message_of(update), say(lang, "reindex_status", model=model, done=0, total="…"))
 
-    def progress(done: int, total: int) -> None:
+    def progress(stage: str, done: int, total: int) -> None:
         _check_running(context)
-        status.report("embedding", say(lang, "reindex_status", model=model, done=done, total=total))
+        status.report(stage, say(lang, "reindex_status", model=model, done=done, total=total))
 
     try:
         count = await in_writer_thread(context, library.reindex, progress)

@@ -14,6 +14,7 @@ that are open at the cut and reopening them in the next part::
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -22,7 +23,10 @@ from telegram.constants import MessageLimit
 from bot.answering.answer import Answer, Citation
 from bot.answering.links import citation_link
 from bot.feedback import Vote
-from bot.telegram.texts import say
+from bot.telegram.redaction import without_credentials
+from bot.telegram.texts import say, say_error
+from ingest.sentences import SENTENCE_END
+from vectorstore.errors import ArticlebotError
 from vectorstore.schema import ArticleRecord
 
 MAX_LENGTH = MessageLimit.MAX_TEXT_LENGTH  # 4096
@@ -32,8 +36,6 @@ ECHO_CHARS = 120
 # Tags, entities, or single characters: the splitter never cuts inside the first two.
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|.", re.S)
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
-_SENTENCE_END = set(".!?。!?…")
-_CLOSERS = set("\"'”’)]）」』")
 
 
 def escape(text: str) -> str:
@@ -41,12 +43,24 @@ def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+def failure_reason(lang: str, error: ArticlebotError) -> str:
+    """Why something failed (an ingest, a question the store could not answer), as HTML in
+    `lang`: the template of the error's code in `lang` when there is one, else the error's
+    own (English) message; neither shows a URL's user:password@."""
+
+    def shown(value: object) -> object:  # numbers stay numbers, for templates that format them
+        return escape(without_credentials(value)) if isinstance(value, str) else value
+
+    values = {name: shown(value) for name, value in error.values.items()}
+    return say_error(lang, error.code, **values) or escape(without_credentials(str(error)))
+
+
 def length(text: str) -> int:
     """Length as Telegram counts it: UTF-16 code units (an emoji may count twice)."""
     return len(text.encode("utf-16-le")) // 2
 
 
-def shorten(text: str, limit: int) -> str:
+def truncate_text(text: str, limit: int) -> str:
     """Plain text cut to `limit` characters with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
@@ -76,7 +90,7 @@ class Reply:
 def layout(answer: Answer, lang: str, limit: int = MAX_LENGTH) -> Reply:
     """Split an answer into messages so the sources always sit under its last part."""
     if answer.refused:
-        body = say(lang, "refusal", question=escape(shorten(answer.question, ECHO_CHARS)))
+        body = say(lang, "refusal", question=escape(truncate_text(answer.question, ECHO_CHARS)))
         return Reply(answer, lang, (), truncate_html(body, limit))
     body = escape(answer.text)
     sources = compact_sources(answer, lang)
@@ -109,7 +123,7 @@ def _sources_heading(answer: Answer, lang: str) -> str:
     """ "Sources", and how a follow-up question was understood (its standalone form)."""
     heading = f"<b>{say(lang, 'sources')}</b>"
     if answer.standalone:
-        understood = say(lang, "understood_as", question=escape(shorten(answer.standalone, ECHO_CHARS)))
+        understood = say(lang, "understood_as", question=escape(truncate_text(answer.standalone, ECHO_CHARS)))
         heading += f"\n<i>{understood}</i>"
     if answer.untranslated:
         heading += f"\n<i>{say(lang, 'untranslated_' + answer.untranslated)}</i>"
@@ -122,7 +136,7 @@ def expanded_sources(answer: Answer, lang: str, room: int = MAX_LENGTH) -> str:
     while True:
         blocks = [_sources_heading(answer, lang)]
         for c in answer.citations:
-            quote = escape(shorten(c.quote, cap))
+            quote = escape(truncate_text(c.quote, cap))
             blocks.append(f"[{c.n}] {_where(c)}\n<blockquote>{quote}</blockquote>")
         text = "\n".join(blocks)
         if length(text) <= room or cap <= 20:
@@ -205,11 +219,12 @@ def split_html(text: str, limit: int = MAX_LENGTH) -> list[str]:
     if length(text) <= limit:
         return [text]
     tokens = _TOKEN.findall(text)
+    ends = _sentence_ends(tokens)
     parts: list[str] = []
     reopen: list[tuple[str, str]] = []  # (name, opening tag) carried into the next part
     start = 0
     while start < len(tokens):
-        cut, stack = _find_cut(tokens, start, reopen, limit)
+        cut, stack = _find_cut(tokens, ends, start, reopen, limit)
         body = "".join(tokens[start:cut]).strip()
         if body:
             closing = "".join(f"</{name}>" for name, _ in reversed(stack))
@@ -220,10 +235,18 @@ def split_html(text: str, limit: int = MAX_LENGTH) -> list[str]:
     return parts
 
 
+def _sentence_ends(tokens: list[str]) -> set[int]:
+    """The indices of the tokens a sentence ends before (ingest/sentences.py's rule)."""
+    starts = itertools.accumulate((len(token) for token in tokens), initial=0)
+    index = {offset: i for i, offset in enumerate(starts)}
+    return {index[m.end()] for m in SENTENCE_END.finditer("".join(tokens)) if m.end() in index}
+
+
 def _find_cut(
-    tokens: list[str], start: int, reopen: list[tuple[str, str]], limit: int
+    tokens: list[str], ends: set[int], start: int, reopen: list[tuple[str, str]], limit: int
 ) -> tuple[int, list[tuple[str, str]]]:
-    """Where the part beginning at `start` ends, and the tags open there."""
+    """Where the part beginning at `start` ends, and the tags open there (`ends`: the
+    token indices a sentence ends before)."""
     stack = list(reopen)
     size = sum(length(tag) for _, tag in reopen)
     sentence = space = None
@@ -237,10 +260,7 @@ def _find_cut(
         size += length(token)
         stack = grown
         i += 1
-        nxt = tokens[i] if i < len(tokens) else " "
-        if token == "\n" or (token in _SENTENCE_END and (nxt.isspace() or nxt in _CLOSERS or ord(token) > 0x2FFF)):
-            sentence = (i, list(stack))
-        elif token in _CLOSERS and sentence and sentence[0] == i - 1:
+        if token == "\n" or i in ends:
             sentence = (i, list(stack))
         elif token.isspace():
             space = (i, list(stack))
@@ -282,9 +302,17 @@ def feedback_list(votes: list[Vote], up: int, down: int, lang: str) -> str:
             "feedback_item",
             n=i,
             date=escape(v.voted_at[:16].replace("T", " ")) + " UTC",
-            question=f"<b>{escape(shorten(v.question, FEEDBACK_CHARS['question']))}</b>",
-            answer=say(lang, "feedback_refused") if v.refused else escape(shorten(v.answer, FEEDBACK_CHARS["answer"])),
-            reason=escape(shorten(v.reason, FEEDBACK_CHARS["reason"])) if v.reason else say(lang, "feedback_no_reason"),
+            question=f"<b>{escape(truncate_text(v.question, FEEDBACK_CHARS['question']))}</b>",
+            answer=(
+                say(lang, "feedback_refused")
+                if v.refused
+                else escape(truncate_text(v.answer, FEEDBACK_CHARS["answer"]))
+            ),
+            reason=(
+                escape(truncate_text(v.reason, FEEDBACK_CHARS["reason"]))
+                if v.reason
+                else say(lang, "feedback_no_reason")
+            ),
         )
         for i, v in enumerate(votes, 1)
     ]

@@ -19,11 +19,12 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.telegram.filters import ADDRESSED_TO_ME, COMMAND_FOR_ME
-from bot.telegram.handlers import in_engine_thread, user_language, within_limit
+from bot.telegram.flood_guard import within_limit
 from bot.telegram.quotas import duration
 from bot.telegram.services import Context
 from bot.telegram.texts import say
-from bot.telegram.updates import message_of
+from bot.telegram.threads import in_engine_thread
+from bot.telegram.updates import message_of, user_language
 
 logger = logging.getLogger(__name__)
 

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine
-from concurrent.futures import Executor
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
 
 from telegram import Message, Update
 from telegram.constants import ChatAction
@@ -31,21 +28,22 @@ from bot.errors import EmptyQuestionError, QuestionError, QuestionTooLongError
 from bot.telegram import sources, votes
 from bot.telegram.conversations import Conversations
 from bot.telegram.filters import command_argument, without_mention
+from bot.telegram.flood_guard import limited
 from bot.telegram.formatting import (
     article_list,
     escape,
+    failure_reason,
     last_message,
     layout,
-    shorten,
     title_list,
+    truncate_text,
 )
-from bot.telegram.limits import Verdict
 from bot.telegram.live_message import edit
-from bot.telegram.redaction import without_credentials
 from bot.telegram.services import Context
 from bot.telegram.streaming import Draft
-from bot.telegram.texts import language_for, say, say_error
-from bot.telegram.updates import chat_of, data_of, message_of, query_of
+from bot.telegram.texts import language_for, say
+from bot.telegram.threads import in_engine_thread
+from bot.telegram.updates import chat_of, data_of, message_of, query_of, user_language
 from vectorstore.errors import ArticlebotError
 
 logger = logging.getLogger(__name__)
@@ -55,62 +53,8 @@ TYPING_RENEW_S = 4.5
 # The thanks for a 👎's reason repeats it, shortened to this many characters.
 REASON_ECHO_CHARS = 200
 
-Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
-T = TypeVar("T")
-
 
 # -- plumbing ---------------------------------------------------------------------------
-
-
-def user_language(update: Update) -> str:
-    user = update.effective_user
-    return language_for(None, user.language_code if user else None)
-
-
-async def _in_thread(executor: Executor, fn: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
-
-
-async def in_engine_thread(context: Context, fn: Callable[..., T], *args: Any) -> T:
-    """Run a blocking engine or library read on the engine's threads, keeping the event
-    loop free."""
-    return await _in_thread(context.bot_data.engine_threads, fn, *args)
-
-
-async def in_writer_thread(context: Context, fn: Callable[..., T], *args: Any) -> T:
-    """Run a write (ingest, remove, reindex) on the one writer thread: writes run one at
-    a time, and never take the threads that answer questions."""
-    return await _in_thread(context.bot_data.writer, fn, *args)
-
-
-async def within_limit(update: Update, context: Context) -> bool:
-    """Whether the sender of this message is within their UserLimit; the first message
-    over it gets a note to slow down, the rest nothing."""
-    limiter = context.bot_data.limiter
-    who = update.effective_user.id if update.effective_user else chat_of(update).id
-    verdict = limiter.check(who)
-    if verdict is Verdict.ALLOW:
-        return True
-    if verdict is Verdict.WARN:
-        note = say(user_language(update), "too_fast", seconds=limiter.wait_s(who))
-        await message_of(update).reply_html(note)
-    logger.info("User %s is over the limit (%s); update %s", who, verdict.value, update.update_id)
-    return False
-
-
-def limited(callback: Callback) -> Callback:
-    """Let a user's message through only while they are within their UserLimit.
-
-    Button presses are not limited: they cost no engine time, and AIORateLimiter keeps
-    the edits they cause within Telegram's flood limits.
-    """
-
-    @functools.wraps(callback)
-    async def guarded(update: Update, context: Context) -> None:
-        if await within_limit(update, context):
-            await callback(update, context)
-
-    return guarded
 
 
 @contextlib.asynccontextmanager
@@ -220,18 +164,6 @@ async def _answer(update: Update, context: Context, question: str) -> None:
         if i == 0 and await draft.finish(body, markup if last else None):
             continue
         await message.reply_html(body, reply_markup=markup if last else None, do_quote=True)
-
-
-def failure_reason(lang: str, error: ArticlebotError) -> str:
-    """Why something failed (an ingest, a question the store could not answer), as HTML in
-    `lang`: the template of the error's code in `lang` when there is one, else the error's
-    own (English) message; neither shows a URL's user:password@."""
-
-    def shown(value: object) -> object:  # numbers stay numbers, for templates that format them
-        return escape(without_credentials(value)) if isinstance(value, str) else value
-
-    values = {name: shown(value) for name, value in error.values.items()}
-    return say_error(lang, error.code, **values) or escape(without_credentials(str(error)))
 
 
 def _question_problem(exc: QuestionError, lang: str) -> str:
@@ -395,7 +327,9 @@ async def take_reason(update: Update, context: Context) -> None:
     if text:
         reason = await in_engine_thread(context, services.feedback.give_reason, pending.vote_id, text)
         logger.info("Vote %s: reason given", pending.vote_id)
-        thanks = say(language_for(reason), "vote_reason_thanks", reason=escape(shorten(reason, REASON_ECHO_CHARS)))
+        thanks = say(
+            language_for(reason), "vote_reason_thanks", reason=escape(truncate_text(reason, REASON_ECHO_CHARS))
+        )
     else:  # a bare mention: as good as Skip
         thanks = say(user_language(update), "vote_skipped")
     await message.reply_html(thanks, do_quote=True)

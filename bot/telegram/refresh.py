@@ -21,11 +21,11 @@ from bot.library import Refreshed
 from bot.telegram.admin import Status
 from bot.telegram.filters import command_argument
 from bot.telegram.formatting import escape, truncate_html
-from bot.telegram.handlers import in_engine_thread, in_writer_thread, user_language
 from bot.telegram.redaction import without_credentials
 from bot.telegram.services import BotApplication, Context
 from bot.telegram.texts import say
-from bot.telegram.updates import message_of
+from bot.telegram.threads import in_engine_thread, in_writer_thread
+from bot.telegram.updates import message_of, user_language
 from vectorstore.errors import ArticleNotFoundError
 
 logger = logging.getLogger(__name__)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from telegram import CallbackQuery, Chat, Document, Message, Update
 
+from bot.telegram.texts import language_for
+
 
 class UnexpectedUpdateError(RuntimeError):
     """A callback got an update its registration should have kept from it (a bug)."""
@@ -51,3 +53,10 @@ def document_of(message: Message) -> Document:
     if message.document is None:
         raise UnexpectedUpdateError(f"Message {message.message_id} carries no document")
     return message.document
+
+
+def user_language(update: Update) -> str:
+    """The language of the update's sender's Telegram client ("zh" or "en"), for replies
+    that answer no text of theirs (a command, a button press)."""
+    user = update.effective_user
+    return language_for(None, user.language_code if user else None)

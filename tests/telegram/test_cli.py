@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from bot.telegram.cli import serve
+from bot.cli.serve import serve
 from bot.telegram.webhook import Webhook
 from tests.conftest import make_settings
 from tests.processes import BIN, articlebot_env

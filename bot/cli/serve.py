@@ -33,9 +33,9 @@ M_ARENA_MAX = -8  # glibc's malloc.h
 
 def _few_malloc_arenas() -> None:
     """One glibc malloc arena per core, not eight: each of the bot's threads (the engine's,
-    ONNX Runtime's, PTB's) otherwise gets an arena of its own that keeps what it freed.
-    The bot peaks ~30 MB lower (benchmarks/speed.py); answers are as fast. Called before
-    any thread starts. Not glibc (musl, macOS): nothing to do."""
+    ONNX Runtime's, PTB's) otherwise gets an arena of its own that keeps what it freed
+    (figures: docs/performance.md, "Memory arenas"). Called before any thread starts.
+    Not glibc (musl, macOS): nothing to do."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
