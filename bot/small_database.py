@@ -35,7 +35,7 @@ class SmallDatabase:
             # WAL is a property of the file: set once, every later connection has it.
             connection.execute("PRAGMA journal_mode = WAL")
             # Each statement on its own (autocommit): one that finds its table in place
-            # writes nothing, so a read-only file still opens for reading.
+            # takes no write lock, so opening never waits for another process's writer.
             for statement in schema.split(";"):
                 if statement.strip():
                     connection.execute(statement)
