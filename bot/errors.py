@@ -8,7 +8,7 @@
     ├── GenerationError           generation mode is configured wrongly (LLM_* settings)
     ├── MissingTorchError         the embedding model must be built (or run) with torch, not installed
     ├── ListenError               `serve` cannot listen on its address and port (in use, not here)
-    ├── DataFileError             a database under the data dir (votes, quotas) cannot be used
+    ├── DataFileError             a database under the data dir (turns, votes, quotas) cannot be used
     ├── NotAWebPageError          refresh of an article that came from a file, not a URL
     └── ArchiveError              an export archive that cannot be written, read or imported
 
@@ -55,7 +55,7 @@ class ListenError(ArticlebotError):
 
 
 class DataFileError(ArticlebotError):
-    """A small database under the data dir (feedback votes, daily quotas) cannot be
+    """A small database under the data dir (chats' turns, votes, daily quotas) cannot be
     opened, read or written; the message names the file."""
 
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import text
 
 from bot.answering.answer import Answer
 from bot.evaluation.question_sets import Question
@@ -121,16 +120,14 @@ class Feedback:
         }
         with self.db.begin() as connection:
             row = connection.execute(
-                text(
-                    "INSERT INTO votes (chat_id, answer_key, user_id, helpful, reason, question, understood_as,"
-                    " answer, refused, citations, generated_by, voted_at) VALUES (:chat_id, :answer_key,"
-                    " :user_id, :helpful, NULL, :question, :understood_as, :answer, :refused, :citations,"
-                    " :generated_by, :voted_at) ON CONFLICT (chat_id, answer_key, user_id) DO UPDATE SET"
-                    " reason = CASE WHEN helpful = excluded.helpful THEN reason END,"
-                    " helpful = excluded.helpful, voted_at = excluded.voted_at RETURNING id, reason"
-                ),
+                "INSERT INTO votes (chat_id, answer_key, user_id, helpful, reason, question, understood_as,"
+                " answer, refused, citations, generated_by, voted_at) VALUES (:chat_id, :answer_key,"
+                " :user_id, :helpful, NULL, :question, :understood_as, :answer, :refused, :citations,"
+                " :generated_by, :voted_at) ON CONFLICT (chat_id, answer_key, user_id) DO UPDATE SET"
+                " reason = CASE WHEN helpful = excluded.helpful THEN reason END,"
+                " helpful = excluded.helpful, voted_at = excluded.voted_at RETURNING id, reason",
                 values,
-            ).one()
+            ).fetchone()
         return Recorded(int(row[0]), row[1] is not None)
 
     def give_reason(self, vote_id: int, reason: str) -> str:
@@ -140,34 +137,29 @@ class Feedback:
             line = line[: MAX_REASON_CHARS - 1].rstrip() + "…"
         with self.db.begin() as connection:
             connection.execute(
-                text("UPDATE votes SET reason = :reason WHERE id = :id AND helpful = 0"),
-                {"reason": line, "id": vote_id},
+                "UPDATE votes SET reason = :reason WHERE id = :id AND helpful = 0", {"reason": line, "id": vote_id}
             )
         return line
 
     def negatives(self, limit: int | None = None) -> list[Vote]:
         """The 👎 votes, newest first (at most `limit`)."""
         with self.db.connect() as connection:
-            rows = (
-                connection.execute(
-                    text("SELECT * FROM votes WHERE helpful = 0 ORDER BY voted_at DESC, id DESC LIMIT :limit"),
-                    {"limit": -1 if limit is None else limit},
-                )
-                .mappings()
-                .all()
-            )
+            rows = connection.execute(
+                "SELECT * FROM votes WHERE helpful = 0 ORDER BY voted_at DESC, id DESC LIMIT :limit",
+                {"limit": -1 if limit is None else limit},
+            ).fetchall()
         return [_vote(row) for row in rows]
 
     def counts(self) -> tuple[int, int]:
         """How many votes said helpful, and how many not."""
         with self.db.connect() as connection:
             up, down = connection.execute(
-                text("SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) FROM votes")
-            ).one()
+                "SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) FROM votes"
+            ).fetchone()
         return int(up), int(down)
 
 
-def _vote(row: Any) -> Vote:
+def _vote(row: sqlite3.Row) -> Vote:
     return Vote(
         id=row["id"],
         chat_id=row["chat_id"],

@@ -13,7 +13,6 @@ import signal
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
@@ -24,12 +23,11 @@ from bot.answering.links import citation_link
 from bot.cli.context import Bar, Group, articlebot, counted, to_stderr
 from bot.cli.evaluation import eval_command
 from bot.cli.wording import UNTRANSLATED, answer_json, answer_text
+from bot.feedback import FILE_NAME as FEEDBACK_FILE
+from bot.feedback import Feedback, Vote, write_question_set
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, local_model_path
 from bot.settings import Settings
 from vectorstore.errors import ArticlebotError
-
-if TYPE_CHECKING:
-    from bot.feedback import Vote
 
 
 @click.group(cls=Group)
@@ -322,10 +320,6 @@ def feedback(ctx: click.Context, export_to: Path | None, limit: int) -> None:
         articlebot feedback
         articlebot feedback --export eval/feedback.jsonl
     """
-    # Imported here: SQLAlchemy takes a few hundred ms to import, which `ask` need not pay.
-    from bot.feedback import FILE_NAME as FEEDBACK_FILE
-    from bot.feedback import Feedback, write_question_set
-
     settings: Settings = ctx.obj
     path = settings.data_dir / FEEDBACK_FILE
     store = Feedback(path) if path.is_file() else None  # listing creates nothing

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
-
 from bot.small_database import SmallDatabase
 from bot.telegram.texts import say
 
@@ -50,7 +48,7 @@ class DailyQuota:
             return
         self.db = SmallDatabase(path, _SCHEMA, "daily quotas")
         with self.db.begin() as connection:  # earlier days never count again
-            connection.execute(text("DELETE FROM questions_per_day WHERE day < :today"), {"today": self._today()})
+            connection.execute("DELETE FROM questions_per_day WHERE day < :today", {"today": self._today()})
 
     @property
     def enabled(self) -> bool:
@@ -65,9 +63,9 @@ class DailyQuota:
             return 0
         with self.db.connect() as connection:
             row = connection.execute(
-                text("SELECT used FROM questions_per_day WHERE user_id = :user AND day = :day"),
+                "SELECT used FROM questions_per_day WHERE user_id = :user AND day = :day",
                 {"user": user_id, "day": self._today()},
-            ).first()
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def used_up(self, user_id: int) -> bool:
@@ -79,10 +77,8 @@ class DailyQuota:
             return
         with self.db.begin() as connection:
             connection.execute(
-                text(
-                    "INSERT INTO questions_per_day (user_id, day, used) VALUES (:user, :day, 1) "
-                    "ON CONFLICT (user_id, day) DO UPDATE SET used = used + 1"
-                ),
+                "INSERT INTO questions_per_day (user_id, day, used) VALUES (:user, :day, 1) "
+                "ON CONFLICT (user_id, day) DO UPDATE SET used = used + 1",
                 {"user": user_id, "day": self._today()},
             )
 
