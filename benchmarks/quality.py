@@ -102,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     embeddings = load_embeddings(settings.embedding_model, settings.models_dir, backend=settings.embedding_backend)
-    llm = settings if settings.llm_provider != "none" else settings.model_copy(update={"llm_provider": "local"})
+    llm = settings if settings.model_writes_answers else settings.model_copy(update={"llm_provider": "local"})
     chat = build_generator(llm) if args.generation or args.translated else None
     modes: list[tuple[str, Settings, Generator | None]] = [("extractive", settings, None)]
     if args.translated:

@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--translations", type=Path, help="A JSON file of translations to reuse and extend.")
     args = parser.parse_args()
     settings = Settings()
-    if settings.llm_provider == "none":
+    if settings.llm_provider in ("none", "auto"):
         settings = settings.model_copy(update={"llm_provider": "local"})
     settings = settings.model_copy(update={"llm_answers": False})
     embeddings = load_embeddings(settings.embedding_model, settings.models_dir, backend=settings.embedding_backend)

@@ -51,8 +51,10 @@ class Settings(BaseSettings):
     chroma_auth_token: SecretStr | None = Field(default=None, alias="CHROMA_AUTH_TOKEN")
     chroma_headers: dict[str, SecretStr] | None = Field(default=None, alias="CHROMA_HEADERS")  # JSON object
 
-    # Generation mode (docs/generation.md): none keeps the extractive answers.
-    llm_provider: Literal["none", "openai", "ollama", "local"] = Field(default="none", alias="LLM_PROVIDER")
+    # The chat model (docs/generation.md). auto: the local model where set-up installed it,
+    # translating across languages only; none: no model (answers across languages quote the
+    # article and say so); openai/ollama/local: generation mode (see LLM_ANSWERS).
+    llm_provider: Literal["auto", "none", "openai", "ollama", "local"] = Field(default="auto", alias="LLM_PROVIDER")
     # openai/ollama: the model's name there; local: a name from bot.generation.local_model or a .gguf path.
     llm_model: str | None = Field(default=None, alias="LLM_MODEL")
     llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
@@ -63,8 +65,9 @@ class Settings(BaseSettings):
     # a model that late would finish far later, so the answer goes on without it.
     llm_first_token_s: float = Field(default=4.0, gt=0, alias="LLM_FIRST_TOKEN_TIMEOUT")
     llm_threads: int = Field(default=max(1, os.cpu_count() or 1), alias="LLM_THREADS")  # local only
-    # With a chat model: true, it writes every answer (generation mode); false, answers stay
-    # extractive and the model only translates questions and answers across languages.
+    # With a chat model chosen by LLM_PROVIDER: true, it writes every answer (generation
+    # mode); false, answers stay extractive and the model only translates questions and
+    # answers across languages (what LLM_PROVIDER=auto does).
     llm_answers: bool = Field(default=True, alias="LLM_ANSWERS")
     # A translation may take this long; then the question is answered untranslated.
     translate_timeout_s: float = Field(default=8.0, gt=0, alias="TRANSLATE_TIMEOUT")
@@ -149,3 +152,9 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Built embedding checkpoints; shareable between data dirs (tests, benchmarks)."""
         return self.models_override or self.data_dir / "models"
+
+    @property
+    def model_writes_answers(self) -> bool:
+        """Generation mode: a chat model chosen by name, and LLM_ANSWERS. The default model
+        (`auto`) only translates, so same-language answers keep their milliseconds."""
+        return self.llm_answers and self.llm_provider != "auto"

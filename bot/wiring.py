@@ -102,7 +102,7 @@ def build(
     if generator is FROM_SETTINGS:
         generator = build_generator(settings, progress) if check_model else None
     translator = Translator(generator, settings.translate_timeout_s) if generator else None
-    answers_by = generator if settings.llm_answers else None
+    answers_by = generator if settings.model_writes_answers else None
     bot = Articlebot(settings, Engine(settings, store, answers_by, translator), Library(settings, store))
     if check_model and seed:
         bot.library.seed_default_corpus(

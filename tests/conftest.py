@@ -26,7 +26,7 @@ from vectorstore.store import ArticleStore
 MODELS_DIR = Path(__file__).resolve().parent.parent / ".cache" / "models"
 CHROMA_SERVER_VARIABLES = ("CHROMA_HOST", "CHROMA_PORT", "CHROMA_SSL", "CHROMA_AUTH_TOKEN", "CHROMA_HEADERS")
 
-# -- generation mode: what `scripts/setup.sh --llm` adds ----------------------------------
+# -- generation mode: what `scripts/setup.sh` adds unless --no-llm ----------------------------------
 # The local chat model, where set-up (`articlebot prepare --llm`, run from the repository
 # with its .env) put it: the Settings' models dir, ~/.articlebot/models unless
 # ARTICLEBOT_MODELS_DIR says otherwise. Read now, before any test's environment is set.
@@ -34,7 +34,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 CHAT_MODELS_DIR = REPOSITORY / Settings(_env_file=REPOSITORY / ".env").models_dir.expanduser()
 CHAT_MODEL = CHAT_MODELS_DIR / "llm" / LOCAL_MODELS[DEFAULT_LOCAL_MODEL].filename
 LLM_EXTRA_MODULES = ("langchain_openai", "langchain_ollama", "llama_cpp")  # pyproject's llm extra
-GET_LLM = "run `scripts/setup.sh --llm`"
+GET_LLM = "run `scripts/setup.sh` (not --no-llm)"
 
 
 def _in_ci() -> bool:
@@ -42,10 +42,10 @@ def _in_ci() -> bool:
 
 
 def _missing(reason: str) -> NoReturn:
-    """Skip (the test, or the module at import), or fail under CI: CI sets up with --llm, so
+    """Skip (the test, or the module at import), or fail under CI: CI sets up with the model, so
     there a missing piece is a broken set-up, not a reason to skip."""
     if _in_ci():
-        pytest.fail(f"CI is set, but this {reason}; CI must run `scripts/setup.sh --llm`", pytrace=False)
+        pytest.fail(f"CI is set, but this {reason}; CI must run `scripts/setup.sh` without --no-llm", pytrace=False)
     pytest.skip(f"{reason}: {GET_LLM}", allow_module_level=True)
 
 
@@ -58,7 +58,7 @@ def llm_import(name: str) -> ModuleType:
 
 
 def require_llm(*, model: bool = False) -> None:
-    """Skip unless `scripts/setup.sh --llm` was run: the llm extra's packages import and,
+    """Skip unless `scripts/setup.sh` was run without --no-llm: the llm extra's packages import and,
     with model=True, the local chat model is at CHAT_MODEL. Fails instead under CI."""
     for name in LLM_EXTRA_MODULES:
         llm_import(name)
@@ -66,9 +66,14 @@ def require_llm(*, model: bool = False) -> None:
         _missing(f"needs the local chat model, which is not at {CHAT_MODEL}")
 
 
+# No chat model unless a test asks for one: set-up installs the local model, which the
+# default LLM_PROVIDER (auto) would load into every engine and `articlebot` process.
+NO_CHAT_MODEL = {"LLM_PROVIDER": "none"}
+
+
 def make_settings(data_dir: Path, **overrides) -> Settings:
-    """Settings for a test: its own data dir, the shared model cache, no .env file."""
-    values = {"ARTICLEBOT_DATA_DIR": data_dir, "ARTICLEBOT_MODELS_DIR": MODELS_DIR} | overrides
+    """Settings for a test: its own data dir, the shared model cache, no .env file, no chat model."""
+    values = {"ARTICLEBOT_DATA_DIR": data_dir, "ARTICLEBOT_MODELS_DIR": MODELS_DIR, **NO_CHAT_MODEL} | overrides
     return Settings(_env_file=None, **values)
 
 
@@ -88,6 +93,8 @@ def _isolated_environment(monkeypatch, tmp_path):
     """Nothing a test does may touch the user's data dir or read a developer's .env."""
     monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "home-data"))
     monkeypatch.setenv("ARTICLEBOT_MODELS_DIR", str(MODELS_DIR))
+    for name, value in NO_CHAT_MODEL.items():
+        monkeypatch.setenv(name, value)
     for name in CHROMA_SERVER_VARIABLES:  # a developer's Chroma server is not the tests'
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

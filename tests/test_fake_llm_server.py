@@ -19,7 +19,7 @@ try:  # LangChain's generic constructor; langchain_classic carries the same func
 except ImportError:
     from langchain_classic.chat_models import init_chat_model
 
-# The clients come with the llm extra (`scripts/setup.sh --llm`): without it this module is
+# The clients come with the llm extra (`scripts/setup.sh`, unless --no-llm): without it this module is
 # skipped, and fails under CI.
 ollama = llm_import("ollama")
 openai = llm_import("openai")

@@ -38,7 +38,7 @@ SORA_Q = "Sora最长能生成多长的视频?"
 ANSWER_60 = "Sora最长能生成60秒视频。"
 INVENTED = "Sora由谷歌在2020年发布。"
 FAKE_MODEL = "fake-model"
-LOCAL_MODEL = CHAT_MODEL  # where `scripts/setup.sh --llm` put it (the Settings' models dir)
+LOCAL_MODEL = CHAT_MODEL  # where `scripts/setup.sh` put it (the Settings' models dir)
 # Generous: two cores shared with other test runs; a model timing out would fall back
 # to the extractive answer and fail the "generated" assertions for the wrong reason.
 SLOW_MODEL_TIMEOUT_S = 180.0
@@ -78,15 +78,9 @@ def in_process(engine: Engine, **update) -> Engine:
     """The default in-process model (loaded once per call), over the session's store, with
     all the time a shared CPU needs."""
     require_llm(model=True)
-    return generating(
-        engine,
-        llm_provider="local",
-        models_override=CHAT_MODELS_DIR,
-        llm_threads=2,
-        llm_timeout_s=SLOW_MODEL_TIMEOUT_S,
-        llm_first_token_s=SLOW_MODEL_TIMEOUT_S,
-        **update,
-    )
+    slow = {"llm_timeout_s": SLOW_MODEL_TIMEOUT_S, "llm_first_token_s": SLOW_MODEL_TIMEOUT_S}
+    local = {"llm_provider": "local", "models_override": CHAT_MODELS_DIR, "llm_threads": 2, **slow}
+    return generating(engine, **(local | update))
 
 
 @pytest.fixture(scope="session")

@@ -141,7 +141,7 @@ def test_a_file_without_stamp_is_hashed_once_and_kept(fake, tmp_path, monkeypatc
 
 
 def test_cached_model_is_returned_without_downloading(monkeypatch, tmp_path):
-    """The default model, fetched by `scripts/setup.sh --llm`, is found without pip."""
+    """The default model, fetched by `scripts/setup.sh`, is found without pip."""
     require_llm(model=True)
     target = CHAT_MODEL  # CHAT_MODELS_DIR / "llm" / <the default model's filename>
     # pip with nowhere to download from: any download attempt would fail.

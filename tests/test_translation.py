@@ -14,6 +14,7 @@ from bot.answering.answer import Answer
 from bot.answering.engine import Engine
 from bot.language import written_in
 from bot.telegram.formatting import compact_sources
+from bot.wiring import build
 from tests.fake_llm_server import FakeChatServer
 from tests.test_generation import SLOW_MODEL_TIMEOUT_S, assert_cited, in_process, openai_engine
 
@@ -120,12 +121,23 @@ def test_without_a_model_the_frame_says_the_answer_quotes_chinese(engine):
     assert "Quoted in Chinese: no translation model is installed." in compact_sources(answer, "en")
 
 
+def test_by_default_without_the_local_model_the_bot_answers_and_says_what_it_lacks(engine, tmp_path):
+    # The default LLM_PROVIDER (auto) with a models dir that set-up did not put the model in.
+    settings = engine.settings.model_copy(update={"llm_provider": "auto", "models_override": tmp_path})
+    default = build(settings, embeddings=engine.store.embeddings).engine
+    assert default.translator is None and default.generator is None
+    answer = default.answer(EN_Q)
+    assert not answer.refused and answer.untranslated == "no_model"
+
+
 @pytest.fixture(scope="module")
 def local_translating(engine) -> Engine:
-    return in_process(engine, llm_answers=False, translate_timeout_s=SLOW_MODEL_TIMEOUT_S)
+    """The default LLM_PROVIDER (auto), with the local model set-up installed."""
+    return in_process(engine, llm_provider="auto", translate_timeout_s=SLOW_MODEL_TIMEOUT_S)
 
 
-def test_local_model_answers_an_english_question_in_english(local_translating):
+def test_by_default_the_local_model_answers_an_english_question_in_english(local_translating):
+    assert local_translating.generator is None  # it translates; the answers stay extractive
     answer = local_translating.answer(EN_Q)
     assert_in_english_citing_chinese(answer, local_translating)
     assert "60" in answer.text and "60秒" in answer.citations[0].quote

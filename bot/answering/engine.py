@@ -73,14 +73,17 @@ class Engine:
     def prepare(self) -> None:
         """Load now what the first question would otherwise wait for, none of which grows
         with the articles stored: jieba's dictionaries (words, parts of speech, IDF), the
-        English glosses of Chinese words, the embedding model's first run. The bot calls it
-        at start-up; every vector of the articles was computed at ingest, so there is no
+        English glosses of Chinese words, the embedding model's first run, the chat model
+        (a local one takes seconds to load). The bot calls it at start-up; every vector of the articles was computed at ingest, so there is no
         warm-up of them."""
         tokenize("准备回答问题")
         has_person_name("蒂姆·布鲁克斯介绍了名字的来历。")
         rarity({"准备"})
         glossary.load()
         self.store.embeddings.encode(["准备"], query=True)
+        for generator in (self.generator, self.translator.generator if self.translator else None):
+            if generator is not None:
+                generator.chat.load()
 
     # -- questions ---------------------------------------------------------------------
 

@@ -145,7 +145,7 @@ def prepare(ctx: click.Context, with_llm: bool) -> None:
     click.echo(f"Model {library.model_name} ready; {counted(len(library.articles()), 'article')} in the store.")
     if with_llm:
         settings: Settings = ctx.obj
-        local = settings.llm_provider == "local"
+        local = settings.llm_provider in ("local", "auto")
         spec = (settings.llm_model if local else None) or DEFAULT_LOCAL_MODEL
         click.echo(f"Chat model ready: {local_model_path(spec, settings.models_dir, progress=to_stderr)}")
 
