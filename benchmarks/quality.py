@@ -8,7 +8,8 @@ model: the configured LLM_PROVIDER, `local` when none is).
 
 Columns (SQuAD files; the dev set fills those it has): recall@1/@5 of the question's own
 passage, answer containment (the gold, in either language, in an answer of at most 150
-characters; dev set: the answer is right), CMRC F1, gold cited (a citation quotes the
+characters; dev set: the answer is right), the gold in the answer's first stretch (before
+its first citation marker: the answer comes first), the answers' mean length, CMRC F1, gold cited (a citation quotes the
 gold), false refusals, unanswerable questions refused, answers across languages written
 in the asker's language, answers where the model was given up (generation or
 translation), latency p50 and p95.
@@ -35,7 +36,21 @@ FILES = [
     SHARED / "benchmarks" / "cmrc2018_trial.json",
     *sorted((SHARED / "benchmarks" / "xquad").glob("xquad_*.json")),
 ]
-COLUMNS = ("R@1", "R@5", "contain", "F1", "gold", "falseref", "unans-ref", "in-lang", "fallbacks", "p50 ms", "p95 ms")
+COLUMNS = (
+    "R@1",
+    "R@5",
+    "contain",
+    "lead",
+    "chars",
+    "F1",
+    "gold",
+    "falseref",
+    "unans-ref",
+    "in-lang",
+    "fallbacks",
+    "p50 ms",
+    "p95 ms",
+)
 
 
 @contextmanager
@@ -68,6 +83,8 @@ def dev_row(
         "-",
         f"{s.right_answerable}/{answerable}",
         "-",
+        "-",
+        "-",
         f"{s.cites_gold}/{answerable}",
         f"{s.false_refusal_rate:.3f}",
         f"{s.refusal_rate:.3f}",
@@ -84,8 +101,17 @@ def squad_row(path: Path, settings, embeddings, generator, limit: int | None, tr
         with kept_translations(bot.engine, translations):
             r = squad.report_of(passages, squad.ask_all(bot, passages), ingest_s)
     optional = [("-" if v is None else f"{v:.3f}") for v in (r.unanswerable_refused, r.in_question_language)]
-    figures = (r.recall_at_1, r.recall_at_5, r.containment, r.f1, r.gold_cited, r.refused)
-    return [*(f"{v:.3f}" for v in figures), *optional, str(r.fallbacks), f"{r.p50_ms:.0f}", f"{r.p95_ms:.0f}"]
+    figures = (r.recall_at_1, r.recall_at_5, r.containment, r.led)
+    rest = (r.f1, r.gold_cited, r.refused)
+    return [
+        *(f"{v:.3f}" for v in figures),
+        f"{r.answer_chars:.0f}",
+        *(f"{v:.3f}" for v in rest),
+        *optional,
+        str(r.fallbacks),
+        f"{r.p50_ms:.0f}",
+        f"{r.p95_ms:.0f}",
+    ]
 
 
 def main() -> None:
