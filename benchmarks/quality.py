@@ -1,17 +1,19 @@
-"""Answer quality on every dev file, in one table: the Sora dev set, the CMRC 2018 trial
-file and the four XQuAD files (both languages, both ways, with on-topic unanswerable
-questions); extractive answers, and side by side with --translated the same with the
-chat model translating across languages, with --generation generation mode (the chat
-model: the configured LLM_PROVIDER, `local` when none is).
+"""Answer quality on every dev file, in one table: the Sora dev set, the off-topic
+question sets (English and Chinese, all to be refused), the CMRC 2018 trial file and the
+four XQuAD files (both languages, both ways, with on-topic unanswerable questions);
+extractive answers, and side by side with --translated the same with the chat model
+translating across languages, with --generation generation mode (the chat model: the
+configured LLM_PROVIDER, `local` when none is).
 
     .venv/bin/python benchmarks/quality.py [--translated] [--generation] [--limit N] [--only FILE…]
 
-Columns (SQuAD files; the dev set fills those it has): recall@1/@5 of the question's own
-passage, answer containment (the gold, in either language, in an answer of at most 150
-characters; dev set: the answer is right), CMRC F1, gold cited (a citation quotes the
-gold), false refusals, unanswerable questions refused, answers across languages written
-in the asker's language, answers where the model was given up (generation or
-translation), latency p50 and p95.
+Columns (SQuAD files; the question sets fill those they have): recall@1/@5 of the
+question's own passage, answer containment (the gold, in either language, in an answer of
+at most 150 characters; dev set: the answer is right), lead (the gold before the answer's
+first citation marker: the answer comes first), chars (the answers' mean length), CMRC
+F1, gold cited (a citation quotes the gold), false refusals, unanswerable questions
+refused, answers across languages written in the asker's language, answers where the
+model was given up (generation or translation), latency p50 and p95.
 """
 
 from __future__ import annotations
@@ -30,12 +32,29 @@ from bot.settings import Settings
 from bot.wiring import build
 from vectorstore.embeddings import SentenceEmbeddings, load_embeddings
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+REPOSITORY = Path(__file__).resolve().parents[1]
+SHARED = REPOSITORY.parent / "shared"
 FILES = [
     SHARED / "benchmarks" / "cmrc2018_trial.json",
     *sorted((SHARED / "benchmarks" / "xquad").glob("xquad_*.json")),
 ]
-COLUMNS = ("R@1", "R@5", "contain", "F1", "gold", "falseref", "unans-ref", "in-lang", "fallbacks", "p50 ms", "p95 ms")
+# Question sets about the default article: the dev set, and off-topic questions (all to be refused).
+QUESTION_SETS = {name: REPOSITORY / "eval" / f"{name}.jsonl" for name in ("dev_qa", "offtopic_en", "offtopic_zh")}
+COLUMNS = (
+    "R@1",
+    "R@5",
+    "contain",
+    "lead",
+    "chars",
+    "F1",
+    "gold",
+    "falseref",
+    "unans-ref",
+    "in-lang",
+    "fallbacks",
+    "p50 ms",
+    "p95 ms",
+)
 
 
 @contextmanager
@@ -52,24 +71,31 @@ def kept_translations(engine: Engine, path: Path | None) -> Iterator[None]:
             path.write_text(json.dumps(translator.remembered(), ensure_ascii=False), encoding="utf-8")
 
 
-def dev_row(
-    settings: Settings, embeddings: SentenceEmbeddings, generator: Generator | None, translations: Path | None
+def question_set_row(
+    path: Path,
+    settings: Settings,
+    embeddings: SentenceEmbeddings,
+    generator: Generator | None,
+    translations: Path | None,
 ) -> list[str]:
+    """A question set about the default article (eval/*.jsonl): right answers, refusals."""
     with tempfile.TemporaryDirectory() as tmp:
         local = settings.model_copy(update={"data_dir": Path(tmp)})
         engine = build(local, embeddings=embeddings, generator=generator).engine  # seeds the Sora article
         with kept_translations(engine, translations):
-            questions = question_sets.read_questions(SHARED / "eval" / "dev_qa.jsonl")
+            questions = question_sets.read_questions(path)
             graded = list(question_sets.run(questions, engine.answer))
     s = question_sets.Summary.of(graded)
     answerable = s.total - sum(not g.question.answerable for g in graded)
     return [
         "-",
         "-",
-        f"{s.right_answerable}/{answerable}",
+        f"{s.right_answerable}/{answerable}" if answerable else "-",
         "-",
-        f"{s.cites_gold}/{answerable}",
-        f"{s.false_refusal_rate:.3f}",
+        "-",
+        "-",
+        f"{s.cites_gold}/{answerable}" if answerable else "-",
+        f"{s.false_refusal_rate:.3f}" if answerable else "-",
         f"{s.refusal_rate:.3f}",
         "-",
         "-",
@@ -84,8 +110,17 @@ def squad_row(path: Path, settings, embeddings, generator, limit: int | None, tr
         with kept_translations(bot.engine, translations):
             r = squad.report_of(passages, squad.ask_all(bot, passages), ingest_s)
     optional = [("-" if v is None else f"{v:.3f}") for v in (r.unanswerable_refused, r.in_question_language)]
-    figures = (r.recall_at_1, r.recall_at_5, r.containment, r.f1, r.gold_cited, r.refused)
-    return [*(f"{v:.3f}" for v in figures), *optional, str(r.fallbacks), f"{r.p50_ms:.0f}", f"{r.p95_ms:.0f}"]
+    figures = (r.recall_at_1, r.recall_at_5, r.containment, r.led)
+    rest = (r.f1, r.gold_cited, r.refused)
+    return [
+        *(f"{v:.3f}" for v in figures),
+        f"{r.answer_chars:.0f}",
+        *(f"{v:.3f}" for v in rest),
+        *optional,
+        str(r.fallbacks),
+        f"{r.p50_ms:.0f}",
+        f"{r.p95_ms:.0f}",
+    ]
 
 
 def main() -> None:
@@ -110,12 +145,14 @@ def main() -> None:
     if args.generation:
         modes.append(("generation", settings, chat))
     paths = {p.stem.removeprefix("xquad_"): p for p in FILES}
-    names = [n for n in ("dev_qa", *paths) if not args.only or n in args.only]
+    names = [n for n in (*QUESTION_SETS, *paths) if not args.only or n in args.only]
     table: dict[str, list[list[str]]] = {name: [] for name in names}
     for _, mode_settings, generator in modes:
         for name in names:
-            if name == "dev_qa":
-                table[name].append(dev_row(mode_settings, embeddings, generator, args.translations))
+            if name in QUESTION_SETS:
+                table[name].append(
+                    question_set_row(QUESTION_SETS[name], mode_settings, embeddings, generator, args.translations)
+                )
             else:
                 table[name].append(
                     squad_row(paths[name], mode_settings, embeddings, generator, args.limit, args.translations)

@@ -11,7 +11,6 @@ sentence scorer, and never writes it::
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -47,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 RETRIEVE_K = 6
 # An extractive answer's text up to its first [n] marker (`cite_sentences`).
-_FIRST_STRETCH = re.compile(r"(.+?)\[1\]")
 
 
 class Engine:
@@ -257,9 +255,8 @@ class Engine:
         or its translation is late or fails every check."""
         if self.translator is None:
             return text, citations, "no_model"
-        stretch = _FIRST_STRETCH.match(text)
-        translated = self.translator.text(stretch.group(1).strip(), language_of(question)) if stretch else None
-        if stretch is None or translated is None:
+        translated = self.translator.text(verification.first_stretch(text).strip(), language_of(question))
+        if translated is None:
             return text, citations, "failed"
         passage = chosen[0].hit  # the first marker's chunk (`chunk_numbers`)
         claims = verification.claims(f"{translated}[1]")

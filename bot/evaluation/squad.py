@@ -25,7 +25,7 @@ from bot.answering.answer import Answer
 from bot.answering.engine import Engine
 from bot.evaluation.question_sets import ask_or_decline
 from bot.generation.generator import Generator
-from bot.generation.verification import without_markers
+from bot.generation.verification import first_stretch, without_markers
 from bot.language import written_in
 from bot.settings import Settings
 from bot.wiring import Articlebot, build
@@ -96,6 +96,12 @@ class Asked:
         return any(g in self.answer.text for g in self.question.golds)
 
     @property
+    def led(self) -> bool:
+        """The answer's first stretch (its text before the first citation marker) holds a
+        gold answer: the answer comes first, not after context."""
+        return any(g in first_stretch(self.answer.text) for g in self.question.golds)
+
+    @property
     def gold_cited(self) -> bool:
         """A citation quotes a gold answer (in the passage's language)."""
         return any(g and g in c.quote for c in self.answer.citations for g in self.question.answers)
@@ -110,6 +116,8 @@ class SquadReport:
     recall_at_5: float
     mrr: float
     containment: float
+    led: float  # the gold in the answer's first stretch (`Asked.led`)
+    answer_chars: float  # mean length of the answers given, markers left out
     gold_recall: float  # mean share of the gold answer's characters the answer has, in order (LCS)
     f1: float  # CMRC 2018's official F1: longest common substring, precision and recall
     gold_cited: float  # a citation quotes the gold answer
@@ -131,6 +139,8 @@ class SquadReport:
             f"passages / questions  {self.passages} / {self.answerable} answerable, {self.unanswerable} not",
             f"recall@1 / @5 / MRR   {self.recall_at_1:.3f} / {self.recall_at_5:.3f} / {self.mrr:.3f}",
             f"answer containment    {self.containment:.3f} (answers ≤ {SQUAD_ANSWER_CHARS} Chinese chars or the same in English)",
+            f"answer first          {self.led:.3f} (the gold before the first citation marker)",
+            f"answer length         {self.answer_chars:.0f} characters on average",
             f"gold answer recall    {self.gold_recall:.3f} (characters, in order)",
             f"CMRC F1               {self.f1:.3f} (official: longest common substring)",
             f"gold cited            {self.gold_cited:.3f} (a citation quotes the gold answer)",
@@ -250,6 +260,8 @@ def report_of(passages: list[Passage], asked: list[Asked], ingest_s: float) -> S
         recall_at_5=sum(r < 5 for r in found) / n,
         mrr=sum(1 / (r + 1) for r in found) / n,
         containment=sum(a.contained for a in answerable) / n,
+        led=sum(a.led for a in answerable) / n,
+        answer_chars=sum(len(without_markers(a.answer.text)) for a in given) / max(len(given), 1),
         gold_recall=sum(max((gold_recall(a.answer.text, g) for g in a.question.golds), default=0.0) for a in answerable)
         / n,
         f1=sum(max((cmrc_f1(a.answer.text, g) for g in a.question.golds), default=0.0) for a in answerable) / n,

@@ -120,6 +120,13 @@ def without_markers(text: str) -> str:
     return _MARKER.sub("", text)
 
 
+def first_stretch(text: str) -> str:
+    """The text before its first [n] marker: what an answer says first (all of it when
+    it has no marker)."""
+    found = _MARKER.search(text)
+    return text[: found.start()] if found else text
+
+
 def claims(answer: str) -> list[Claim]:
     """The answer's sentences with the passage numbers each one cites."""
     answer = _MARKER_AFTER_STOP.sub(r"\2\1", answer.strip())
