@@ -3,7 +3,7 @@ question sets (English and Chinese, all to be refused), the CMRC 2018 trial file
 four XQuAD files (both languages, both ways, with on-topic unanswerable questions);
 extractive answers, and side by side with --translated the same with the chat model
 translating across languages, with --generation generation mode (the chat model: the
-configured LLM_PROVIDER, `local` when none is).
+configured LLM_PROVIDER, `local` when it is none or auto).
 
     .venv/bin/python benchmarks/quality.py [--translated] [--generation] [--limit N] [--only FILE…]
 
@@ -137,7 +137,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     embeddings = load_embeddings(settings.embedding_model, settings.models_dir, backend=settings.embedding_backend)
-    llm = settings if settings.model_writes_answers else settings.model_copy(update={"llm_provider": "local"})
+    named = settings.llm_provider not in ("none", "auto")
+    llm = settings if named else settings.model_copy(update={"llm_provider": "local"})
     chat = build_generator(llm) if args.generation or args.translated else None
     modes: list[tuple[str, Settings, Generator | None]] = [("extractive", settings, None)]
     if args.translated:
