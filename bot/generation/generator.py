@@ -79,8 +79,16 @@ class Generator:
         its first piece within `first_token_s`, both measured from this call: waiting for
         the model counts. The model runs in a worker thread, so a deadline holds even
         while an in-process model is still reading the prompt: the caller goes on at
-        once, and the worker stops at the model's next piece (`_Stream`)."""
+        once, and the worker stops at the model's next piece (`_Stream`).
+
+        The model's one-time load (a local model's first use) comes before and is not
+        counted: the bot loads it at start-up, and a one-off `articlebot ask` would
+        otherwise never have its first translation in time."""
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        try:
+            self.chat.load()
+        except Exception as exc:  # a broken model file, too little memory: answer without it
+            raise GenerationFailed(f"the model could not be loaded ({type(exc).__name__})") from None
         started = time.monotonic()
         stream = _Stream(self.chat, prompt)
         text = ""
