@@ -12,6 +12,8 @@ from bot.cli.commands import main
 from tests.processes import articlebot, articlebot_env
 from tests.test_answers import CONTRACT_FIELDS
 
+pytestmark = pytest.mark.model  # every test runs `articlebot`, which loads the model
+
 
 @pytest.fixture
 def run(tmp_path, monkeypatch):
