@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import NoReturn
 
 import pytest
+from chromadb.api.shared_system_client import SharedSystemClient
 
 from bot.answering.engine import Engine
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, LOCAL_MODELS
@@ -134,6 +135,23 @@ def _model_tier(request):
             f"on it, see docs/development.md): {_GUARD.seen[0]}",
             pytrace=False,
         )
+
+
+@pytest.fixture(autouse=True)
+def _stores_released():
+    """Stop the Chroma stores a test opened, once its other fixtures are torn down.
+
+    chromadb keeps the System behind every client (its SQLite, its indexes: some 12 MB for
+    a small store) in a process-wide cache until each of its clients is `close()`d; a
+    process of ours opens one store and never closes it, but the suite opens hundreds, and
+    kept them all (the suite peaked at 6.4 GB). There is no public way to close the
+    clients `build` made, so the cache is read directly; stores of session and module
+    fixtures are opened before this runs, so they stay."""
+    before = set(SharedSystemClient._identifier_to_system)
+    yield
+    for identifier in set(SharedSystemClient._identifier_to_system) - before:
+        SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+        SharedSystemClient._identifier_to_system.pop(identifier).stop()
 
 
 @pytest.fixture(autouse=True)
