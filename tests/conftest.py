@@ -7,7 +7,7 @@ writes gets its own Chroma directory.
 Two tiers (docs/development.md, "Tests"): a test whose fixtures load the embedding model
 is marked `model` here, at collection; one that loads it another way (a command run
 in-process or as a process) carries the mark itself, and fails if it does not. So
-`pytest -m "not model"` runs everything that needs no model, in well under a minute.
+`pytest -m "not model"` runs everything that needs no model, quickly.
 """
 
 from __future__ import annotations
@@ -141,12 +141,12 @@ def _model_tier(request):
 def _stores_released():
     """Stop the Chroma stores a test opened, once its other fixtures are torn down.
 
-    chromadb keeps the System behind every client (its SQLite, its indexes: some 12 MB for
-    a small store) in a process-wide cache until each of its clients is `close()`d; a
-    process of ours opens one store and never closes it, but the suite opens hundreds, and
-    kept them all (the suite peaked at 6.4 GB). There is no public way to close the
-    clients `build` made, so the cache is read directly; stores of session and module
-    fixtures are opened before this runs, so they stay."""
+    chromadb keeps the System behind every client (its SQLite, its indexes) in a
+    process-wide cache until each of its clients is `close()`d; a process of ours opens one
+    store and never closes it, but the suite opens hundreds, and kept them all in memory.
+    There is no public way to close the clients `build` made, so the cache is read
+    directly; stores of session and module fixtures are opened before this runs, so they
+    stay."""
     before = set(SharedSystemClient._identifier_to_system)
     yield
     for identifier in set(SharedSystemClient._identifier_to_system) - before:
