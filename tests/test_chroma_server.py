@@ -93,6 +93,7 @@ def test_ingest_ask_replace_remove_through_the_server(on_server, settings, tmp_p
     assert not settings.chroma_dir.exists()  # nothing was written to an embedded store
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_build_uses_the_server_and_seeds_it_once(settings):
     seeding = settings.model_copy(update={"seed_default_corpus": True})
 
@@ -176,6 +177,7 @@ def test_a_server_restart_is_reported_then_the_same_engine_recovers(on_server, c
     assert "十二名宇航员" in answer.text
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_an_unreachable_server_fails_the_cli_in_one_line(tmp_path):
     env = articlebot_env(tmp_path / "data", CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(free_port()))
 

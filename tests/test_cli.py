@@ -14,6 +14,8 @@ from bot.cli.commands import main
 from tests.processes import articlebot, articlebot_env
 from tests.test_answers import CONTRACT_FIELDS
 
+pytestmark = pytest.mark.model  # every test runs `articlebot`, which loads the model
+
 
 @pytest.fixture
 def run(tmp_path, monkeypatch):
@@ -76,7 +78,8 @@ def test_ingest_list_ask_remove_round_trip(run, tmp_path):
         (("ask", "   "), "There is no question in this message"),
     ],
 )
-def test_user_errors_print_one_line_and_exit_nonzero(run, args, message):
+def test_user_errors_print_one_line_and_exit_nonzero(run, monkeypatch, args, message):
+    monkeypatch.setenv("ARTICLEBOT_SEED_CORPUS", "false")  # the default article plays no part
     result = run(*args)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
@@ -214,7 +217,8 @@ def test_broken_pdfs_get_one_error_line_each_and_nothing_else_is_printed(tmp_pat
         ("http://[::1/", "http://[::1/ is not a valid URL"),
     ],
 )
-def test_a_malformed_url_gets_one_line_saying_what_is_wrong_with_it(run, url, message):
+def test_a_malformed_url_gets_one_line_saying_what_is_wrong_with_it(run, monkeypatch, url, message):
+    monkeypatch.setenv("ARTICLEBOT_SEED_CORPUS", "false")  # the default article plays no part
     result = run("ingest", url)
     assert result.exit_code == 1
     assert result.stdout == ""

@@ -14,6 +14,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.processes import MARS, MARS_Q, MOON, MOON_Q, AskProcess, articlebot, articlebot_env
 from vectorstore.client import LOCK_FILE, make_client
 
@@ -33,6 +35,7 @@ def busy_message(directory, pid: int) -> str:
     )
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_a_second_process_is_refused_while_the_bot_runs_and_nothing_goes_stale(tmp_path):
     data = tmp_path / "data"
     env = articlebot_env(data)

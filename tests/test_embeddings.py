@@ -118,6 +118,7 @@ def _imports(*args: str, env: dict[str, str], cwd) -> tuple[subprocess.Completed
     return done, names
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_asking_and_ingesting_import_neither_torch_nor_sentence_transformers(tmp_path):
     """A real `articlebot ask` on a new data dir: the default article is ingested, then the
     question answered, and nothing of torch, transformers or sentence-transformers is loaded."""

@@ -237,6 +237,7 @@ def subset(tmp_path: Path, source: Path, ids: set[str]) -> Path:
     return path
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_eval_followups_command_reports_with_and_without_history(tmp_path):
     chosen = subset(tmp_path, FOLLOWUPS, {"f01", "f11", "c02"})
 
@@ -256,6 +257,7 @@ def test_eval_followups_command_reports_with_and_without_history(tmp_path):
     assert "rewrite accuracy   3/3" in text.stdout and "without" in text.stdout
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_eval_followups_understands_english_follow_ups(tmp_path):
     chosen = subset(tmp_path, FOLLOWUPS_EN, {"e01", "e02", "e10", "e28", "ec2"})
 
@@ -270,6 +272,7 @@ def test_eval_followups_understands_english_follow_ups(tmp_path):
     assert all(c["understood"] and c["right"] for c in by_id.values()), by_id
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_chat_answers_when_was_that_after_a_question(tmp_path, monkeypatch):
     monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "data"))
 
@@ -281,6 +284,7 @@ def test_chat_answers_when_was_that_after_a_question(tmp_path, monkeypatch):
     assert "Who first proposed the idea of a world model, and when was that?" in last
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_eval_grades_a_follow_up_with_nothing_to_look_up_alone_as_refused_without_the_conversation(tmp_path):
     result = CliRunner().invoke(main, ["eval", "--followups", str(subset(tmp_path, FOLLOWUPS_EN, {"e02"})), "--json"])
 

@@ -395,6 +395,7 @@ def echoed(monkeypatch) -> list[tuple[str, bool]]:
     return calls
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_cli_ask_streams_the_answer_then_shows_its_sources(run_against, fake, echoed):
     fake.piece_size = 3
     fake.token_delay_s = 0.02
@@ -409,6 +410,7 @@ def test_cli_ask_streams_the_answer_then_shows_its_sources(run_against, fake, ec
     assert len(streamed) >= 3 and "".join(streamed) == f"{ANSWER_60}[1]", streamed
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_cli_ask_shows_the_checked_answer_when_checking_changed_the_draft(run_against, fake):
     fake.token_delay_s = 0.01
     fake.reply_with(f"{ANSWER_60}[1] {INVENTED}[1]")
@@ -420,6 +422,7 @@ def test_cli_ask_shows_the_checked_answer_when_checking_changed_the_draft(run_ag
     assert "  [1] Sora很强大" in checked and "60秒" in checked
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_cli_ask_json_names_the_model_that_wrote_the_answer(run_against, fake):
     fake.reply_with(f"{ANSWER_60}[1]")
     result = run_against(fake, "ask", "--json", SORA_Q)

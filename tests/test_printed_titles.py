@@ -16,6 +16,7 @@ FORGED = "\x1b[2J火星\u202e基地\nforged-000000  Forged article  (1 chunk, ad
 CLEANED = "[2J火星基地 forged-000000 Forged article (1 chunk, added 2026-01-01T00:00:00+00:00)"
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_a_given_title_is_printed_on_one_line_without_control_characters(tmp_path):
     data = tmp_path / "data"
     article = write(tmp_path / "mars.md", MARS)

@@ -146,6 +146,7 @@ def run(tmp_path, monkeypatch):
     return invoke
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_articlebot_refresh_reports_each_web_page_and_fails_when_one_cannot_be_fetched(run, site, tmp_path):
     assert run("refresh").stdout == "No articles from web pages to refresh.\n"
     added = run("ingest", site.url)
@@ -198,6 +199,7 @@ def test_a_bad_refresh_interval_is_one_error_line(run, monkeypatch):
 # -- citations that link to the page -------------------------------------------------------------
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_ask_json_gives_a_web_pages_url_and_a_link_to_the_quote_and_none_for_a_file(run, site, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("灯塔笔记\n\n灯塔每晚亮十二个小时,由两名守塔人轮流值班。", encoding="utf-8")

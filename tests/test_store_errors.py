@@ -20,6 +20,8 @@ import pytest
 from tests.processes import MARS, articlebot, articlebot_env
 from vectorstore.client import SQLITE_FILE
 
+pytestmark = pytest.mark.model  # every test runs `articlebot`, which loads the model
+
 
 def one_error_line(result: subprocess.CompletedProcess, *names: Path) -> str:
     """The run failed with exactly one `Error:` line on stderr that names every one of `names`."""

@@ -28,6 +28,7 @@ from bot.telegram.webhook import Webhook, WebhookServer
 from bot.wiring import Articlebot, build
 from tests.conftest import MODELS_DIR, make_settings
 from tests.telegram.fake_botapi import TOKEN, FakeBotAPI
+from vectorstore.embeddings import SentenceEmbeddings
 
 WEBHOOK_SECRET = "test-secret_0123456789"
 
@@ -166,19 +167,34 @@ ADMIN_ID = 4001
 MakeBot = Callable[..., Awaitable[Bot]]
 
 
-@pytest.fixture
-async def make_bot(api, tmp_path, embeddings) -> AsyncIterator[MakeBot]:
-    """Start the bot over a new empty store, with ADMIN_ID as its admin and these settings."""
+@contextlib.asynccontextmanager
+async def bots(api: FakeBotAPI, data_dir: Path, embeddings: SentenceEmbeddings) -> AsyncIterator[MakeBot]:
+    """`make_bot`'s bots, with these embeddings; stopped on leaving."""
     async with contextlib.AsyncExitStack() as stack:
 
         async def make(**overrides: Any) -> Bot:
-            settings = make_settings(tmp_path / "data", ARTICLEBOT_SEED_CORPUS=False, **overrides)
+            settings = make_settings(data_dir, ARTICLEBOT_SEED_CORPUS=False, **overrides)
             articlebot = build(settings, embeddings=embeddings, generator=None)
             bot_settings = telegram_settings(articlebot.engine, api, admin_user_ids=frozenset({ADMIN_ID}))
             application = build_application(bot_settings, articlebot=articlebot)
             await stack.enter_async_context(running(application))
             return Bot(api, application)
 
+        yield make
+
+
+@pytest.fixture
+async def make_bot(api, tmp_path, embeddings) -> AsyncIterator[MakeBot]:
+    """Start the bot over a new empty store, with ADMIN_ID as its admin and these settings."""
+    async with bots(api, tmp_path / "data", embeddings) as make:
+        yield make
+
+
+@pytest.fixture
+async def make_hashed_bot(api, tmp_path, hashed_embeddings) -> AsyncIterator[MakeBot]:
+    """`make_bot` over `hashed_embeddings`: for tests of the admins' commands and messages,
+    not of what is answered (tests/hashed_embeddings.py)."""
+    async with bots(api, tmp_path / "data", hashed_embeddings) as make:
         yield make
 
 

@@ -1,7 +1,9 @@
 """Admins manage the articles from Telegram, end to end: uploads, URLs, replace, remove.
 
 The real Application polls the local Bot API; each test has an engine over its own empty
-store (sharing the session's model) and a web server on 127.0.0.1 for the URLs.
+store (sharing the session's model) and a web server on 127.0.0.1 for the URLs. Tests that
+check only the admins' messages and what is stored, never an answer, run over
+`hashed_embeddings` (`make_hashed_bot`).
 """
 
 from __future__ import annotations
@@ -206,8 +208,8 @@ async def test_admin_adds_a_gbk_file_and_a_web_page_and_users_get_answers_citing
     assert "九吨番茄" in desert_answer["text"] and "\n来源\n[1] 沙漠温室计划" in desert_answer["text"]
 
 
-async def test_url_credentials_are_never_shown_in_the_ingest_status(make_bot, site, admin):
-    bot = await make_bot(ALLOW_PRIVATE_URLS=True)
+async def test_url_credentials_are_never_shown_in_the_ingest_status(make_hashed_bot, site, admin):
+    bot = await make_hashed_bot(ALLOW_PRIVATE_URLS=True)
     with_password = site.replace("http://", "http://reader:s3cr%40t@")
     masked = site.replace("http://", "http://<redacted>@")
 
@@ -257,9 +259,11 @@ async def test_a_changed_upload_replaces_the_article_and_only_the_new_fact_is_ci
     assert library.store.chunk_count() == second.chunk_count  # no duplicate chunks
 
 
-async def test_another_file_or_page_with_the_same_title_is_a_new_article_and_the_admin_is_told(make_bot, site, admin):
+async def test_another_file_or_page_with_the_same_title_is_a_new_article_and_the_admin_is_told(
+    make_hashed_bot, site, admin
+):
     """Only the same source replaces: an upload's file name, a page's URL; never the title."""
-    bot = await make_bot(ALLOW_PRIVATE_URLS=True)
+    bot = await make_hashed_bot(ALLOW_PRIVATE_URLS=True)
     library = library_of(bot)
     await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
     [farm] = library.articles()
@@ -386,8 +390,8 @@ async def test_admin_exports_the_articles_as_a_document_that_imports_into_anothe
     ]
 
 
-async def test_non_admins_are_refused_politely_and_nothing_changes(make_bot, site, admin, bob):
-    bot = await make_bot(ALLOW_PRIVATE_URLS=True)
+async def test_non_admins_are_refused_politely_and_nothing_changes(make_hashed_bot, site, admin, bob):
+    bot = await make_hashed_bot(ALLOW_PRIVATE_URLS=True)
     await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
     [farm] = library_of(bot).articles()
     before = snapshot(library_of(bot))
@@ -432,8 +436,8 @@ def blank_pdf() -> bytes:
     return out.getvalue()
 
 
-async def test_bad_files_and_failing_urls_get_one_message_and_the_store_is_unchanged(make_bot, site, admin):
-    bot = await make_bot(ALLOW_PRIVATE_URLS=True, MAX_SOURCE_BYTES=20_000)
+async def test_bad_files_and_failing_urls_get_one_message_and_the_store_is_unchanged(make_hashed_bot, site, admin):
+    bot = await make_hashed_bot(ALLOW_PRIVATE_URLS=True, MAX_SOURCE_BYTES=20_000)
     await upload(bot, admin, "farm.txt", FARM.encode("gbk"))
     before = snapshot(library_of(bot))
     closed = f"http://127.0.0.1:{free_port()}/gone.html"
@@ -472,10 +476,10 @@ async def test_bad_files_and_failing_urls_get_one_message_and_the_store_is_uncha
     assert snapshot(library_of(bot)) == before
 
 
-async def test_failure_reasons_are_in_the_admins_language(make_bot, site, admin):
+async def test_failure_reasons_are_in_the_admins_language(make_hashed_bot, site, admin):
     """The same failures for an admin whose Telegram speaks Chinese: all Chinese, but for
     file names, file types and numbers; in English the CLI's sentence."""
-    bot = await make_bot(ALLOW_PRIVATE_URLS=True, MAX_SOURCE_BYTES=20_000, MAX_CHUNKS_PER_ARTICLE=5)
+    bot = await make_hashed_bot(ALLOW_PRIVATE_URLS=True, MAX_SOURCE_BYTES=20_000, MAX_CHUNKS_PER_ARTICLE=5)
     zh_admin = bot.api.user(ADMIN_ID, "Ada", "zh-hans")
     page = b"<html><body><p>A web page saved under the wrong name.</p></body></html>"
     bad_files = [("report.pdf", page), ("slides.pptx", b"PK\x03\x04"), ("huge.txt", FARM.encode() * 100)]
@@ -507,8 +511,8 @@ async def test_failure_reasons_are_in_the_admins_language(make_bot, site, admin)
     assert library_of(bot).articles() == []
 
 
-async def test_a_one_chunk_article_is_one_chunk_in_every_reply(make_bot, admin):
-    bot = await make_bot()
+async def test_a_one_chunk_article_is_one_chunk_in_every_reply(make_hashed_bot, admin):
+    bot = await make_hashed_bot()
     added = await upload(bot, admin, "moon.txt", "月球图书馆\n\n月球图书馆收藏了三千本纸质书。".encode())
     [moon] = library_of(bot).articles()
     listed = await command(bot, admin, "/articles")
@@ -526,8 +530,8 @@ async def test_a_one_chunk_article_is_one_chunk_in_every_reply(make_bot, admin):
     )
 
 
-async def test_private_addresses_local_paths_and_files_telegram_keeps_are_refused(make_bot, site, admin):
-    bot = await make_bot(MAX_SOURCE_BYTES=30_000_000)  # over the 20 MB bots may download
+async def test_private_addresses_local_paths_and_files_telegram_keeps_are_refused(make_hashed_bot, site, admin):
+    bot = await make_hashed_bot(MAX_SOURCE_BYTES=30_000_000)  # over the 20 MB bots may download
 
     results = [
         await ingest(bot, admin, f"/ingest {site}/desert.html"),

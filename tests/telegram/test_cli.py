@@ -59,6 +59,7 @@ def test_rejected_token_is_reported_without_the_token(tmp_path, api_in_thread):
     assert WRONG_TOKEN not in result.output
 
 
+@pytest.mark.model  # runs articlebot, which loads the model
 def test_a_real_serve_with_a_rejected_token_prints_one_line_and_no_traceback(tmp_path, api_in_thread):
     env = articlebot_env(
         tmp_path / "data",

@@ -12,7 +12,7 @@ from tests.telegram.conftest import free_port, serve_process
 from tests.telegram.fake_botapi import TOKEN, FakeBotAPI
 
 
-@pytest.mark.slow
+@pytest.mark.model
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_serve_answers_until_interrupted_and_never_prints_the_token(api: FakeBotAPI, tmp_path, mode):
     port, health_port = free_port(), free_port()

@@ -8,7 +8,6 @@ import signal
 import time
 
 import chromadb
-import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from bot.wiring import build
@@ -22,7 +21,6 @@ ADMIN_ID = 9001
 EMBEDDED = re.compile(r"Embedding (\d+)/")
 
 
-@pytest.mark.slow
 async def test_sigterm_stops_a_running_replace_within_a_batch_and_keeps_the_previous_version(
     api: FakeBotAPI, tmp_path, embeddings
 ):
