@@ -60,7 +60,8 @@ class ChatModel:
 
 
 def make_chat_model(settings: Settings, progress=lambda _m: None) -> ChatModel | None:
-    """The configured chat model, or None for extractive answers (LLM_PROVIDER=none)."""
+    """The configured chat model, made on first use; None without one (LLM_PROVIDER=none,
+    or auto where set-up did not install the local model)."""
     provider = settings.llm_provider
     if provider == "auto":
         if local_model_installed(settings):
