@@ -144,7 +144,7 @@ def main() -> None:
     if args.translated:
         modes.append(("translated", settings.model_copy(update={"llm_answers": False}), chat))
     if args.generation:
-        modes.append(("generation", settings, chat))
+        modes.append(("generation", llm, chat))  # a provider named: auto only translates
     paths = {p.stem.removeprefix("xquad_"): p for p in FILES}
     names = [n for n in (*QUESTION_SETS, *paths) if not args.only or n in args.only]
     table: dict[str, list[list[str]]] = {name: [] for name in names}
