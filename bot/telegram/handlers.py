@@ -149,9 +149,9 @@ async def _answer(update: Update, context: Context, question: str) -> None:
         logger.info("Update %s: %s", update.update_id, exc)
         await message.reply_html(_question_problem(exc, lang), do_quote=True)
         return
-    except ArticlebotError as exc:  # store trouble: its message is written for users
+    except ArticlebotError as exc:  # trouble on the server's side (store, data files, models)
         logger.warning("Update %s: %s", update.update_id, exc)
-        await message.reply_html(failure_reason(lang, exc), do_quote=True)
+        await message.reply_html(_server_problem(exc, lang, update, context), do_quote=True)
         return
     if services.quota.enabled and update.effective_user:
         await in_engine_thread(context, services.quota.count, update.effective_user.id)
@@ -164,6 +164,15 @@ async def _answer(update: Update, context: Context, question: str) -> None:
         if i == 0 and await draft.finish(body, markup if last else None):
             continue
         await message.reply_html(body, reply_markup=markup if last else None, do_quote=True)
+
+
+def _server_problem(exc: ArticlebotError, lang: str, update: Update, context: Context) -> str:
+    """Why a question could not be answered: the details (server paths, addresses) for an
+    admin, who can act on them; for anyone else, that it is the bot's problem, not theirs."""
+    user = update.effective_user
+    if user is not None and user.id in context.bot_data.access.admins:
+        return failure_reason(lang, exc)
+    return say(lang, "cannot_answer_now")
 
 
 def _question_problem(exc: QuestionError, lang: str) -> str:

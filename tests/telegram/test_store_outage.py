@@ -17,6 +17,8 @@ from tests.conftest import make_settings
 from tests.processes import MARS, MARS_Q
 from tests.telegram.conftest import Bot, free_port, running, telegram_settings
 
+ADMIN = 7001
+
 
 @pytest.fixture
 def health_port() -> int:
@@ -43,7 +45,9 @@ async def server_bot(api, chroma_server, embeddings, tmp_path, health_port):
     article.write_text(MARS, encoding="utf-8")
     articlebot.library.ingest(str(article))
     application = build_application(
-        telegram_settings(articlebot.engine, api), articlebot=articlebot, probes_at=("127.0.0.1", health_port)
+        telegram_settings(articlebot.engine, api, admin_user_ids=frozenset({ADMIN})),
+        articlebot=articlebot,
+        probes_at=("127.0.0.1", health_port),
     )
     async with running(application):
         yield Bot(api, application)
@@ -52,15 +56,25 @@ async def server_bot(api, chroma_server, embeddings, tmp_path, health_port):
 async def test_a_store_outage_is_explained_to_the_user_and_the_bot_recovers(server_bot, chroma_server):
     ann = server_bot.api.user(9001, "Ann")
     chat = server_bot.api.private_chat(ann)
+    admin = server_bot.api.user(ADMIN, "Ada")
+    admin_chat = server_bot.api.private_chat(admin)
     before = await server_bot.ask(chat, ann, MARS_Q)
 
     await asyncio.to_thread(chroma_server.stop)
     during = await server_bot.ask(chat, ann, MARS_Q)
+    during_en = await server_bot.ask(chat, ann, "How many astronauts can the Mars base hold?")
+    admin_during = await server_bot.ask(admin_chat, admin, MARS_Q)
     await asyncio.to_thread(chroma_server.start)  # same port, same data
     after = await server_bot.ask(chat, ann, MARS_Q)
 
     assert "十二名宇航员" in before["text"]
-    assert during["text"] == (
+    # A chat user is told it is the bot's problem, never the server's address or paths…
+    assert during["text"] == "我现在查不了文章(是我这边的问题)。请稍后再试。"
+    assert (
+        during_en["text"] == "I can't search the articles right now (a problem on my side). Please try again shortly."
+    )
+    # …an admin, who can act on it, gets what went wrong.
+    assert admin_during["text"] == (
         f"The article store is unavailable (cannot connect to the Chroma server at 127.0.0.1:{chroma_server.port}); "
         "try again shortly."
     )
