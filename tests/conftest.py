@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -232,6 +233,20 @@ def hashed_fresh(tmp_path, hashed_embeddings) -> Articlebot:
 def empty(data_dir: Path, embeddings: SentenceEmbeddings) -> Articlebot:
     """An engine and library over a new empty store in `data_dir`, with these embeddings."""
     return build(make_settings(data_dir, ARTICLEBOT_SEED_CORPUS=False), embeddings=embeddings, generator=None)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MB tmpfs of the test's own (mounting needs root, which CI has)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode:
+        if _in_ci():
+            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr.decode()}")
+        pytest.skip("needs to mount a tmpfs (run as root)")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
 @pytest.fixture

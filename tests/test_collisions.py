@@ -19,7 +19,7 @@ import pytest
 from bot.archive import read_archive
 from bot.errors import ArchiveError
 from bot.wiring import build
-from tests.conftest import _in_ci, make_settings
+from tests.conftest import make_settings
 from tests.processes import BIN, MARS, MARS_Q, MARS_V2, MOON, MOON_Q, articlebot, articlebot_env
 from tests.test_backup import rewritten
 from vectorstore.errors import ArticleChangedError
@@ -100,20 +100,6 @@ def test_a_stopped_replace_with_the_same_text_keeps_the_live_article(tmp_path, e
     assert_whole(bot.library.store)
     assert "十二名宇航员" in bot.engine.answer(MARS_Q).text
     assert bot.library.ingest(str(moved), replace=article_id).status == "replaced"
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 64 MB tmpfs of the test's own (mounting needs root, which CI has)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], capture_output=True)
-    if mounted.returncode:
-        if _in_ci():
-            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr.decode()}")
-        pytest.skip("needs to mount a tmpfs (run as root)")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
 def test_a_replace_that_fills_the_disk_keeps_the_live_article_and_a_retry_completes(small_disk, tmp_path, embeddings):

@@ -6,8 +6,11 @@ naming it."""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import shutil
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, message_to_dict
@@ -108,3 +111,60 @@ def test_a_file_another_writer_holds_too_long_is_an_error_naming_it(tmp_path):
     assert read_meanwhile == []
     conversations.add("42", "q", "a")
     assert conversations.turns("42") == [Turn("q", "a")]
+
+
+LONG_ANSWER = "好" * 2000
+
+
+def keep_talking(path: Path, finished: multiprocessing.SimpleQueue) -> None:
+    """A bot process's writes, as fast as it can: turn after turn, each reported once committed."""
+    conversations = Conversations(path, max_turns=100_000)
+    for n in range(100_000):
+        conversations.add("42", f"question {n}", f"answer {n} {LONG_ANSWER}")
+        finished.put(n)
+
+
+def test_a_writer_killed_midway_leaves_every_turn_it_finished_whole(tmp_path):
+    path = tmp_path / "conversations.sqlite3"
+    context = multiprocessing.get_context("fork")
+    finished = context.SimpleQueue()
+    writer = context.Process(target=keep_talking, args=(path, finished))
+    writer.start()
+    try:
+        while (last := finished.get()) < 200:
+            pass
+        writer.kill()  # SIGKILL, while it writes the next turns
+    finally:
+        writer.kill()
+        writer.join()
+
+    conversations = Conversations(path, max_turns=100_000)
+    turns = conversations.turns("42")
+    # Every turn whole and in order: never a question without its answer, never one lost.
+    assert len(turns) >= last + 1
+    assert turns == [Turn(f"question {n}", f"answer {n} {LONG_ANSWER}") for n in range(len(turns))]
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    connection.close()
+    conversations.add("42", "after", "still works")
+    assert conversations.turns("42")[-1] == Turn("after", "still works")
+
+
+def test_a_full_disk_is_an_error_naming_the_file_and_the_turns_before_stay(small_disk):
+    path = small_disk / "conversations.sqlite3"
+    conversations = Conversations(path, max_turns=100)
+    conversations.add("42", "q", "a")
+    filler = small_disk / "filler"
+    filler.write_bytes(bytes(shutil.disk_usage(small_disk).free - 8_192))  # two pages left
+
+    with pytest.raises(DataFileError) as raised:
+        for n in range(100):  # more than the room left
+            conversations.add("42", f"q{n}", "长" * 5000)
+    filler.unlink()
+    written = conversations.turns("42")
+
+    assert str(raised.value).startswith(f"The conversations database {path} cannot be used: ")
+    assert "full" in str(raised.value)
+    assert written[0] == Turn("q", "a") and all(t.answer == "长" * 5000 for t in written[1:])
+    conversations.add("42", "once there is room", "a")
+    assert conversations.turns("42") == [*written, Turn("once there is room", "a")]
