@@ -24,7 +24,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.answering.answer import Answer, Turn
 from bot.answering.engine import Engine
-from bot.errors import EmptyQuestionError, QuestionError, QuestionTooLongError
+from bot.errors import DataFileError, EmptyQuestionError, QuestionError, QuestionTooLongError
 from bot.telegram import sources, votes
 from bot.telegram.conversations import Conversations
 from bot.telegram.filters import command_argument, without_mention
@@ -116,10 +116,20 @@ def _converse(
     replied: Turn | None = None,
 ) -> Answer:
     """Answer `question` as the next turn of the conversation `key` (or, when it replies
-    to an answer, of that answer), and remember it in `key`'s."""
-    earlier = [replied] if replied is not None else conversations.turns(key)
+    to an answer, of that answer), and remember it in `key`'s.
+
+    Conversations that cannot be read or written (a full disk: SQLite cannot even open
+    the file to read) cost follow-ups, not the answer: it is given without earlier turns."""
+    try:
+        earlier = [replied] if replied is not None else conversations.turns(key)
+    except DataFileError as exc:
+        logger.warning("Answering without the chat's earlier turns: %s", exc)
+        earlier = []
     answer = engine.answer(question, earlier=earlier, on_draft=on_draft)
-    conversations.add(key, answer.understood_as, answer.text)
+    try:
+        conversations.add(key, answer.understood_as, answer.text)
+    except DataFileError as exc:
+        logger.warning("This turn is not remembered: %s", exc)
     return answer
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import time
 
@@ -15,7 +16,7 @@ from bot.telegram.app import build_application
 from bot.wiring import build
 from tests.conftest import make_settings
 from tests.processes import MARS, MARS_Q
-from tests.telegram.conftest import Bot, free_port, running, telegram_settings
+from tests.telegram.conftest import Bot, bots, free_port, running, telegram_settings
 
 ADMIN = 7001
 
@@ -111,3 +112,28 @@ async def test_readyz_gives_up_on_a_store_that_does_not_answer(server_bot, chrom
     assert hung.text == "the article store did not answer within 2 s\n" and waited < 10
     assert alive.status_code == 200  # alive all along: a hung store never blocks the event loop
     assert after.text == "ready\n"
+
+
+async def test_on_a_full_disk_questions_are_still_answered_without_earlier_turns(api, small_disk, embeddings, tmp_path):
+    data = small_disk / "data"
+    article = tmp_path / "mars.md"
+    article.write_text(MARS, encoding="utf-8")
+    build(make_settings(data, ARTICLEBOT_SEED_CORPUS=False), embeddings=embeddings, generator=None).library.ingest(
+        str(article)
+    )
+    async with bots(api, data, embeddings) as make:
+        bot = await make()
+        ann = api.user(9001, "Ann")
+        chat = api.private_chat(ann)
+        before = await bot.ask(chat, ann, MARS_Q)
+        filler = small_disk / "filler"
+        filler.write_bytes(bytes(shutil.disk_usage(small_disk).free - 8_192))  # the conversations file cannot open
+        try:
+            during = await bot.ask(chat, ann, MARS_Q)
+        finally:
+            filler.unlink()
+        after = await bot.ask(chat, ann, MARS_Q)
+
+    assert "十二名宇航员" in before["text"]
+    assert "十二名宇航员" in during["text"]
+    assert "十二名宇航员" in after["text"]
