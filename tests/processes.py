@@ -131,6 +131,29 @@ def start_server(command: list[str], log: Path, ready_url: str, timeout_s: float
     raise RuntimeError(f"{command} did not answer {ready_url} in {timeout_s} s:\n{log.read_text()}")
 
 
+def killed_at(script: str, *args: str, env: dict[str, str], cwd: Path, line: str) -> list[str]:
+    """Run a Python `script` until it prints a line starting with `line`, then SIGKILL it
+    (nothing of it runs on: no cleanup, no atexit); the lines it printed."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    printed = []
+    try:
+        for out in process.stdout:  # type: ignore[union-attr]
+            printed.append(out.strip())
+            if out.startswith(line):
+                break
+    finally:
+        process.kill()
+        process.wait()
+    return printed
+
+
 def stop_process(process: subprocess.Popen) -> None:
     """Terminate, and kill what does not stop within 15 s."""
     process.terminate()

@@ -9,7 +9,6 @@ article; answer-ea8a103.json is that code's answer to QUESTION.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import tarfile
@@ -21,7 +20,7 @@ from bot.cli.wording import answer_json
 from bot.settings import Settings
 from bot.wiring import build
 from tests.conftest import make_settings, schema
-from tests.processes import AskProcess, ChromaServer, articlebot_env, free_port
+from tests.processes import AskProcess, ChromaServer, articlebot_env, free_port, killed_at
 from vectorstore.client import make_client
 from vectorstore.errors import StoreUnavailableError
 from vectorstore.generation import SENTENCES_SUFFIX
@@ -130,24 +129,10 @@ print("finished", flush=True)
 
 def test_a_migration_killed_midway_is_finished_at_the_next_open(tmp_path, embeddings):
     settings = without_sentence_vectors(old_store(tmp_path))
-    process = subprocess.Popen(
-        [sys.executable, "-c", OPEN_STORE],
-        env=articlebot_env(settings.data_dir),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    # Killed while migration 5 embeds and stores them.
+    lines = killed_at(
+        OPEN_STORE, env=articlebot_env(settings.data_dir), cwd=tmp_path, line="Storing the sentence vectors"
     )
-    try:
-        lines = []
-        for line in process.stdout:  # type: ignore[union-attr]
-            lines.append(line.strip())
-            if line.startswith("Storing the sentence vectors"):
-                break
-        process.send_signal(signal.SIGKILL)  # while migration 5 embeds and stores them
-    finally:
-        process.kill()
-        process.wait()
     assert lines[-1].startswith("Storing the sentence vectors"), lines
     assert raw_schema(settings) == 4  # 1–4 recorded, 5 cut short
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 import time
 from importlib import resources
 
@@ -17,7 +16,7 @@ from bot.library import Library
 from bot.wiring import build
 from ingest.loaders import LoadedSource
 from tests.conftest import make_settings
-from tests.processes import BIN, MARS, MARS_Q, articlebot, articlebot_env
+from tests.processes import BIN, MARS, MARS_Q, articlebot, articlebot_env, killed_at
 from vectorstore.client import make_client
 from vectorstore.keyword_tokens import BM25_TOKENS, words_to_store
 from vectorstore.leftovers import LEFTOVER_AGE_S
@@ -123,24 +122,15 @@ def test_an_ingest_killed_midway_leaves_no_chunks_behind(tmp_path, embeddings):
     data = tmp_path / "data"
     (tmp_path / "mars.md").write_text(MARS, encoding="utf-8")
     (tmp_path / "labs.txt").write_text(template_article(3000), encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, "-c", KILLED_INGEST, str(tmp_path / "mars.md"), str(tmp_path / "labs.txt")],
+    # Killed while it embeds the next batch.
+    lines = killed_at(
+        KILLED_INGEST,
+        str(tmp_path / "mars.md"),
+        str(tmp_path / "labs.txt"),
         env=articlebot_env(data),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        line="written",
     )
-    try:
-        lines = []
-        for line in process.stdout:  # type: ignore[union-attr]
-            lines.append(line.strip())
-            if line.startswith("written"):
-                break
-        process.send_signal(signal.SIGKILL)  # while it embeds the next batch
-    finally:
-        process.kill()
-        process.wait()
     assert lines[-1] == f"written {ADD_BATCH}", lines
 
     settings = make_settings(data, ARTICLEBOT_SEED_CORPUS=False)
