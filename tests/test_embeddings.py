@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import MODELS_DIR
+from tests.conftest import MODELS_DIR, REPOSITORY
 from tests.processes import BIN, articlebot_env
 from vectorstore.client import make_client
 from vectorstore.embeddings import DEFAULT_MODEL, SentenceEmbeddings, load_embeddings
@@ -41,18 +41,35 @@ MIXED = [
 HEAVY_MODULES = ("torch", "transformers", "sentence_transformers")
 
 
-def test_onnx_backend_gives_torch_vectors_and_shares_the_fingerprint(embeddings: SentenceEmbeddings):
-    torch_embeddings = load_embeddings(DEFAULT_MODEL, MODELS_DIR, backend="torch")
+def torch_vectors(texts: list[str], tmp_path: Path) -> dict[str, np.ndarray]:
+    """The torch backend's vectors of `texts` (as queries, as passages), of "Sora" as a query,
+    and its fingerprint: computed in a process of its own (tests/torch_vectors.py), so that
+    torch's memory leaves with it instead of staying in the test process."""
+    texts_file, out = tmp_path / "texts.json", tmp_path / "torch.npz"
+    texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.torch_vectors", str(MODELS_DIR), str(texts_file), str(out)],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    with np.load(out) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def test_onnx_backend_gives_torch_vectors_and_shares_the_fingerprint(embeddings: SentenceEmbeddings, tmp_path):
+    torch = torch_vectors(MIXED, tmp_path)
     assert isinstance(embeddings.encoder, OnnxEncoder)  # the default backend, torch-free
 
-    for query in (True, False):
+    for query, name in ((True, "queries"), (False, "passages")):
         onnx_vectors = embeddings.encode(MIXED, query=query)
-        torch_vectors = torch_embeddings.encode(MIXED, query=query)
         assert onnx_vectors.dtype == np.float32 and onnx_vectors.shape == (len(MIXED), embeddings.dimension)
         assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1, atol=1e-5)
-        assert np.all(np.sum(onnx_vectors * torch_vectors, axis=1) >= 0.9999)
-    assert np.dot(embeddings.embed_query("Sora"), torch_embeddings.embed_query("Sora")) >= 0.9999
-    assert embeddings.fingerprint == torch_embeddings.fingerprint
+        assert np.all(np.sum(onnx_vectors * torch[name], axis=1) >= 0.9999)
+    assert np.dot(embeddings.embed_query("Sora"), torch["sora"]) >= 0.9999
+    assert embeddings.fingerprint == str(torch["fingerprint"])
 
 
 # Where SentencePiece and tokenizers could part: special tokens written out, whitespace

@@ -14,6 +14,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Iterator
 
 import click
 import pytest
@@ -83,9 +84,21 @@ def in_process(engine: Engine, **update) -> Engine:
     return generating(engine, **(local | update))
 
 
-@pytest.fixture(scope="session")
-def local_engine(engine) -> Engine:
-    return in_process(engine)
+def release(engine: Engine) -> None:
+    """Free the in-process model's weights and context now (llama.cpp's `Llama.close`), not
+    whenever the engine happens to be collected: the next module that needs the model loads
+    its own, and two at once would double the test process's memory."""
+    assert engine.translator is not None
+    chat = engine.translator.generator.chat
+    if chat._model is not None:  # never loaded: nothing to free
+        chat._model.client.close()
+
+
+@pytest.fixture(scope="module")
+def local_engine(engine) -> Iterator[Engine]:
+    local = in_process(engine)
+    yield local
+    release(local)
 
 
 @pytest.fixture(scope="module")
