@@ -4,7 +4,7 @@
     ARTICLEBOT_MODELS_DIR=.cache/models .venv/bin/python benchmarks/keyword_search.py --sizes 1000 10000
 
 Builds corpora of 1k / 10k / 100k chunks from the real paragraphs of the CMRC 2018 trial set
-and XQuAD (/work/shared/benchmarks, or --data), tokenized with
+and XQuAD (../shared/benchmarks, or --data), tokenized with
 `vectorstore.keyword_tokens.tokenize` as ingest tokenizes a chunk. A paragraph repeats under
 distinct ids to reach the size; copy k of it is followed by the first k % 20 words of another
 paragraph, so that copies differ in content and length and the rankings compared are not
@@ -39,7 +39,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from rank_bm25 import BM25Okapi
@@ -47,6 +47,7 @@ from scipy import sparse
 
 from vectorstore.keyword_tokens import tokenize
 
+SHARED = Path(__file__).resolve().parents[2] / "shared"
 K1, B, EPSILON = 1.5, 0.75, 0.25  # BM25Okapi's defaults, which retrieval.py uses
 TOP = 10
 ARTICLE = 5  # chunks per added article
@@ -54,11 +55,6 @@ ADDED = 9  # articles added one after another (the ninth makes SparseBM25 merge)
 ADD_BUDGET_S = 20  # stop adding once a candidate that rebuilds has spent this long
 QUESTIONS = 200
 Words = list[str]
-
-
-class Candidate(Protocol):
-    def add(self, chunks: Sequence[Words]) -> None: ...
-    def top(self, query: Words) -> list[int]: ...
 
 
 def read_sources(data: Path) -> tuple[list[Words], list[Words]]:
@@ -319,7 +315,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/benchmarks"))
+    parser.add_argument("--data", type=Path, default=SHARED / "benchmarks")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     args = parser.parse_args()
     paragraphs, questions = read_sources(args.data)
